@@ -1,0 +1,1 @@
+"""gtgen: games of generative models that learn from each other's synthetic data."""
