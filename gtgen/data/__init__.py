@@ -1,0 +1,23 @@
+"""Data for gtgen: the embedded 8×8 digits, MNIST / Fashion-MNIST IDX files, partitioners.
+
+Nothing here touches the network: the digits ship with scikit-learn, and MNIST is read from
+IDX files in a folder the user names.
+"""
+
+from gtgen.data.digits import DIGITS_THRESHOLD, Dataset, flip_noise, load_digits
+from gtgen.data.idx import MNIST_THRESHOLD, load_idx, load_mnist, save_idx
+from gtgen.data.partition import by_classes, dirichlet, disjoint_slices
+
+__all__ = [
+    "DIGITS_THRESHOLD",
+    "MNIST_THRESHOLD",
+    "Dataset",
+    "by_classes",
+    "dirichlet",
+    "disjoint_slices",
+    "flip_noise",
+    "load_digits",
+    "load_idx",
+    "load_mnist",
+    "save_idx",
+]
