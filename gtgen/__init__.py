@@ -1,1 +1,34 @@
-"""gtgen: games of generative models that learn from each other's synthetic data."""
+"""gtgen: games of generative models that learn from each other's synthetic data.
+
+    import gtgen
+    player = gtgen.expfam.gaussian(dim=2)
+    game = gtgen.Game(players=[player] * 3, alpha=A, data=[x0, x1, x2])
+    result = gtgen.solve(game, jax.random.key(0), rounds=200, samples=1000)
+    report = gtgen.check(game, result)
+"""
+
+from gtgen import expfam
+from gtgen.equilibrium import Report, check, game_equilibrium, nash_equilibrium, spectral_radius
+from gtgen.exchange import METHODS, RoundInfo, Solution, State, make_round, solve
+from gtgen.game import Game, validate_alpha
+from gtgen.moments import ROUTINGS
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METHODS",
+    "ROUTINGS",
+    "Game",
+    "Report",
+    "RoundInfo",
+    "Solution",
+    "State",
+    "check",
+    "expfam",
+    "game_equilibrium",
+    "make_round",
+    "nash_equilibrium",
+    "solve",
+    "spectral_radius",
+    "validate_alpha",
+]

@@ -1,0 +1,235 @@
+"""The exchange round and ``solve``: rounds of sample → route by α → update, compiled once.
+
+``round(key, state) -> (state, RoundInfo)`` in blackjax style: one jit-compiled function in
+which every group of players is vmapped and all groups run together. ``solve`` runs rounds under
+``lax.while_loop`` (a tolerance stop, never a Python loop) and returns the final state plus a
+trace of per-round diagnostics.
+
+Solvers behind the one entry point (``method=``):
+
+``sampled``   the paper's exchange: every round each player draws ``samples`` synthetic samples
+              and every player refits on its α-mixture. The iterates fluctuate around μ* with
+              variance O(1/m); ``damping`` λ (μ ← μ + λ(BR − μ)) and Polyak averaging of the
+              iterates after ``burn_in`` rounds remove most of it (error ~ 1/sqrt(m·T)).
+``exact``     best response with the others' expected statistics in closed form (no sampling);
+              converges linearly at rate ρ(B).
+``anderson``  the exact iteration with Anderson acceleration (gtgen.anderson).
+
+α, damping, burn-in, tolerance and the private data (with its weights) are traced inputs: a
+sweep over them reuses one compiled program per shape.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from gtgen.anderson import anderson_init, anderson_step
+from gtgen.game import Game, Group, own_moments
+from gtgen.moments import ROUTINGS, exact_best_response, sampled_best_response
+
+METHODS = ("sampled", "exact", "anderson")
+
+
+class State(NamedTuple):
+    """Carried state: current mean parameters per group and their running average."""
+
+    params: tuple[jax.Array, ...]
+    average: tuple[jax.Array, ...]
+    count: jax.Array  # iterates in the average
+    round: jax.Array
+
+
+class RoundInfo(NamedTuple):
+    """Per-round diagnostics; ``solve`` stacks them into a trace (NaN after the last round)."""
+
+    step: jax.Array  # max |μ_{t+1} − μ_t|
+    distance: jax.Array  # max |μ_{t+1} − reference| (NaN without a reference)
+
+
+class Solution(NamedTuple):
+    state: State
+    trace: RoundInfo
+    rounds_run: int
+    method: str
+
+    @property
+    def params(self) -> tuple[jax.Array, ...]:
+        """The solver's answer: the iterate average where one was kept, else the last iterate."""
+        if int(self.state.count) > 0:
+            return self.state.average
+        return self.state.params
+
+
+def _max_abs(a: Sequence[jax.Array], b: Sequence[jax.Array]) -> jax.Array:
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(x - y)) for x, y in zip(a, b)]))
+
+
+def init_state(params: Sequence[jax.Array]) -> State:
+    params = tuple(params)
+    return State(params, params, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+
+def _advance(state: State, new, burn_in, reference) -> tuple[State, RoundInfo]:
+    """Bookkeeping shared by every solver: averaging after burn-in and diagnostics."""
+    keep = state.round >= burn_in
+    count = state.count + keep.astype(jnp.int32)
+    weight = jnp.where(keep, 1.0 / jnp.maximum(count, 1), 0.0)
+    average = tuple(a + weight * (p - a) for a, p in zip(state.average, new))
+    distance = jnp.nan if reference is None else _max_abs(new, reference)
+    info = RoundInfo(_max_abs(new, state.params), jnp.asarray(distance, jnp.float32))
+    return State(tuple(new), average, count, state.round + 1), info
+
+
+def make_round(groups: Sequence[Group], samples: int, routing: str = "expected"):
+    """One sampled exchange round as a pure function (jit it, or let ``solve`` do it).
+
+    ``round(key, state, alpha, own, damping, burn_in, reference=None) -> (state, info)``
+    """
+    groups = tuple(groups)
+
+    def round_fn(key, state, alpha, own, damping, burn_in, reference=None):
+        best = sampled_best_response(groups, alpha, own, state.params, key, samples, routing)
+        new = tuple(p + damping * (b - p) for p, b in zip(state.params, best))
+        return _advance(state, new, burn_in, reference)
+
+    return round_fn
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(groups: tuple[Group, ...], method: str, routing: str, rounds: int, samples: int,
+              memory: int):
+    """The whole solve as one jitted function of traced inputs; one compile per structure."""
+    sampled_round = make_round(groups, samples, routing)
+
+    def run(key, alpha, data, weights, damping, burn_in, tol, reference):
+        own = own_moments(groups, data, weights)
+        state = init_state(own)
+        trace = RoundInfo(jnp.full((rounds,), jnp.nan), jnp.full((rounds,), jnp.nan))
+        flat0, unflatten = ravel_pytree(own)
+        accel = anderson_init(flat0, memory)
+
+        def body(carry):
+            t, state, accel, trace, key, _ = carry
+            key, sub = jax.random.split(key)
+            if method == "sampled":
+                state, info = sampled_round(sub, state, alpha, own, damping, burn_in, reference)
+            else:
+                best = exact_best_response(groups, alpha, own, state.params)
+                if method == "exact":
+                    new = tuple(p + damping * (b - p) for p, b in zip(state.params, best))
+                else:
+                    x_next, accel = anderson_step(
+                        accel, ravel_pytree(state.params)[0], ravel_pytree(best)[0], damping
+                    )
+                    new = unflatten(x_next)
+                state, info = _advance(state, new, rounds, reference)  # no averaging
+            trace = RoundInfo(
+                trace.step.at[t].set(info.step), trace.distance.at[t].set(info.distance)
+            )
+            scale = jnp.maximum(1.0, max(jnp.max(jnp.abs(p)) for p in state.params))
+            return t + 1, state, accel, trace, key, info.step / scale
+
+        def cond(carry):
+            t, *_, last = carry
+            return (t < rounds) & ~(last < tol)
+
+        init = (jnp.zeros((), jnp.int32), state, accel, trace, key, jnp.asarray(jnp.inf))
+        t, state, _, trace, _, _ = jax.lax.while_loop(cond, body, init)
+        return state, trace, t
+
+    return jax.jit(run)
+
+
+def solve(
+    game: Game,
+    key: jax.Array,
+    *,
+    method: str = "sampled",
+    rounds: int = 200,
+    samples: int = 1000,
+    routing: str = "expected",
+    damping: float = 1.0,
+    burn_in: int | None = None,
+    tol: float | None = None,
+    memory: int = 5,
+    reference: Sequence[Any] | None = None,
+) -> Solution:
+    """Play the game from every player's own-data fit until ``rounds`` or ``tol``.
+
+    Args:
+      game: a validated ``gtgen.Game``.
+      key: a ``jax.random`` key; the same key gives the same result.
+      method: ``"sampled"`` (the paper's exchange), ``"exact"`` or ``"anderson"``.
+      rounds: the most rounds to run.
+      samples: synthetic samples per player per round (sampled method).
+      routing: ``"expected"``, ``"sampled"`` or ``"meanfield"`` (see gtgen.moments).
+      damping: λ in (0, 1]; the step μ ← μ + λ(BR(μ) − μ) (Anderson's mixing β).
+      burn_in: sampled method only; rounds before iterate averaging starts (default rounds // 2;
+        ``rounds`` turns averaging off).
+      tol: exact / anderson only; stop once max |μ_{t+1} − μ_t| < tol · max(1, max |μ|)
+        (default 1e-6, a few float32 ulps).
+      memory: Anderson history length.
+      reference: per-group parameters to trace the distance to (e.g. ``game_equilibrium(game)``).
+    """
+    _check_settings(game, method, rounds, samples, routing, damping, burn_in, tol, memory)
+    burn = rounds // 2 if burn_in is None else burn_in
+    stop = (1e-6 if tol is None else tol) if method != "sampled" else -1.0
+    ref = None if reference is None else tuple(jnp.asarray(r, jnp.float32) for r in reference)
+    run = _compiled(game.groups, method, routing, int(rounds), int(samples), int(memory))
+    state, trace, t = run(
+        key,
+        jnp.asarray(game.alpha, jnp.float32),
+        game.data,
+        game.weights,
+        jnp.float32(damping),
+        jnp.int32(burn),
+        jnp.float32(stop),
+        ref,
+    )
+    return Solution(state, trace, int(t), method)
+
+
+def _check_settings(game, method, rounds, samples, routing, damping, burn_in, tol, memory):
+    if not isinstance(game, Game):
+        raise TypeError(f"game: expected a gtgen.Game, got {type(game).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"method: unknown solver {method!r}; choose one of {', '.join(METHODS)}")
+    if routing not in ROUTINGS:
+        raise ValueError(f"routing: unknown routing {routing!r}; choose one of {', '.join(ROUTINGS)}")
+    _int_in("rounds", rounds, 1, 10_000_000)
+    _int_in("samples", samples, 1, 100_000_000)
+    _int_in("memory", memory, 1, 100)
+    if burn_in is not None:
+        _int_in("burn_in", burn_in, 0, rounds)
+    if not _is_number(damping) or not 0.0 < damping <= 1.0:
+        raise ValueError(f"damping: must be a number in (0, 1], got {damping!r}")
+    if tol is not None and (not _is_number(tol) or not 0.0 <= tol < np.inf):
+        raise ValueError(f"tol: must be a non-negative number, got {tol!r}")
+    if method == "sampled" and routing == "meanfield":
+        _require_meanfield(game.alpha)
+
+
+def _require_meanfield(alpha: np.ndarray) -> None:
+    n = alpha.shape[0]
+    if n < 2:
+        raise ValueError("routing: meanfield needs at least 2 players")
+    off = alpha[~np.eye(n, dtype=bool)].reshape(n, n - 1)
+    if not np.allclose(off, off[:, :1], atol=1e-6):
+        raise ValueError(
+            "routing: meanfield needs uniform off-diagonal rows, alpha[i][j] = (1 - alpha[i][i]) / (N - 1)"
+        )
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and np.isfinite(x)
+
+
+def _int_in(field: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{field}: must be an integer in [{low}, {high}], got {value!r}")

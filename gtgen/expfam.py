@@ -1,0 +1,31 @@
+"""``gtgen.expfam``: exponential-family players and their closed-form equilibrium.
+
+    >>> player = gtgen.expfam.gaussian(dim=2)
+    >>> mu_star = gtgen.expfam.nash_equilibrium(alpha, own_moments)
+"""
+
+from gtgen.equilibrium import nash_equilibrium
+from gtgen.players.expfam import (
+    FAMILIES,
+    ExpFamPlayer,
+    bernoulli,
+    categorical,
+    cross_moments,
+    family,
+    gaussian,
+    gaussian_full,
+    poisson,
+)
+
+__all__ = [
+    "FAMILIES",
+    "ExpFamPlayer",
+    "bernoulli",
+    "categorical",
+    "cross_moments",
+    "family",
+    "gaussian",
+    "gaussian_full",
+    "nash_equilibrium",
+    "poisson",
+]

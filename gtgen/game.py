@@ -1,0 +1,201 @@
+"""A game: players, the trust matrix α, and each player's private data.
+
+``Game`` validates everything once, at construction, with one clear message naming the field
+and the problem (ValueError / TypeError). It then holds:
+
+- ``groups``: players of one family and shape form a group (vmapped together); a group knows
+  the global indices of its members;
+- per group, the private data padded to the longest member ``[n_g, n_max, *event]`` with a weight
+  array ``[n_g, n_max]`` (0 on padding; user sample weights otherwise), FedJAX-style, so ragged
+  data never needs a Python loop.
+
+The privacy boundary is structural: nothing in a game lets one player's data or parameters reach
+another player; the exchange round (gtgen.exchange) passes only synthetic samples.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gtgen.players.base import group_key
+from gtgen.players.expfam import ExpFamPlayer, can_exchange
+
+ROW_SUM_TOLERANCE = 1e-6
+
+
+class Group(NamedTuple):
+    """Players sharing one family and shape; ``members`` are their global indices."""
+
+    player: ExpFamPlayer
+    members: tuple[int, ...]
+
+
+def validate_alpha(alpha: Any, n_players: int | None = None) -> np.ndarray:
+    """α as a float64 [N, N] array, or ValueError naming what is wrong."""
+    try:
+        a = np.asarray(alpha, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("alpha: must be a square matrix of numbers") from None
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] == 0:
+        raise ValueError(f"alpha: must be a non-empty square matrix, got shape {a.shape}")
+    if n_players is not None and a.shape[0] != n_players:
+        raise ValueError(f"alpha: is {a.shape[0]}×{a.shape[0]} but there are {n_players} players")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("alpha: contains NaN or infinite entries")
+    if np.any(a < 0):
+        i, j = np.argwhere(a < 0)[0]
+        raise ValueError(f"alpha: negative weight alpha[{i}][{j}] = {a[i, j]:g}")
+    sums = a.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOLERANCE)
+    if bad.size:
+        i = bad[0]
+        raise ValueError(f"alpha: row {i} sums to {sums[i]:.8g}, not 1 (rows must be stochastic)")
+    return a
+
+
+def _validate_player(player: Any, i: int) -> ExpFamPlayer:
+    if not isinstance(player, ExpFamPlayer):
+        raise TypeError(
+            f"players[{i}]: expected an exponential-family player such as gtgen.expfam.gaussian(2), "
+            f"got {type(player).__name__}"
+        )
+    return player
+
+
+def _validate_data(x: Any, player: ExpFamPlayer, i: int) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except Exception:  # noqa: BLE001 - any conversion failure is bad input
+        raise ValueError(f"data[{i}]: cannot be read as an array") from None
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
+        raise ValueError(f"data[{i}]: must be numeric, got dtype {arr.dtype}")
+    event = tuple(player.event_shape)
+    if arr.ndim != 1 + len(event) or tuple(arr.shape[1:]) != event:
+        want = "[n]" if not event else f"[n, {', '.join(map(str, event))}]"
+        raise ValueError(f"data[{i}]: has shape {arr.shape} but {player.name} needs {want}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"data[{i}]: player {i} has no data (an empty player)")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"data[{i}]: contains NaN or infinite values")
+    problem = player.check_support(arr)
+    if problem:
+        raise ValueError(f"data[{i}]: {problem}")
+    return arr
+
+
+def _validate_weights(w: Any, n: int, i: int) -> np.ndarray:
+    arr = np.asarray(w, dtype=np.float64)
+    if arr.shape != (n,):
+        raise ValueError(f"weights[{i}]: has shape {arr.shape}, expected ({n},) like data[{i}]")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or arr.sum() <= 0:
+        raise ValueError(f"weights[{i}]: must be finite, non-negative and not all zero")
+    return arr
+
+
+class Game:
+    """Players, α and private data of one synthetic-data exchange game.
+
+    Args:
+      players: one player per participant (e.g. ``[gtgen.expfam.gaussian(2)] * 3``); players of
+        different families must share a sample space (diagonal and full Gaussians, say).
+      alpha: row-stochastic [N, N] trust matrix; ``alpha[i][i]`` weighs player i's own data,
+        ``alpha[i][j]`` player j's synthetic samples.
+      data: one array per player, ``[n_i, *event_shape]``; the n_i may differ.
+      weights: optional per-sample weights, one array ``[n_i]`` per player.
+    """
+
+    def __init__(
+        self,
+        players: Sequence[ExpFamPlayer],
+        alpha: Any,
+        data: Sequence[Any],
+        weights: Sequence[Any] | None = None,
+    ):
+        if isinstance(players, (str, bytes)) or not isinstance(players, Sequence) or not players:
+            raise TypeError("players: must be a non-empty list of players")
+        players = tuple(_validate_player(p, i) for i, p in enumerate(players))
+        n = len(players)
+        self.alpha = validate_alpha(alpha, n)
+        if isinstance(data, np.ndarray) or not isinstance(data, Sequence):
+            raise TypeError("data: must be a list with one array per player")
+        if len(data) != n:
+            raise ValueError(f"data: has {len(data)} arrays but there are {n} players")
+        first = players[0]
+        for i, p in enumerate(players):
+            if tuple(p.event_shape) != tuple(first.event_shape):
+                raise ValueError(
+                    f"players[{i}]: {p.name} has samples of shape {p.event_shape}, player 0 "
+                    f"({first.name}) has {first.event_shape}; all players need one sample space"
+                )
+            if not can_exchange(p, first):
+                raise ValueError(f"players[{i}]: {p.name} cannot play with {first.name}")
+        arrays = [_validate_data(x, p, i) for i, (x, p) in enumerate(zip(data, players))]
+        if weights is None:
+            wts = [np.ones(len(x)) for x in arrays]
+        else:
+            if len(weights) != n:
+                raise ValueError(f"weights: has {len(weights)} arrays but there are {n} players")
+            wts = [_validate_weights(w, len(x), i) for i, (w, x) in enumerate(zip(weights, arrays))]
+
+        self.players = players
+        order: dict[tuple, list[int]] = {}
+        for i, p in enumerate(players):
+            order.setdefault(group_key(p), []).append(i)
+        self.groups = tuple(Group(players[m[0]], tuple(m)) for m in order.values())
+        self.data, self.weights = zip(*(self._pad(g, arrays, wts) for g in self.groups))
+        self.counts = np.array([len(x) for x in arrays])
+
+    @staticmethod
+    def _pad(group: Group, arrays, wts) -> tuple[jax.Array, jax.Array]:
+        n_max = max(len(arrays[i]) for i in group.members)
+        event = tuple(group.player.event_shape)
+        data = np.zeros((len(group.members), n_max, *event))
+        weights = np.zeros((len(group.members), n_max))
+        for row, i in enumerate(group.members):
+            data[row, : len(arrays[i])] = arrays[i]
+            weights[row, : len(arrays[i])] = wts[i]
+        return jnp.asarray(data, group.player.sample_dtype), jnp.asarray(weights, jnp.float32)
+
+    @property
+    def n_players(self) -> int:
+        return len(self.players)
+
+    @property
+    def homogeneous(self) -> bool:
+        return len(self.groups) == 1
+
+    def own_moments(self) -> tuple[jax.Array, ...]:
+        """Per group, the members' own-data moments m_i = E_{π_i}[T(x)]: [n_g, K_g]."""
+        return own_moments(self.groups, self.data, self.weights)
+
+    def stack(self, per_group: Sequence[Any]) -> np.ndarray:
+        """Per-group [n_g, K] arrays as one [N, K] array in player order (same K required)."""
+        sizes = {np.shape(a)[1] for a in per_group}
+        if len(sizes) != 1:
+            raise ValueError("players: groups have different statistics; use per-player lists")
+        out = np.zeros((self.n_players, sizes.pop()))
+        for g, a in zip(self.groups, per_group):
+            out[list(g.members)] = np.asarray(a, dtype=np.float64)
+        return out
+
+    def per_player(self, per_group: Sequence[Any]) -> list[np.ndarray]:
+        """Per-group arrays as a list with one entry per player, in player order."""
+        out: list[Any] = [None] * self.n_players
+        for g, a in zip(self.groups, per_group):
+            for row, i in enumerate(g.members):
+                out[i] = np.asarray(a[row], dtype=np.float64)
+        return out
+
+    def __repr__(self) -> str:
+        fams = ", ".join(f"{g.player.name}×{len(g.members)}" for g in self.groups)
+        return f"Game(players={self.n_players}: {fams})"
+
+
+def own_moments(groups, data, weights) -> tuple[jax.Array, ...]:
+    """Weighted mean sufficient statistics of every player's own data, vmapped per group."""
+    return tuple(jax.vmap(g.player.init)(x, w) for g, x, w in zip(groups, data, weights))

@@ -1,0 +1,137 @@
+"""Best responses of exponential-family players, exact and from synthetic samples.
+
+Every function here is pure and jit-friendly, takes α as a traced [N, N] array and works on the
+per-group tuples that ``gtgen.game.Game`` builds (``params[g]`` is ``[n_g, K_g]``).
+
+- ``exact_best_response``: μ_i ← α_ii m_i + Σ_{j≠i} α_ij E_{p_j}[T_i], the expectation in closed
+  form (``cross_moments``). This is the map whose fixed point is the Nash equilibrium.
+- ``sampled_best_response``: the same with E_{p_j} replaced by m synthetic samples, what black-box
+  players do. Only samples cross from sender to receiver: the receiver applies its own
+  sufficient statistics to them. Routings (see gtgen.routing):
+  ``expected`` (weigh each sender's samples by α_ij), ``sampled`` (draw each item's source from
+  row i of α), ``meanfield`` (uniform off-diagonal α: receivers need only the pooled mixture,
+  O(N·m) with no [N, N] product).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gtgen.game import Group
+from gtgen.players.expfam import cross_moments
+from gtgen.routing import draw_sources
+
+ROUTINGS = ("expected", "sampled", "meanfield")
+
+
+def _index(group: Group) -> np.ndarray:
+    return np.asarray(group.members, dtype=np.int32)
+
+
+def _block(matrix: jax.Array, rows: Group, cols: Group) -> jax.Array:
+    """The [n_rows, n_cols] block of a player-indexed matrix (no gather for a single group)."""
+    n = matrix.shape[0]
+    r, c = _index(rows), _index(cols)
+    if len(r) == n and len(c) == n and np.array_equal(r, np.arange(n)) and np.array_equal(c, r):
+        return matrix
+    return matrix[np.ix_(r, c)]
+
+
+def split_alpha(alpha: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """α = D + B: the self-weights diag(α) [N] and the off-diagonal part B [N, N]."""
+    self_weight = jnp.diagonal(alpha)
+    return self_weight, alpha - jnp.diag(self_weight)
+
+
+def exact_best_response(
+    groups: Sequence[Group], alpha: jax.Array, own: Sequence[jax.Array], params: Sequence[jax.Array]
+) -> tuple[jax.Array, ...]:
+    """Every player's exact best response to the others' current parameters."""
+    self_weight, off = split_alpha(alpha)
+    out = []
+    for g, m_g in zip(groups, own):
+        acc = self_weight[_index(g)][:, None] * m_g
+        for h, p_h in zip(groups, params):
+            seen = jax.vmap(lambda mu: cross_moments(g.player, h.player, mu))(p_h)
+            acc = acc + _block(off, g, h) @ seen
+        out.append(g.player.best_response(acc))
+    return tuple(out)
+
+
+def _draw_pools(groups, params, key, m):
+    """Each player draws m synthetic samples from its current parameters: [n_h, m, *event]."""
+    pools = []
+    for h, p_h, k in zip(groups, params, jax.random.split(key, len(groups))):
+        keys = jax.random.split(k, len(h.members))
+        pools.append(jax.vmap(h.player.sample, in_axes=(0, 0, None))(keys, p_h, m))
+    return pools
+
+
+def _mean_stats(receiver: Group, samples: jax.Array) -> jax.Array:
+    """Receiver's mean sufficient statistics over the last sample axis: [..., m, *event] -> [..., K]."""
+    event_ndim = len(receiver.player.event_shape)
+    flat = samples.reshape((-1, *samples.shape[samples.ndim - event_ndim :]))
+    stats = jax.vmap(receiver.player.stats)(flat)
+    return stats.reshape((*samples.shape[: samples.ndim - event_ndim], -1)).mean(axis=-2)
+
+
+def sampled_best_response(
+    groups: Sequence[Group],
+    alpha: jax.Array,
+    own: Sequence[jax.Array],
+    params: Sequence[jax.Array],
+    key: jax.Array,
+    samples: int,
+    routing: str = "expected",
+) -> tuple[jax.Array, ...]:
+    """Every player's best response to ``samples`` synthetic samples per sender (see module doc)."""
+    pool_key, route_key = jax.random.split(key)
+    pools = _draw_pools(groups, params, pool_key, samples)
+    self_weight, off = split_alpha(alpha)
+    n = alpha.shape[0]
+    if routing == "sampled":
+        sources = draw_sources(route_key, alpha, samples)
+    out = []
+    for g, m_g in zip(groups, own):
+        a_g = self_weight[_index(g)][:, None]
+        if routing == "sampled":
+            synthetic = _routed_mean_stats(g, groups, pools, sources[_index(g)], n)
+            out.append(g.player.best_response(a_g * m_g + (1.0 - a_g) * synthetic))
+            continue
+        per_sender = [_mean_stats(g, pool) for pool in pools]  # [n_h, K_g] each
+        if routing == "expected":
+            acc = sum(_block(off, g, h) @ s for h, s in zip(groups, per_sender))
+        elif routing == "meanfield":
+            total = sum(s.sum(axis=0) for s in per_sender)
+            own_pool = per_sender[groups.index(g)]
+            acc = (1.0 - a_g) / (n - 1) * (total[None, :] - own_pool)
+        else:
+            raise ValueError(f"routing: unknown routing {routing!r}; choose one of {ROUTINGS}")
+        out.append(g.player.best_response(a_g * m_g + acc))
+    return tuple(out)
+
+
+def _routed_mean_stats(receiver, groups, pools, sources, n):
+    """Mean receiver statistics of items whose senders are ``sources`` [n_g, m] (global ids).
+
+    Item k of a receiver is sample k of its sender's pool, so a receiver never sees one sample
+    twice; work and memory are O(n_g·m) per sender group.
+    """
+    m = sources.shape[1]
+    acc = 0.0
+    for h, pool in zip(groups, pools):
+        local = np.zeros(n, dtype=np.int32)
+        member = np.zeros(n, dtype=bool)
+        local[_index(h)] = np.arange(len(h.members))
+        member[_index(h)] = True
+        items = pool[jnp.asarray(local)[sources], jnp.arange(m)[None, :]]  # [n_g, m, *event]
+        flat = items.reshape((-1, *items.shape[2:]))
+        stats = jax.vmap(receiver.player.stats)(flat).reshape(sources.shape + (-1,))
+        if len(groups) > 1:
+            stats = stats * jnp.asarray(member)[sources][..., None]
+        acc = acc + stats.mean(axis=1)
+    return acc

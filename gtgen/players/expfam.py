@@ -1,0 +1,353 @@
+"""Exponential-family players.
+
+A player of family ``p(x; η) = h(x) exp(<η, T(x)> - A(η))`` is parametrised by its mean
+parameters ``μ = E[T(x)]`` (a flat vector of ``num_stats`` numbers), because the best response
+in a synthetic-data game is moment matching: maximum likelihood on the α-mixture of own data and
+others' samples is the α-mixture of their mean sufficient statistics (PAPERS.md §1). The natural
+parametrisation ``η`` is derived when needed (log-density, KL, Nash gap), as in efax.
+
+Families: diagonal Gaussian, full-covariance Gaussian, product of Bernoullis, categorical,
+Poisson (independent counts). Each constructor is cached, so ``gaussian(2) is gaussian(2)`` and
+players built twice still share one vmapped group.
+
+Players of different families on the same sample space can play one game when both can
+express their moments in a common representation (``to_common`` / ``from_common``). For the two
+Gaussians the common representation is ``(mean, second-moment matrix)``: a diagonal Gaussian
+learning from a full one keeps the diagonal, a full one learning from a diagonal one sees
+``diag(var) + m mᵀ``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Moments are clamped this far inside the family's domain before converting to natural
+# parameters, so that a degenerate fit (a constant pixel, a never-seen class) gives a large but
+# finite log-density instead of NaN. Mean parameters themselves are never altered.
+_EPS = 1e-6
+
+
+class ExpFamPlayer(NamedTuple):
+    """A player of an exponential family, as pure functions of its mean parameters ``mu``."""
+
+    name: str
+    event_shape: tuple[int, ...]
+    num_stats: int
+    space: str
+    sample_dtype: Any
+    stats: Callable[[jax.Array], jax.Array]
+    sample: Callable[[jax.Array, jax.Array, int], jax.Array]
+    natural: Callable[[jax.Array], jax.Array]
+    mean: Callable[[jax.Array], jax.Array]
+    log_normalizer: Callable[[jax.Array], jax.Array]
+    log_base_measure: Callable[[jax.Array], jax.Array]
+    check_support: Callable[[np.ndarray], str | None]
+    to_common: Callable[[jax.Array], Any] | None = None
+    from_common: Callable[[Any], jax.Array] | None = None
+
+    # --- derived functions, written once for every family -------------------------------------
+
+    def init(self, data: jax.Array, weights: jax.Array) -> jax.Array:
+        """Maximum-likelihood mean parameters of weighted data ``[n, *event]`` (padding: weight 0)."""
+        t = jax.vmap(self.stats)(data)
+        w = weights / jnp.sum(weights)
+        return jnp.tensordot(w, t, axes=1)
+
+    def best_response(self, mixed_moments: jax.Array) -> jax.Array:
+        """Maximum likelihood on a mixture with these expected statistics: moment matching."""
+        return mixed_moments
+
+    def log_prob(self, mu: jax.Array, x: jax.Array) -> jax.Array:
+        """Log-density (or log-mass) of one sample ``x`` under mean parameters ``mu``."""
+        eta = self.natural(mu)
+        return jnp.dot(eta, self.stats(x)) - self.log_normalizer(eta) + self.log_base_measure(x)
+
+    def kl(self, mu_p: jax.Array, mu_q: jax.Array) -> jax.Array:
+        """KL(p ‖ q), the Bregman divergence of A: <η_p − η_q, μ_p> − A(η_p) + A(η_q)."""
+        eta_p, eta_q = self.natural(mu_p), self.natural(mu_q)
+        return (
+            jnp.dot(eta_p - eta_q, mu_p) - self.log_normalizer(eta_p) + self.log_normalizer(eta_q)
+        )
+
+    def entropy(self, mu: jax.Array) -> jax.Array:
+        """Differential entropy for families with h(x) = 1 (Gaussians); cross-checked in tests."""
+        eta = self.natural(mu)
+        return self.log_normalizer(eta) - jnp.dot(eta, mu)
+
+
+def _no_support_check(data: np.ndarray) -> str | None:
+    return None
+
+
+# --- diagonal Gaussian --------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def gaussian(dim: int) -> ExpFamPlayer:
+    """Diagonal Gaussian on R^dim. T(x) = (x, x²), so μ = (E x, E x²) and K = 2·dim."""
+    d = _positive_int(dim, "dim")
+
+    def split(mu):
+        m, s2 = mu[:d], mu[d:]
+        return m, jnp.maximum(s2 - m * m, _EPS)
+
+    def natural(mu):
+        m, var = split(mu)
+        return jnp.concatenate([m / var, -0.5 / var])
+
+    def mean(eta):
+        var = -0.5 / eta[d:]
+        m = eta[:d] * var
+        return jnp.concatenate([m, var + m * m])
+
+    def log_normalizer(eta):
+        e1, e2 = eta[:d], eta[d:]
+        return jnp.sum(-(e1 * e1) / (4.0 * e2) + 0.5 * jnp.log(math.pi / -e2))
+
+    def sample(key, mu, n):
+        m, var = split(mu)
+        return m + jnp.sqrt(var) * jax.random.normal(key, (n, d), dtype=mu.dtype)
+
+    def to_common(mu):
+        m, var = split(mu)
+        return m, jnp.diag(var) + jnp.outer(m, m)
+
+    def from_common(common):
+        m, second = common
+        return jnp.concatenate([m, jnp.diagonal(second)])
+
+    return ExpFamPlayer(
+        name=f"gaussian(dim={d})",
+        event_shape=(d,),
+        num_stats=2 * d,
+        space=f"real^{d}",
+        sample_dtype=jnp.float32,
+        stats=lambda x: jnp.concatenate([x, x * x]),
+        sample=sample,
+        natural=natural,
+        mean=mean,
+        log_normalizer=log_normalizer,
+        log_base_measure=lambda x: jnp.zeros((), x.dtype),
+        check_support=_no_support_check,
+        to_common=to_common,
+        from_common=from_common,
+    )
+
+
+# --- full-covariance Gaussian -------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def gaussian_full(dim: int) -> ExpFamPlayer:
+    """Full-covariance Gaussian on R^dim. T(x) = (x, vec(x xᵀ)), K = dim + dim²."""
+    d = _positive_int(dim, "dim")
+    eye = np.eye(d, dtype=np.float32)
+
+    def split(mu):
+        m = mu[:d]
+        second = mu[d:].reshape(d, d)
+        second = 0.5 * (second + second.T)
+        return m, second
+
+    def covariance(mu):
+        m, second = split(mu)
+        return second - jnp.outer(m, m) + _EPS * eye
+
+    def natural(mu):
+        m, _ = split(mu)
+        precision = jnp.linalg.inv(covariance(mu))
+        precision = 0.5 * (precision + precision.T)
+        return jnp.concatenate([precision @ m, (-0.5 * precision).reshape(-1)])
+
+    def mean(eta):
+        e1, e2 = eta[:d], eta[d:].reshape(d, d)
+        cov = jnp.linalg.inv(-2.0 * e2)
+        m = cov @ e1
+        return jnp.concatenate([m, (cov + jnp.outer(m, m)).reshape(-1)])
+
+    def log_normalizer(eta):
+        e1, e2 = eta[:d], eta[d:].reshape(d, d)
+        _, logdet = jnp.linalg.slogdet(-2.0 * e2)
+        return -0.25 * e1 @ jnp.linalg.solve(e2, e1) - 0.5 * logdet + 0.5 * d * math.log(2 * math.pi)
+
+    def sample(key, mu, n):
+        m, _ = split(mu)
+        chol = jnp.linalg.cholesky(covariance(mu))
+        return m + jax.random.normal(key, (n, d), dtype=mu.dtype) @ chol.T
+
+    def to_common(mu):
+        return split(mu)
+
+    def from_common(common):
+        m, second = common
+        return jnp.concatenate([m, second.reshape(-1)])
+
+    return ExpFamPlayer(
+        name=f"gaussian-full(dim={d})",
+        event_shape=(d,),
+        num_stats=d + d * d,
+        space=f"real^{d}",
+        sample_dtype=jnp.float32,
+        stats=lambda x: jnp.concatenate([x, jnp.outer(x, x).reshape(-1)]),
+        sample=sample,
+        natural=natural,
+        mean=mean,
+        log_normalizer=log_normalizer,
+        log_base_measure=lambda x: jnp.zeros((), x.dtype),
+        check_support=_no_support_check,
+        to_common=to_common,
+        from_common=from_common,
+    )
+
+
+# --- product of Bernoullis ----------------------------------------------------------------
+
+
+def _binary_support(data: np.ndarray) -> str | None:
+    if not np.all((data == 0) | (data == 1)):
+        return "bernoulli needs binary data (every value 0 or 1)"
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def bernoulli(dim: int) -> ExpFamPlayer:
+    """Independent Bernoullis on {0,1}^dim. T(x) = x, μ = p, η = logit p, A = Σ softplus η."""
+    d = _positive_int(dim, "dim")
+
+    def natural(mu):
+        p = jnp.clip(mu, _EPS, 1.0 - _EPS)
+        return jnp.log(p) - jnp.log1p(-p)
+
+    def sample(key, mu, n):
+        return jax.random.bernoulli(key, mu, (n, d)).astype(mu.dtype)
+
+    return ExpFamPlayer(
+        name=f"bernoulli(dim={d})",
+        event_shape=(d,),
+        num_stats=d,
+        space=f"binary^{d}",
+        sample_dtype=jnp.float32,
+        stats=lambda x: x,
+        sample=sample,
+        natural=natural,
+        mean=jax.nn.sigmoid,
+        log_normalizer=lambda eta: jnp.sum(jax.nn.softplus(eta)),
+        log_base_measure=lambda x: jnp.zeros((), x.dtype),
+        check_support=_binary_support,
+    )
+
+
+# --- categorical --------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def categorical(num_classes: int) -> ExpFamPlayer:
+    """Categorical on {0, …, k−1}. T(x) = onehot(x), μ = class probabilities, η = log μ.
+
+    The parametrisation is over-complete (η is defined up to a constant), which the Bregman
+    form of the KL and A(η) = logsumexp(η) handle without a reference class.
+    """
+    k = _positive_int(num_classes, "num_classes")
+    if k < 2:
+        raise ValueError(f"num_classes: a categorical needs at least 2 classes, got {k}")
+
+    def check(data: np.ndarray) -> str | None:
+        if not np.all(np.equal(np.mod(data, 1), 0)) or data.min() < 0 or data.max() >= k:
+            return f"categorical needs integer classes in 0..{k - 1}"
+        return None
+
+    def sample(key, mu, n):
+        logits = jnp.log(jnp.clip(mu, 1e-30, None))
+        return jax.random.categorical(key, logits, shape=(n,))
+
+    return ExpFamPlayer(
+        name=f"categorical(k={k})",
+        event_shape=(),
+        num_stats=k,
+        space=f"categorical^{k}",
+        sample_dtype=jnp.int32,
+        stats=lambda x: jax.nn.one_hot(x, k, dtype=jnp.float32),
+        sample=sample,
+        natural=lambda mu: jnp.log(jnp.clip(mu, _EPS, None)),
+        mean=jax.nn.softmax,
+        log_normalizer=jax.nn.logsumexp,
+        log_base_measure=lambda x: jnp.zeros((), jnp.float32),
+        check_support=check,
+    )
+
+
+# --- Poisson ------------------------------------------------------------------------------
+
+
+def _count_support(data: np.ndarray) -> str | None:
+    if np.any(data < 0) or not np.all(np.equal(np.mod(data, 1), 0)):
+        return "poisson needs non-negative integer counts"
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def poisson(dim: int) -> ExpFamPlayer:
+    """Independent Poisson counts on N^dim. T(x) = x, μ = λ, η = log λ, h(x) = 1 / Π x!."""
+    d = _positive_int(dim, "dim")
+
+    def sample(key, mu, n):
+        return jax.random.poisson(key, mu, (n, d)).astype(mu.dtype)
+
+    return ExpFamPlayer(
+        name=f"poisson(dim={d})",
+        event_shape=(d,),
+        num_stats=d,
+        space=f"count^{d}",
+        sample_dtype=jnp.float32,
+        stats=lambda x: x,
+        sample=sample,
+        natural=lambda mu: jnp.log(jnp.clip(mu, _EPS, None)),
+        mean=jnp.exp,
+        log_normalizer=lambda eta: jnp.sum(jnp.exp(eta)),
+        log_base_measure=lambda x: -jnp.sum(jax.scipy.special.gammaln(x + 1.0)),
+        check_support=_count_support,
+    )
+
+
+FAMILIES: dict[str, Callable[[int], ExpFamPlayer]] = {
+    "gaussian": gaussian,
+    "gaussian-full": gaussian_full,
+    "bernoulli": bernoulli,
+    "categorical": categorical,
+    "poisson": poisson,
+}
+
+
+def family(name: str, size: int) -> ExpFamPlayer:
+    """A player by family name (as in config files) and dimension (classes for categorical)."""
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise ValueError(f"family: unknown family {name!r}; choose one of {', '.join(FAMILIES)}")
+    return FAMILIES[name](size)
+
+
+def cross_moments(receiver: ExpFamPlayer, sender: ExpFamPlayer, mu_sender: jax.Array) -> jax.Array:
+    """E_{p_sender}[T_receiver(x)]: the receiver's statistics expected under the sender's model."""
+    if receiver is sender or receiver.name == sender.name:
+        return mu_sender
+    if receiver.to_common is None or sender.to_common is None or receiver.space != sender.space:
+        raise ValueError(f"players: {receiver.name} cannot learn from {sender.name}")
+    return receiver.from_common(sender.to_common(mu_sender))
+
+
+def can_exchange(a: ExpFamPlayer, b: ExpFamPlayer) -> bool:
+    """Whether two families can learn from each other's samples with a closed form."""
+    if a.name == b.name:
+        return True
+    return a.space == b.space and a.to_common is not None and b.to_common is not None
+
+
+def _positive_int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{field}: must be a positive integer, got {value!r}")
+    return int(value)

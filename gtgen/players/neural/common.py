@@ -1,0 +1,177 @@
+"""What every neural player shares: the player tuple, train state, layers, losses, batches.
+
+Neural players follow the optax pattern: a NamedTuple of pure functions over explicit pytrees
+(flax.linen parameters and optax states), so that the states of many players can be stacked
+along a leading axis and vmapped by the exchange round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+Params = Any  # a flax variables pytree
+State = Any  # a player's whole train state (parameters and optimiser states)
+Samples = Any  # a pytree of arrays with a leading sample axis
+Metrics = dict[str, jax.Array]
+
+
+class NeuralPlayer(NamedTuple):
+    """A neural player: pure functions over its train state (see ``gtgen.players.base``).
+
+    ``name``         hashable, includes the full configuration: equal names form one group.
+    ``event_shape``  shape of one image, e.g. ``(8, 8)``.
+    ``config``       the frozen configuration the functions were built from.
+    ``init``         ``init(key) -> state``.
+    ``sample``       ``sample(key, state, n) -> samples`` (a pytree with leading axis ``n``).
+    ``loss``         ``loss(key, state, x, weights) -> scalar``: weighted negative ELBO per
+                     item (a one-sample estimate; exact likelihoods are intractable here).
+    ``update``       ``update(key, state, own, own_weights, synth, synth_weights,
+                     shared_slots=False) -> (state, metrics)``: one learning step on the
+                     player's own images ``own [B, *event_shape]`` and the received synthetic
+                     samples ``synth`` (same pytree as ``sample`` returns), each item
+                     weighted; the loss is the weighted mean over all items. With
+                     ``shared_slots=True`` the caller promises that slot k holds the own item
+                     where ``own_weights[k] > 0`` and the synthetic one otherwise, so the step
+                     runs on B items instead of 2B.
+    """
+
+    name: str
+    event_shape: tuple[int, ...]
+    config: Any
+    init: Callable[[jax.Array], State]
+    sample: Callable[[jax.Array, State, int], Samples]
+    loss: Callable[[jax.Array, State, jax.Array, jax.Array], jax.Array]
+    update: Callable[..., tuple[State, Metrics]]
+
+
+class TrainState(NamedTuple):
+    """Parameters and the optimiser state that goes with them."""
+
+    params: Params
+    opt_state: optax.OptState
+
+
+def adam(learning_rate: float) -> optax.GradientTransformation:
+    """Adam whose learning rate lives in the optimiser state.
+
+    The rate is then an array leaf of the train state, not a constant of the compiled
+    program, so a sweep over step sizes sets it per player and compiles once.
+    """
+    return optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate)
+
+
+def init_train_state(optimizer: optax.GradientTransformation, params: Params) -> TrainState:
+    """A fresh train state for ``params``."""
+    return TrainState(params, optimizer.init(params))
+
+
+def train_step(
+    optimizer: optax.GradientTransformation,
+    state: TrainState,
+    loss_fn: Callable[..., jax.Array],
+    *args: Any,
+) -> tuple[TrainState, jax.Array]:
+    """One optimiser step on ``loss_fn(params, *args)``; returns the new state and the loss."""
+    loss, grads = jax.value_and_grad(loss_fn)(state.params, *args)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
+
+
+def bernoulli_nll(logits: jax.Array, x: jax.Array, event_ndim: int) -> jax.Array:
+    """−log Bernoulli(x | sigmoid(logits)) summed over the last ``event_ndim`` axes."""
+    nll = optax.sigmoid_binary_cross_entropy(logits, x)
+    return nll.sum(axis=tuple(range(-event_ndim, 0)))
+
+
+def draw_bernoulli(key: jax.Array, logits: jax.Array) -> jax.Array:
+    """Binary float32 sample of Bernoulli(sigmoid(logits))."""
+    return jax.random.bernoulli(key, jax.nn.sigmoid(logits)).astype(jnp.float32)
+
+
+def weighted_mean(values: jax.Array, weights: jax.Array) -> jax.Array:
+    """Σ w·v / Σ w; zero when all weights are zero (a player that sees nothing learns nothing)."""
+    total = weights.sum()
+    return (weights * values).sum() / jnp.where(total > 0, total, 1.0)
+
+
+def combine(
+    own: Samples,
+    own_weights: jax.Array,
+    synth: Samples,
+    synth_weights: jax.Array,
+    shared_slots: bool,
+) -> tuple[Samples, jax.Array]:
+    """One weighted batch from own and synthetic items (same pytree structure).
+
+    Separate slots: the two batches are concatenated (2B items). Shared slots: slot k takes
+    the own item where ``own_weights[k] > 0`` and the synthetic one otherwise (B items).
+    """
+    if not shared_slots:
+        batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), own, synth)
+        return batch, jnp.concatenate([own_weights, synth_weights])
+    take_own = own_weights > 0
+
+    def pick(a: jax.Array, b: jax.Array) -> jax.Array:
+        return jnp.where(take_own.reshape(take_own.shape + (1,) * (a.ndim - 1)), a, b)
+
+    return jax.tree.map(pick, own, synth), jnp.where(take_own, own_weights, synth_weights)
+
+
+class MLP(nn.Module):
+    """tanh MLP with a linear output.
+
+    ``cond`` (optional) enters every hidden layer through a bias-free linear map, as the
+    authors feed z1 into q(z0 | z1, x); ``skip`` adds a bias-free linear map from the input to
+    the output, as in their p(z1 | z0).
+    """
+
+    hidden: tuple[int, ...]
+    out: int
+    skip: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array, cond: jax.Array | None = None) -> jax.Array:
+        h = x
+        for features in self.hidden:
+            h = nn.Dense(features)(h)
+            if cond is not None:
+                h = h + nn.Dense(features, use_bias=False)(cond)
+            h = nn.tanh(h)
+        y = nn.Dense(self.out)(h)
+        if self.skip:
+            y = y + nn.Dense(self.out, use_bias=False)(x)
+        return y
+
+
+ConvLayer = tuple[int, int, int]  # (features, kernel size, stride)
+
+
+class ConvStack(nn.Module):
+    """Convolutions (or transposed ones) with tanh between layers and a linear last layer.
+
+    Inputs are NHWC. ``cond`` (optional, ``[batch, c]``) is added to every hidden layer through
+    a bias-free linear map, broadcast over the spatial positions.
+    """
+
+    layers: tuple[ConvLayer, ...]
+    transpose: bool = False
+    padding: str = "VALID"
+
+    @nn.compact
+    def __call__(self, h: jax.Array, cond: jax.Array | None = None) -> jax.Array:
+        conv = nn.ConvTranspose if self.transpose else nn.Conv
+        last = len(self.layers) - 1
+        for i, (features, kernel, stride) in enumerate(self.layers):
+            h = conv(features, (kernel, kernel), strides=(stride, stride), padding=self.padding)(h)
+            if i == last:
+                break
+            if cond is not None:
+                h = h + nn.Dense(features, use_bias=False)(cond)[..., None, None, :]
+            h = nn.tanh(h)
+        return h

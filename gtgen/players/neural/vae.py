@@ -1,0 +1,137 @@
+"""A VAE player: Gaussian latent, Bernoulli decoder, trained on the weighted ELBO.
+
+The simple neural baseline: one reparameterised Gaussian latent, an MLP or a small
+convolutional encoder/decoder, one Adam optimiser. Its synthetic samples are binary images
+``[n, *event_shape]`` (no latent codes travel with them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gtgen.players.neural.common import (
+    MLP,
+    ConvStack,
+    Metrics,
+    NeuralPlayer,
+    TrainState,
+    adam,
+    bernoulli_nll,
+    combine,
+    draw_bernoulli,
+    init_train_state,
+    train_step,
+    weighted_mean,
+)
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """VAE hyperparameters; ``kind="conv"`` needs height and width divisible by 4."""
+
+    event_shape: tuple[int, int] = (8, 8)
+    kind: Literal["mlp", "conv"] = "mlp"
+    latent: int = 16
+    hidden: tuple[int, ...] = (256,)
+    width: int = 16  # channels of the first conv layer (conv kind)
+    lr: float = 1e-3
+
+
+class Encoder(nn.Module):
+    """x ``[n, H, W]`` -> (mean, log-variance) of q(z | x), each ``[n, latent]``."""
+
+    config: VAEConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        c = self.config
+        h = x
+        if c.kind == "conv":
+            layers = ((c.width, 3, 2), (2 * c.width, 3, 2))
+            h = nn.tanh(ConvStack(layers, padding="SAME")(h[..., None]))
+        out = MLP(c.hidden, 2 * c.latent)(h.reshape(x.shape[0], -1))
+        mean, log_var = jnp.split(out, 2, axis=-1)
+        return mean, log_var
+
+
+class Decoder(nn.Module):
+    """z ``[n, latent]`` -> Bernoulli logits ``[n, H, W]``."""
+
+    config: VAEConfig
+
+    @nn.compact
+    def __call__(self, z: jax.Array) -> jax.Array:
+        c = self.config
+        height, width = c.event_shape
+        if c.kind == "mlp":
+            return MLP(c.hidden, height * width)(z).reshape(-1, height, width)
+        grid = (height // 4, width // 4, 2 * c.width)
+        h = nn.tanh(MLP(c.hidden, grid[0] * grid[1] * grid[2])(z)).reshape(-1, *grid)
+        layers = ((c.width, 3, 2), (1, 3, 2))
+        return ConvStack(layers, transpose=True, padding="SAME")(h)[..., 0]
+
+
+def _check(config: VAEConfig) -> None:
+    if config.kind not in ("mlp", "conv"):
+        raise ValueError(f"VAEConfig.kind must be 'mlp' or 'conv', got {config.kind!r}")
+    if config.kind == "conv" and any(s % 4 for s in config.event_shape):
+        raise ValueError(
+            f"VAEConfig.event_shape must be divisible by 4 for kind='conv', got {config.event_shape}"
+        )
+
+
+def vae_player(config: VAEConfig | None = None) -> NeuralPlayer:
+    """The VAE player for ``config`` (default: MLP on 8×8 images)."""
+    config = config or VAEConfig()
+    _check(config)
+    encoder, decoder = Encoder(config), Decoder(config)
+    optimizer = adam(config.lr)
+    shape = tuple(config.event_shape)
+
+    def init(key: jax.Array) -> TrainState:
+        k_enc, k_dec = jax.random.split(key)
+        params = {
+            "encoder": encoder.init(k_enc, jnp.zeros((1, *shape))),
+            "decoder": decoder.init(k_dec, jnp.zeros((1, config.latent))),
+        }
+        return init_train_state(optimizer, params)
+
+    def neg_elbo(params: dict, key: jax.Array, x: jax.Array) -> jax.Array:
+        """Per-item one-sample negative ELBO (reparameterised)."""
+        mean, log_var = encoder.apply(params["encoder"], x)
+        z = mean + jnp.exp(0.5 * log_var) * jax.random.normal(key, mean.shape)
+        recon = bernoulli_nll(decoder.apply(params["decoder"], z), x, len(shape))
+        kl = 0.5 * (jnp.exp(log_var) + mean**2 - 1.0 - log_var).sum(-1)
+        return recon + kl
+
+    def objective(params: dict, key: jax.Array, x: jax.Array, weights: jax.Array) -> jax.Array:
+        return weighted_mean(neg_elbo(params, key, x), weights)
+
+    def sample(key: jax.Array, state: TrainState, n: int) -> jax.Array:
+        k_z, k_x = jax.random.split(key)
+        z = jax.random.normal(k_z, (n, config.latent))
+        return draw_bernoulli(k_x, decoder.apply(state.params["decoder"], z))
+
+    def loss(key: jax.Array, state: TrainState, x: jax.Array, weights: jax.Array) -> jax.Array:
+        return objective(state.params, key, x, weights)
+
+    def update(
+        key: jax.Array,
+        state: TrainState,
+        own: jax.Array,
+        own_weights: jax.Array,
+        synth: jax.Array,
+        synth_weights: jax.Array,
+        shared_slots: bool = False,
+    ) -> tuple[TrainState, Metrics]:
+        batch, weights = combine(own, own_weights, synth, synth_weights, shared_slots)
+        state, value = train_step(optimizer, state, objective, key, batch, weights)
+        return state, {"loss": value}
+
+    name = "vae" + repr(config).removeprefix("VAEConfig")
+    return NeuralPlayer(name, shape, config, init, sample, loss, update)
