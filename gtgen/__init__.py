@@ -9,7 +9,7 @@
 
 from gtgen import expfam
 from gtgen.equilibrium import Report, check, game_equilibrium, nash_equilibrium, spectral_radius
-from gtgen.exchange import METHODS, RoundInfo, Solution, State, make_round, solve
+from gtgen.exchange import METHODS, RoundInfo, Solution, State, make_round, make_solver, solve
 from gtgen.game import Game, validate_alpha
 from gtgen.moments import ROUTINGS
 
@@ -27,6 +27,7 @@ __all__ = [
     "expfam",
     "game_equilibrium",
     "make_round",
+    "make_solver",
     "nash_equilibrium",
     "solve",
     "spectral_radius",

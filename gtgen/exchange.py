@@ -101,10 +101,20 @@ def make_round(groups: Sequence[Group], samples: int, routing: str = "expected")
     return round_fn
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(groups: tuple[Group, ...], method: str, routing: str, rounds: int, samples: int,
-              memory: int):
-    """The whole solve as one jitted function of traced inputs; one compile per structure."""
+def make_solver(
+    groups: Sequence[Group],
+    method: str = "sampled",
+    routing: str = "expected",
+    rounds: int = 200,
+    samples: int = 1000,
+    memory: int = 5,
+):
+    """The whole solve as a pure function of traced inputs (jit it, vmap it for sweeps).
+
+    ``run(key, alpha, data, weights, damping, burn_in, tol, reference) -> (state, trace, rounds_run)``
+    with ``data`` / ``weights`` the per-group padded arrays of a ``Game``.
+    """
+    groups = tuple(groups)
     sampled_round = make_round(groups, samples, routing)
 
     def run(key, alpha, data, weights, damping, burn_in, tol, reference):
@@ -143,7 +153,13 @@ def _compiled(groups: tuple[Group, ...], method: str, routing: str, rounds: int,
         t, state, _, trace, _, _ = jax.lax.while_loop(cond, body, init)
         return state, trace, t
 
-    return jax.jit(run)
+    return run
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(groups, method, routing, rounds, samples, memory):
+    """One jitted solver per structure; everything a sweep varies is a traced argument."""
+    return jax.jit(make_solver(groups, method, routing, rounds, samples, memory))
 
 
 def solve(
