@@ -1,0 +1,1 @@
+"""Subcommands of the ``gtgen`` command line, one module each (see gtgen.cli)."""
