@@ -22,7 +22,7 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit status 2, through main()
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog.removeprefix('gtgen').strip() or 'usage'}: {message}")
 
 
 def build_parser() -> argparse.ArgumentParser:

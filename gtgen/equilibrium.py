@@ -154,22 +154,24 @@ def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:
 
     ``solution`` is a ``gtgen.Solution``, or per-group parameters as ``solve`` returns them.
     """
-    params = tuple(jnp.asarray(p, jnp.float32) for p in getattr(solution, "params", solution))
+    params = tuple(np.asarray(p, np.float64) for p in getattr(solution, "params", solution))
     if len(params) != len(game.groups) or any(
         p.shape != (len(g.members), g.player.num_stats) for p, g in zip(params, game.groups)
     ):
         raise ValueError("solution: parameters do not match the game's players")
-    alpha = jnp.asarray(game.alpha, jnp.float32)
-    own = game.own_moments()
-    best = exact_best_response(game.groups, alpha, own, params)
-    gaps = tuple(jax.vmap(g.player.kl)(b, p) for g, b, p in zip(game.groups, best, params))
     star = game_equilibrium(game)
     rate = spectral_radius(game.alpha)
+    with jax.enable_x64(True):  # the Nash gap is a difference of log-normalisers: keep digits
+        own = tuple(jnp.asarray(m, jnp.float64) for m in game.own_moments())
+        best = exact_best_response(game.groups, jnp.asarray(game.alpha), own, params)
+        gaps = [np.asarray(jax.vmap(g.player.kl)(b, jnp.asarray(p)))
+                for g, b, p in zip(game.groups, best, params)]
+        best = [np.asarray(b) for b in best]
     start_error = max(float(np.max(np.abs(np.asarray(m) - s))) for m, s in zip(own, star))
     return Report(
-        residual=max(float(jnp.max(jnp.abs(p - b))) for p, b in zip(params, best)),
+        residual=max(float(np.max(np.abs(p - b))) for p, b in zip(params, best)),
         distance=max(float(np.max(np.abs(np.asarray(p) - s))) for p, s in zip(params, star)),
-        nash_gap=[float(v[0]) for v in game.per_player([np.asarray(g)[:, None] for g in gaps])],
+        nash_gap=[float(v[0]) for v in game.per_player([g[:, None] for g in gaps])],
         rate=rate,
         rounds_to_tol=predicted_rounds(rate, start_error, tol),
         tol=tol,

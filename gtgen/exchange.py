@@ -193,7 +193,7 @@ def solve(
       memory: Anderson history length.
       reference: per-group parameters to trace the distance to (e.g. ``game_equilibrium(game)``).
     """
-    _check_settings(game, method, rounds, samples, routing, damping, burn_in, tol, memory)
+    check_settings(game, method, rounds, samples, routing, damping, burn_in, tol, memory)
     burn = rounds // 2 if burn_in is None else burn_in
     stop = (1e-6 if tol is None else tol) if method != "sampled" else -1.0
     ref = None if reference is None else tuple(jnp.asarray(r, jnp.float32) for r in reference)
@@ -211,7 +211,7 @@ def solve(
     return Solution(state, trace, int(t), method)
 
 
-def _check_settings(game, method, rounds, samples, routing, damping, burn_in, tol, memory):
+def check_settings(game, method, rounds, samples, routing, damping, burn_in, tol, memory):
     if not isinstance(game, Game):
         raise TypeError(f"game: expected a gtgen.Game, got {type(game).__name__}")
     if method not in METHODS:

@@ -1,0 +1,143 @@
+"""Game configuration files (TOML) for ``gtgen solve``: read, validate, build a Game.
+
+```toml
+family = "gaussian"            # gaussian, gaussian-full, bernoulli, categorical, poisson
+alpha = [[0.6, 0.4], [0.3, 0.7]]
+data = "players.npz"           # arrays player0, player1, ... (relative to this file)
+num_classes = 10               # categorical only; default: largest class seen + 1
+[solver]
+method = "sampled"             # or "exact", "anderson"
+rounds = 400
+samples = 2000
+seed = 0
+routing = "expected"           # or "sampled", "meanfield"
+damping = 1.0
+burn_in = 200                  # sampled only; default rounds // 2
+tol = 1e-6                     # exact / anderson only
+```
+
+Every problem is a ValueError whose message starts with the offending field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import zipfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from gtgen.exchange import check_settings
+from gtgen.game import Game
+from gtgen.players.expfam import FAMILIES, family
+
+TOP_KEYS = {"family", "alpha", "data", "num_classes", "solver"}
+SOLVER_KEYS = {"method", "rounds", "samples", "seed", "routing", "damping", "burn_in", "tol", "memory"}
+SOLVER_DEFAULTS = {"method": "sampled", "rounds": 400, "samples": 1000, "seed": 0}
+_SOLVE_DEFAULTS = {  # check_settings' arguments and gtgen.solve's defaults
+    "method": "sampled", "rounds": 400, "samples": 1000, "routing": "expected", "damping": 1.0,
+    "burn_in": None, "tol": None, "memory": 5,
+}
+
+
+class GameConfig(NamedTuple):
+    game: Game
+    solver: dict[str, Any]  # keyword arguments for gtgen.solve, plus "seed"
+    family: str
+
+
+def load_config(path: str | Path) -> GameConfig:
+    """Read a TOML game file and return the validated game and solver settings."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config: {path} not found")
+    with path.open("rb") as f:
+        raw = tomllib.load(f)
+    return parse_config(raw, base=path.parent)
+
+
+def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
+    """Validate a parsed TOML mapping (paths resolved against ``base``)."""
+    unknown = set(raw) - TOP_KEYS
+    if unknown:
+        raise ValueError(f"{sorted(unknown)[0]}: unknown key (known: {', '.join(sorted(TOP_KEYS))})")
+    for key in ("family", "alpha", "data"):
+        if key not in raw:
+            raise ValueError(f"{key}: missing (a game needs family, alpha and data)")
+    name = raw["family"]
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise ValueError(f"family: unknown family {name!r}; choose one of {', '.join(FAMILIES)}")
+    if not isinstance(raw["alpha"], list):
+        raise ValueError("alpha: must be a matrix, a list of rows")
+    n = len(raw["alpha"])
+    arrays = load_players_npz(raw["data"], base, n)
+    size = _family_size(name, arrays, raw.get("num_classes"))
+    player = family(name, size)
+    game = Game([player] * n, raw["alpha"], arrays)
+    settings = _solver_settings(raw.get("solver", {}))
+    try:
+        check_settings(game, **{k: settings.get(k, v) for k, v in _SOLVE_DEFAULTS.items()})
+    except ValueError as err:
+        raise ValueError(f"solver.{err}") from None
+    return GameConfig(game, settings, name)
+
+
+def load_players_npz(value: Any, base: Path, n_players: int) -> list[np.ndarray]:
+    """Arrays player0 … player{N-1} from an .npz file, or ValueError naming what is wrong."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("data: must be the path of an .npz file")
+    path = (base / value).resolve()
+    if not path.is_file():
+        raise ValueError(f"data: file {path} not found")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            files = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"data: cannot read {path} as .npz ({err})") from None
+    expected = [f"player{i}" for i in range(n_players)]
+    missing = [k for k in expected if k not in files]
+    if missing:
+        raise ValueError(
+            f"data: {path.name} lacks {', '.join(missing)} (alpha has {n_players} players)"
+        )
+    extra = sorted(set(files) - set(expected))
+    if extra:
+        raise ValueError(f"data: {path.name} has {', '.join(extra)} but alpha has {n_players} players")
+    return [files[k] for k in expected]
+
+
+def _family_size(name: str, arrays: list[np.ndarray], num_classes: Any) -> int:
+    if name == "categorical":
+        if num_classes is not None:
+            return num_classes
+        top = max((int(np.max(a)) for a in arrays if np.size(a) and np.all(np.isfinite(a))), default=1)
+        return max(top + 1, 2)
+    if num_classes is not None:
+        raise ValueError("num_classes: only for family = \"categorical\"")
+    shapes = {np.shape(a)[1:] for a in arrays}
+    first = np.shape(arrays[0])
+    if len(first) != 2:
+        raise ValueError(f"data: player0 has shape {first} but {name} needs [n, dim]")
+    if len(shapes) > 1:
+        raise ValueError(f"data: players have different dimensions {sorted(map(list, shapes))}")
+    return first[1]
+
+
+def _solver_settings(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError("solver: must be a table ([solver])")
+    unknown = set(raw) - SOLVER_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ValueError(f"solver.{key}: unknown key (known: {', '.join(sorted(SOLVER_KEYS))})")
+    settings = {**SOLVER_DEFAULTS, **raw}
+    seed = settings["seed"]
+    if "tol" in settings and isinstance(settings["tol"], int) and not isinstance(settings["tol"], bool):
+        settings["tol"] = float(settings["tol"])
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"solver.seed: must be an integer in [0, 2^32), got {seed!r}")
+    for key in ("rounds", "samples", "burn_in", "memory"):
+        if key in settings and (isinstance(settings[key], bool) or not isinstance(settings[key], int)):
+            raise ValueError(f"solver.{key}: must be an integer, got {settings[key]!r}")
+    return settings

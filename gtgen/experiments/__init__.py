@@ -1,0 +1,1 @@
+"""The paper's experiments and the demos, as importable functions returning results."""
