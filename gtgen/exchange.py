@@ -32,6 +32,7 @@ from jax.flatten_util import ravel_pytree
 from gtgen.anderson import anderson_init, anderson_step
 from gtgen.game import Game, Group, own_moments
 from gtgen.moments import ROUTINGS, exact_best_response, sampled_best_response
+from gtgen.routing import routing_plan
 
 METHODS = ("sampled", "exact", "anderson")
 
@@ -89,7 +90,9 @@ def _advance(state: State, new, burn_in, reference) -> tuple[State, RoundInfo]:
 def make_round(groups: Sequence[Group], samples: int, routing: str = "expected"):
     """One sampled exchange round as a pure function (jit it, or let ``solve`` do it).
 
-    ``round(key, state, alpha, own, damping, burn_in, reference=None) -> (state, info)``
+    ``round(key, state, alpha, own, damping, burn_in, reference=None) -> (state, info)``, where
+    ``alpha`` is the [N, N] matrix or, inside loops, ``gtgen.routing.routing_plan(alpha, routing)``
+    computed once.
     """
     groups = tuple(groups)
 
@@ -119,6 +122,7 @@ def make_solver(
 
     def run(key, alpha, data, weights, damping, burn_in, tol, reference):
         own = own_moments(groups, data, weights)
+        plan = routing_plan(alpha, routing if method == "sampled" else "expected")
         state = init_state(own)
         trace = RoundInfo(jnp.full((rounds,), jnp.nan), jnp.full((rounds,), jnp.nan))
         flat0, unflatten = ravel_pytree(own)
@@ -128,9 +132,9 @@ def make_solver(
             t, state, accel, trace, key, _ = carry
             key, sub = jax.random.split(key)
             if method == "sampled":
-                state, info = sampled_round(sub, state, alpha, own, damping, burn_in, reference)
+                state, info = sampled_round(sub, state, plan, own, damping, burn_in, reference)
             else:
-                best = exact_best_response(groups, alpha, own, state.params)
+                best = exact_best_response(groups, plan, own, state.params)
                 if method == "exact":
                     new = tuple(p + damping * (b - p) for p, b in zip(state.params, best))
                 else:
@@ -142,7 +146,7 @@ def make_solver(
             trace = RoundInfo(
                 trace.step.at[t].set(info.step), trace.distance.at[t].set(info.distance)
             )
-            scale = jnp.maximum(1.0, max(jnp.max(jnp.abs(p)) for p in state.params))
+            scale = jnp.maximum(1.0, jnp.max(jnp.stack([jnp.max(jnp.abs(p)) for p in state.params])))
             return t + 1, state, accel, trace, key, info.step / scale
 
         def cond(carry):

@@ -23,7 +23,7 @@ import numpy as np
 
 from gtgen.game import Group
 from gtgen.players.expfam import cross_moments
-from gtgen.routing import draw_sources
+from gtgen.routing import RoutingPlan, draw_sources_from_cdf, routing_plan
 
 ROUTINGS = ("expected", "sampled", "meanfield")
 
@@ -41,17 +41,24 @@ def _block(matrix: jax.Array, rows: Group, cols: Group) -> jax.Array:
     return matrix[np.ix_(r, c)]
 
 
-def split_alpha(alpha: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """α = D + B: the self-weights diag(α) [N] and the off-diagonal part B [N, N]."""
-    self_weight = jnp.diagonal(alpha)
-    return self_weight, alpha - jnp.diag(self_weight)
+def _plan(alpha_or_plan, routing: str) -> RoutingPlan:
+    if isinstance(alpha_or_plan, RoutingPlan):
+        return alpha_or_plan
+    return routing_plan(alpha_or_plan, routing)
 
 
 def exact_best_response(
-    groups: Sequence[Group], alpha: jax.Array, own: Sequence[jax.Array], params: Sequence[jax.Array]
+    groups: Sequence[Group],
+    alpha: jax.Array | RoutingPlan,
+    own: Sequence[jax.Array],
+    params: Sequence[jax.Array],
 ) -> tuple[jax.Array, ...]:
-    """Every player's exact best response to the others' current parameters."""
-    self_weight, off = split_alpha(alpha)
+    """Every player's exact best response to the others' current parameters.
+
+    ``alpha`` is the [N, N] matrix or its precomputed ``routing_plan(alpha, "expected")``.
+    """
+    plan = _plan(alpha, "expected")
+    self_weight, off = plan.self_weight, plan.off
     out = []
     for g, m_g in zip(groups, own):
         acc = self_weight[_index(g)][:, None] * m_g
@@ -81,20 +88,26 @@ def _mean_stats(receiver: Group, samples: jax.Array) -> jax.Array:
 
 def sampled_best_response(
     groups: Sequence[Group],
-    alpha: jax.Array,
+    alpha: jax.Array | RoutingPlan,
     own: Sequence[jax.Array],
     params: Sequence[jax.Array],
     key: jax.Array,
     samples: int,
     routing: str = "expected",
 ) -> tuple[jax.Array, ...]:
-    """Every player's best response to ``samples`` synthetic samples per sender (see module doc)."""
+    """Every player's best response to ``samples`` synthetic samples per sender (see module doc).
+
+    ``alpha`` is the [N, N] matrix or its precomputed ``routing_plan(alpha, routing)``.
+    """
+    if routing not in ROUTINGS:
+        raise ValueError(f"routing: unknown routing {routing!r}; choose one of {ROUTINGS}")
+    plan = _plan(alpha, routing)
     pool_key, route_key = jax.random.split(key)
     pools = _draw_pools(groups, params, pool_key, samples)
-    self_weight, off = split_alpha(alpha)
-    n = alpha.shape[0]
+    self_weight, off = plan.self_weight, plan.off
+    n = self_weight.shape[0]
     if routing == "sampled":
-        sources = draw_sources(route_key, alpha, samples)
+        sources = draw_sources_from_cdf(route_key, plan.cdf, samples)
     out = []
     for g, m_g in zip(groups, own):
         a_g = self_weight[_index(g)][:, None]
@@ -105,12 +118,10 @@ def sampled_best_response(
         per_sender = [_mean_stats(g, pool) for pool in pools]  # [n_h, K_g] each
         if routing == "expected":
             acc = sum(_block(off, g, h) @ s for h, s in zip(groups, per_sender))
-        elif routing == "meanfield":
+        else:  # meanfield: uniform off-diagonal rows, so only the pooled mixture matters
             total = sum(s.sum(axis=0) for s in per_sender)
             own_pool = per_sender[groups.index(g)]
             acc = (1.0 - a_g) / (n - 1) * (total[None, :] - own_pool)
-        else:
-            raise ValueError(f"routing: unknown routing {routing!r}; choose one of {ROUTINGS}")
         out.append(g.player.best_response(a_g * m_g + acc))
     return tuple(out)
 

@@ -112,7 +112,8 @@ class ImageDecoder(nn.Module):
         c = self.config
         code = jnp.concatenate([z0, z1], axis=-1)
         if c.arch == "conv":
-            return ConvStack(decoder_layers(c.width), transpose=True)(code[:, None, None, :])[..., 0]
+            h = ConvStack(decoder_layers(c.width), transpose=True)(code[:, None, None, :])
+            return h[..., 0]
         height, width = c.event_shape
         return MLP(c.hidden, height * width)(code).reshape(-1, height, width)
 

@@ -1,0 +1,126 @@
+"""Exponential-family benchmark cases: gtgen's compiled round against the paper-style loop.
+
+``expfam_gaussian_n64``: 64 diagonal Gaussian players, d = 16, 1000 synthetic samples per player
+per round, sampled exchange. Figures, all measured in one run on the same machine:
+- ``rounds_per_s``: gtgen's compiled rounds (a ``solve`` of R rounds, compile excluded);
+- ``ratio_vs_loop``: against benchmarks/reference/numpy_loop.py on the same inputs;
+- ``fraction_of_floor``: drawing the same N·m·d normal samples in one jitted call, divided by
+  the time of a gtgen round (1.0 would mean the round costs no more than its samples);
+- ``loop_ceiling``: loop time / floor time, the highest ratio any implementation that draws
+  the same samples with this generator could reach on this machine.
+
+``expfam_scaling``: time per round for N = 10 … 10^4 players (sampled routing, O(N·m)) and the
+exponent of the log-log fit of time against N.
+
+``expfam_anderson``: rounds to tolerance, exact best response against Anderson acceleration,
+on a slowly mixing game (ρ(B) = 0.99).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import gtgen
+from benchmarks.reference import numpy_loop
+from benchmarks.timing import median_seconds
+
+
+def gaussian_game(n: int, d: int, self_weight: float = 0.5, seed: int = 0, n_data: int = 200,
+                  routing_alpha: str = "uniform") -> gtgen.Game:
+    """N diagonal Gaussian players with shifted private data and a uniform off-diagonal α."""
+    rng = np.random.default_rng(seed)
+    data = [rng.normal(rng.normal(0, 2, d), rng.uniform(0.5, 2, d), (n_data, d)).astype(np.float32)
+            for _ in range(n)]
+    alpha = np.full((n, n), (1.0 - self_weight) / (n - 1))
+    np.fill_diagonal(alpha, self_weight)
+    return gtgen.Game([gtgen.expfam.gaussian(d)] * n, alpha, data)
+
+
+def _round_seconds(game: gtgen.Game, samples: int, rounds: int, routing: str, repeats: int) -> float:
+    """Seconds per round: (T(rounds) − T(1)) / (rounds − 1), so that the per-solve set-up (own
+    moments, the O(N²) routing plan, transfers) is not counted as round time."""
+    key = jax.random.key(1)
+
+    def timed(r):
+        return median_seconds(lambda: gtgen.solve(game, key, method="sampled", rounds=r,
+                                                  samples=samples, routing=routing).state,
+                              repeats=repeats)
+
+    return max(timed(rounds) - timed(1), 1e-9) / (rounds - 1)
+
+
+def expfam_gaussian_n64(quick: bool = False) -> dict:
+    n, d, m = 64, 16, 1000
+    rounds = 20 if quick else 50
+    repeats = 3 if quick else 5
+    game = gaussian_game(n, d)
+    t_round = _round_seconds(game, m, rounds, "expected", repeats)
+
+    own = np.asarray(game.own_moments()[0], np.float64)
+    rng = np.random.default_rng(0)
+    loop_rounds = 5 if quick else 10
+    t_loop = median_seconds(lambda: numpy_loop.solve(rng, own, game.alpha, m, loop_rounds),
+                            repeats=repeats, warmup=0) / loop_rounds
+
+    floor = jax.jit(lambda k: jax.random.normal(k, (n, m, d)))
+    t_floor = median_seconds(lambda: floor(jax.random.key(2)), repeats=repeats * 3)
+    return {
+        "name": "expfam-gaussian-N64",
+        "players": n, "dim": d, "samples": m, "routing": "expected",
+        "rounds_per_s": 1.0 / t_round,
+        "round_ms": 1e3 * t_round,
+        "loop_round_ms": 1e3 * t_loop,
+        "floor_ms": 1e3 * t_floor,
+        "ratio_vs_loop": t_loop / t_round,
+        "fraction_of_floor": t_floor / t_round,
+        "loop_ceiling": t_loop / t_floor,
+        "targets": {"ratio_vs_loop": 100, "fraction_of_floor": 0.5},
+    }
+
+
+def expfam_scaling(quick: bool = False) -> dict:
+    d = 16
+    sizes = [10, 100, 1000] if quick else [10, 100, 1000, 10_000]
+    m = 100 if quick else 1000
+    times = []
+    for n in sizes:
+        rounds = 10 if n * m <= 1_000_000 else 3
+        game = gaussian_game(n, d, n_data=50)
+        times.append(_round_seconds(game, m, rounds, "sampled", repeats=3))
+    slope = float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
+    # Above ~1e5 samples per round the cost is the samples themselves: the fit on the large end.
+    big = [i for i, n in enumerate(sizes) if n * m >= 100_000]
+    slope_large = (float(np.polyfit(np.log([sizes[i] for i in big]), np.log([times[i] for i in big]), 1)[0])
+                   if len(big) >= 2 else math.nan)
+    return {
+        "name": "expfam-scaling",
+        "dim": d, "samples": m, "routing": "sampled",
+        "players": sizes,
+        "round_ms": [1e3 * t for t in times],
+        "exponent": slope,
+        "exponent_large_n": slope_large,
+        "targets": {"exponent": 1.1},
+    }
+
+
+def expfam_anderson(quick: bool = False) -> dict:
+    n, d = (16, 4) if quick else (64, 8)
+    game = gaussian_game(n, d, self_weight=0.01)
+    key = jax.random.key(0)
+    out = {"name": "expfam-anderson", "players": n, "dim": d, "rate": gtgen.spectral_radius(game.alpha)}
+    for method in ("exact", "anderson"):
+        sol = gtgen.solve(game, key, method=method, rounds=20_000, tol=1e-6)
+        t = median_seconds(lambda: gtgen.solve(game, key, method=method, rounds=20_000, tol=1e-6).state,
+                           repeats=3)
+        out[f"{method}_rounds"] = sol.rounds_run
+        out[f"{method}_ms"] = 1e3 * t
+        out[f"{method}_distance"] = gtgen.check(game, sol).distance
+    out["rounds_ratio"] = out["exact_rounds"] / max(out["anderson_rounds"], 1)
+    return out
+
+
+CASES = [expfam_gaussian_n64, expfam_scaling, expfam_anderson]

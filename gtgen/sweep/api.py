@@ -1,0 +1,294 @@
+"""``sweep(...)``: the entry point (see gtgen.sweep for the settings and the output folder)."""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import jax
+import numpy as np
+
+from gtgen.sweep import output
+from gtgen.sweep.config import GRID_KEYS, SweepConfig, load_config, parse_config
+from gtgen.sweep.programs import PROGRAMS
+from gtgen.sweep.runner import (
+    ChunkStore,
+    DataFile,
+    Placement,
+    _shape_dict,
+    chunk_inputs,
+    compile_count,
+    done_mask,
+    observed_rate,
+    plan,
+    rounds_to_tol,
+    structure_width,
+    to_device_list,
+)
+
+RESULT_COLUMNS = (
+    "rate", "observed_rate", "rounds_run", "rounds_to_tol", "distance", "residual",
+    "nash_gap_max", "nash_gap_mean", "wall_s",
+)
+
+
+class SweepResult(NamedTuple):
+    """One row per point (settings, then RESULT_COLUMNS), distance traces, and the metadata."""
+
+    rows: list[dict[str, Any]]
+    traces: list[np.ndarray]  # per point: distance to the closed form after each round
+    meta: dict[str, Any]  # what sweep.json holds
+    out: Path | None
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([r[name] for r in self.rows])
+
+    def table(self):
+        """The rows as a pyarrow Table (needs pyarrow)."""
+        return output.table(self.rows, self.traces)
+
+    def __repr__(self) -> str:
+        m = self.meta
+        return (
+            f"SweepResult({m['points']} points, {m['distinct_shapes']} shapes, "
+            f"{m['compilations']} compilations, {m['wall_s']:.2f} s)"
+        )
+
+
+def sweep(
+    config: str | Path | dict[str, Any] | SweepConfig | None = None,
+    /,
+    *,
+    out: str | Path | None = None,
+    progress: bool = False,
+    devices: Any = "all",
+    plots: bool = True,
+    on_chunk: Callable[[dict[str, Any]], None] | None = None,
+    **settings: Any,
+) -> SweepResult:
+    """Solve every point of a grid of games, one compiled program per distinct shape.
+
+    Args:
+      config: a TOML file, a mapping of settings, or a parsed ``SweepConfig``; keyword
+        ``settings`` are merged over it (``sweep(a=[0.2, 0.5], seeds=8)``).
+      out: folder for results.csv / results.parquet / sweep.json / plots and the resumable
+        ``chunks/``; rerunning with the same folder skips finished chunks. None keeps nothing.
+      progress: show a progress bar (rich) on stderr.
+      devices: ``"all"`` (every device JAX sees, all processes), a list of devices, or None for
+        the default device only.
+      plots: write the PNG plots into ``out``.
+      on_chunk: called after each chunk with a small dict (group, points, resumed, wall_s).
+    Raises:
+      ValueError: a bad setting, naming the field.
+    """
+    cfg = _resolve(config, settings)
+    start = time.perf_counter()
+    compiles0 = compile_count()
+    data_file = DataFile(cfg.data_file) if cfg.data_file is not None else None
+    if data_file is not None:
+        cfg = data_file.check(cfg)
+    for p in cfg.points:
+        if p.settings["family"] not in PROGRAMS:
+            raise ValueError(f"family: no sweep program for {p.settings['family']!r}")
+    device_list = to_device_list(devices)
+    if jax.process_count() > 1 and device_list is None:
+        device_list = list(jax.devices())
+    n_dev = len(device_list) if device_list else 1
+    keys, chunks = plan(cfg, n_dev, data_file.digest if data_file else "synthetic")
+    lead = jax.process_index() == 0
+    out_dir = None if out is None else Path(out)
+    if out_dir is not None and lead:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    store = ChunkStore(out_dir, writer=lead)
+    done = done_mask(store, chunks)
+
+    results: dict[int, dict[str, Any]] = {}
+    traces: dict[int, np.ndarray] = {}
+    shapes_meta = []
+    bar = _Progress(len(cfg.points), enabled=progress and lead)
+    programs = 0
+    compile_s = 0.0
+    try:
+        for g, key in enumerate(keys):
+            shape = _shape_dict(key)
+            mine = [c for c in chunks if c.group == g]
+            placement = Placement(shape, device_list)
+            pad_k = None
+            if shape["structure"] != "dense":
+                pad_k = structure_width(p for c in mine for p in c.points)
+            compiled, names, group_compile = None, None, 0.0
+            for c, chunk in ((i, chunks[i]) for i in range(len(chunks)) if chunks[i].group == g):
+                t0 = time.perf_counter()
+                if done[c]:
+                    arrays = store.load(chunk.digest)
+                    resumed = True
+                else:
+                    resumed = False
+                    inputs, host = chunk_inputs(shape, chunk.points, chunk.size, data_file, pad_k)
+                    if compiled is None:
+                        bar.describe(f"compiling shape {g + 1}/{len(keys)}")
+                        point_fn, names = PROGRAMS[shape["family"]](shape)
+                        args = placement.put(inputs, names)
+                        tc = time.perf_counter()
+                        compiled = placement.program(point_fn, names).lower(*args).compile()
+                        group_compile = time.perf_counter() - tc
+                        compile_s += group_compile
+                        programs += 1
+                    else:
+                        args = placement.put(inputs, names)
+                    bar.describe(f"shape {g + 1}/{len(keys)}")
+                    tr = time.perf_counter()
+                    fetched = placement.fetch(jax.block_until_ready(compiled(*args)))
+                    run_s = time.perf_counter() - tr
+                    arrays = _chunk_arrays(chunk, fetched, host, run_s)
+                    store.save(chunk.digest, arrays)
+                for j, p in enumerate(chunk.points):
+                    results[p.index] = _row_values(p.settings, arrays, j)
+                    traces[p.index] = arrays["trace_distance"][j]
+                bar.advance(len(chunk.points))
+                if on_chunk is not None:
+                    on_chunk({"group": g, "points": len(chunk.points), "resumed": resumed,
+                              "wall_s": time.perf_counter() - t0})
+            shapes_meta.append({
+                **{k: v for k, v in shape.items()},
+                "points": sum(len(c.points) for c in mine),
+                "chunks": len(mine),
+                "chunk_size": mine[0].size,
+                "placement": placement.description,
+                "compile_s": group_compile,
+            })
+    finally:
+        bar.close()
+
+    rows = []
+    for p in cfg.points:
+        row = {"point": p.index, **{k: p.settings[k] for k in GRID_KEYS}}
+        row["shape"] = keys.index(_shape_key_of(p))
+        row.update(results[p.index])
+        rows.append(row)
+    trace_list = [traces[p.index] for p in cfg.points]
+    wall = time.perf_counter() - start
+    meta = {
+        "points": len(cfg.points),
+        "distinct_shapes": len(keys),
+        "compilations": compile_count() - compiles0,
+        "programs_compiled": programs,
+        "wall_s": wall,
+        "compile_s": compile_s,
+        "computed_points": int(sum(len(c.points) for c, d in zip(chunks, done) if not d)),
+        "resumed_points": int(sum(len(c.points) for c, d in zip(chunks, done) if d)),
+        "chunks": len(chunks),
+        "axes": list(cfg.axes),
+        "devices": n_dev,
+        "processes": jax.process_count(),
+        "backend": jax.default_backend(),
+        "nonfinite_points": int(sum(not np.isfinite(r["distance"]) for r in rows)),
+        "shapes": shapes_meta,
+        "config": cfg.raw,
+        "versions": {"jax": jax.__version__, "python": platform.python_version()},
+    }
+    if out_dir is not None and lead:
+        output.write_csv(out_dir / "results.csv", rows)
+        skipped = output.write_parquet(out_dir / "results.parquet", rows, trace_list)
+        meta["files"] = ["results.csv"] + ([] if skipped else ["results.parquet"])
+        if skipped:
+            meta["parquet_skipped"] = skipped
+        if plots:
+            meta["files"] += output.write_plots(out_dir, rows, trace_list)
+        meta["files"].append("sweep.json")
+        output.write_json(out_dir / "sweep.json", meta)
+    return SweepResult(rows, trace_list, meta, out_dir)
+
+
+def _resolve(config, settings) -> SweepConfig:
+    if isinstance(config, SweepConfig):
+        if settings:
+            raise ValueError("settings: give either a parsed SweepConfig or settings, not both")
+        return config
+    if config is None:
+        return parse_config(dict(settings))
+    if isinstance(config, (str, Path)):
+        if not settings:
+            return load_config(config)
+        import tomllib
+
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"config: {path} not found")
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+        return parse_config({**raw, **settings}, base=path.parent)
+    if isinstance(config, dict):
+        return parse_config({**config, **settings})
+    raise TypeError(f"config: expected a TOML path or a mapping, got {type(config).__name__}")
+
+
+def _shape_key_of(p):
+    from gtgen.sweep.config import shape_key
+
+    return shape_key(p.settings)
+
+
+def _chunk_arrays(chunk, fetched, host, run_s) -> dict[str, np.ndarray]:
+    n = len(chunk.points)
+    traces = fetched["trace_distance"][:n]
+    tols = [p.settings["tol"] for p in chunk.points]
+    return {
+        "rate": host["rate"],
+        "observed_rate": np.array(
+            [observed_rate(t, s) for t, s in zip(traces, host["start_distance"])]
+        ),
+        "rounds_run": fetched["rounds_run"][:n].astype(np.int64),
+        "rounds_to_tol": np.array([rounds_to_tol(t, tol) for t, tol in zip(traces, tols)]),
+        "distance": fetched["distance"][:n].astype(np.float64),
+        "residual": fetched["residual"][:n].astype(np.float64),
+        "nash_gap_max": fetched["gap_max"][:n].astype(np.float64),
+        "nash_gap_mean": fetched["gap_mean"][:n].astype(np.float64),
+        "wall_s": np.full(n, run_s / n),
+        "trace_distance": traces,
+        "trace_step": fetched["trace_step"][:n],
+    }
+
+
+def _row_values(settings, arrays, j) -> dict[str, Any]:
+    row = {}
+    for k in RESULT_COLUMNS:
+        v = arrays[k][j]
+        row[k] = int(v) if k in ("rounds_run", "rounds_to_tol") else float(v)
+    if settings["burn_in"] is None:
+        pass
+    return row
+
+
+class _Progress:
+    """A rich progress bar over points, or nothing."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.bar = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.bar = Progress(
+            TextColumn("[bold]sweep[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("points"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self.task = self.bar.add_task("", total=total)
+        self.bar.start()
+
+    def describe(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=text)
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()

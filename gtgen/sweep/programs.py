@@ -1,0 +1,137 @@
+"""One compiled program per shape: a whole solve plus its checks, vmapped over sweep points.
+
+``point_program(shape)`` returns ``(point_fn, input_names)``; ``point_fn`` maps one point's inputs
+to ``Outputs``. The runner vmaps it over the sweep axis, shards that axis (or, for large games,
+the player axis) over a device mesh, and compiles it ahead of time once per shape.
+
+Extension point: a new kind of player (neural players, say) adds an entry to ``PROGRAMS`` keyed by
+its family name, taking the same shape dictionary and returning a ``point_fn`` with outputs of the
+same ``Outputs`` form (NaN where it has no closed form to compare with), and an entry to
+``OWN_STATS`` (or none, to report no distance to a closed form).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gtgen.exchange import make_solver
+from gtgen.game import Group
+from gtgen.moments import exact_best_response
+from gtgen.players.expfam import family
+from gtgen.sweep.structured import exact_best_response as structured_best_response
+from gtgen.sweep.structured import make_structured_solver
+
+
+class Outputs(NamedTuple):
+    """What one point's program returns (float32 unless noted)."""
+
+    rounds_run: jax.Array  # int32
+    trace_distance: jax.Array  # [rounds] max |μ_t − μ*|, NaN after the last round
+    trace_step: jax.Array  # [rounds] max |μ_{t+1} − μ_t|
+    distance: jax.Array  # max |μ̂ − μ*| of the answer (iterate average where kept)
+    residual: jax.Array  # max |μ̂ − BR(μ̂)|
+    gap_max: jax.Array  # max over players of the Nash gap KL(p_BR ‖ p_i)
+    gap_mean: jax.Array
+
+
+DENSE_INPUTS = ("seed", "alpha", "data", "weights", "damping", "burn_in", "stop_tol", "reference")
+STRUCTURED_INPUTS = (
+    "seed", "self_weight", "index", "weight", "data", "weights", "damping", "burn_in", "stop_tol",
+    "reference",
+)
+# Inputs with a player axis (axis 0 of one point), sharded over devices in large games.
+PLAYER_AXIS = {"alpha", "data", "weights", "reference", "self_weight", "index", "weight"}
+
+
+def _checks(player, params, best, reference):
+    gap = jax.vmap(player.kl)(best, params)
+    return (
+        jnp.max(jnp.abs(params - reference)),
+        jnp.max(jnp.abs(params - best)),
+        jnp.max(gap),
+        jnp.mean(gap),
+    )
+
+
+def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple[str, ...]]:
+    """The point function of an exponential-family game with these shape settings."""
+    player = family(shape["family"], shape["dim"])
+    n, rounds = shape["players"], shape["rounds"]
+    if shape["structure"] != "dense":
+        method = shape["method"]
+        run = make_structured_solver(player, shape["structure"], method, rounds, shape["samples"])
+
+        def structured_point(seed, self_weight, index, weight, data, weights, damping, burn_in,
+                             stop_tol, reference):
+            key = jax.random.key(seed)
+            params, trace_d, trace_s, t = run(
+                key, self_weight, index, weight, data, weights, damping, burn_in, stop_tol,
+                reference,
+            )
+            own = jax.vmap(player.init)(data, weights)
+            best = structured_best_response(
+                player, shape["structure"], own, params, self_weight, index, weight
+            )
+            return Outputs(t, trace_d, trace_s, *_checks(player, params, best, reference))
+
+        return structured_point, STRUCTURED_INPUTS
+
+    groups = (Group(player, tuple(range(n))),)
+    solver = make_solver(
+        groups, shape["method"], shape["routing"], rounds, shape["samples"], shape["memory"]
+    )
+
+    def dense_point(seed, alpha, data, weights, damping, burn_in, stop_tol, reference):
+        key = jax.random.key(seed)  # the key gtgen.solve(game, jax.random.key(seed)) gets
+        state, trace, t = solver(
+            key, alpha, (data,), (weights,), damping, burn_in, stop_tol, (reference,)
+        )
+        params = jnp.where(state.count > 0, state.average[0], state.params[0])
+        own = jax.vmap(player.init)(data, weights)
+        best = exact_best_response(groups, alpha, (own,), (params,))[0]
+        return Outputs(t, trace.distance, trace.step, *_checks(player, params, best, reference))
+
+    return dense_point, DENSE_INPUTS
+
+
+PROGRAMS: dict[str, Callable[[dict[str, Any]], tuple[Callable[..., Outputs], tuple[str, ...]]]] = {
+    name: expfam_program
+    for name in ("gaussian", "gaussian-full", "bernoulli", "poisson", "categorical")
+}
+
+
+# --- own-data moments in float64, for the closed form ---------------------------------------
+
+
+def _stats_gaussian(x):
+    return np.concatenate([x, x * x], axis=-1)
+
+
+def _stats_gaussian_full(x):
+    outer = x[..., :, None] * x[..., None, :]
+    return np.concatenate([x, outer.reshape(*x.shape[:-1], -1)], axis=-1)
+
+
+def _identity(x):
+    return x.astype(np.float64)
+
+
+OWN_STATS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "gaussian": lambda x, d: _stats_gaussian(x),
+    "gaussian-full": lambda x, d: _stats_gaussian_full(x),
+    "bernoulli": lambda x, d: _identity(x),
+    "poisson": lambda x, d: _identity(x),
+    "categorical": lambda x, d: np.eye(d)[x.astype(np.int64)],
+}
+
+
+def own_moments(fam: str, dim: int, data: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean sufficient statistics per player, float64: data [..., N, n, *event] -> [..., N, K]."""
+    t = OWN_STATS[fam](np.asarray(data, np.float64), dim)
+    w = np.asarray(weights, np.float64)
+    w = w / w.sum(axis=-1, keepdims=True)
+    return np.einsum("...n,...nk->...k", w, t)
