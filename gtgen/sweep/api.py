@@ -165,6 +165,8 @@ def sweep(
     rows = []
     for p in cfg.points:
         row = {"point": p.index, **{k: p.settings[k] for k in GRID_KEYS}}
+        if row["burn_in"] is None and row["method"] == "sampled":
+            row["burn_in"] = row["rounds"] // 2
         row["shape"] = keys.index(_shape_key_of(p))
         row.update(results[p.index])
         rows.append(row)
@@ -257,8 +259,6 @@ def _row_values(settings, arrays, j) -> dict[str, Any]:
     for k in RESULT_COLUMNS:
         v = arrays[k][j]
         row[k] = int(v) if k in ("rounds_run", "rounds_to_tol") else float(v)
-    if settings["burn_in"] is None:
-        pass
     return row
 
 
