@@ -1,0 +1,91 @@
+"""Run gtgen's benchmarks: ``python -m benchmarks.run [--quick] [--json] [--only NAME ...]``.
+
+Every figure is a ratio measured in this run against a named baseline (see each case's module
+docstring). Output: a table, or with --json one object ``{"cases": [...], "machine": ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+
+# Modules holding cases, in the order they run; a module that is absent is skipped.
+CASE_MODULES = ("benchmarks.expfam_cases", "benchmarks.neural_cases", "benchmarks.sweep_cases")
+
+
+def all_cases():
+    for name in CASE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:
+                continue
+            raise
+        yield from module.CASES
+
+
+def machine() -> dict:
+    import jax
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "jax": jax.__version__,
+        "devices": [str(d) for d in jax.devices()],
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def run(quick: bool = False, only: list[str] | None = None, progress=print) -> dict:
+    cases = []
+    for case in all_cases():
+        label = case.__name__.replace("_", "-")
+        if only and not any(o in label for o in only):
+            continue
+        start = time.perf_counter()
+        result = case(quick=quick)
+        result["case_wall_s"] = time.perf_counter() - start
+        progress(f"  {result['name']}: {result['case_wall_s']:.1f} s")
+        cases.append(result)
+    return {"cases": cases, "machine": machine(), "quick": quick}
+
+
+def format_table(results: dict) -> str:
+    lines = []
+    for case in results["cases"]:
+        lines.append(case["name"])
+        for key, value in case.items():
+            if key in ("name", "targets"):
+                continue
+            if isinstance(value, float):
+                value = f"{value:.4g}"
+            elif isinstance(value, list):
+                value = "[" + ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in value) + "]"
+            lines.append(f"  {key:<22} {value}")
+        for key, target in case.get("targets", {}).items():
+            lines.append(f"  target {key:<15} {target}")
+    m = results["machine"]
+    lines.append(f"machine: {m['processor']}, {m['cpus']} CPUs, jax {m['jax']}, {m['devices']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--only", nargs="*", help="run only cases whose name contains one of these")
+    args = parser.parse_args(argv)
+    results = run(args.quick, args.only, progress=lambda s: print(s, file=sys.stderr))
+    print(json.dumps(results) if args.json else format_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
