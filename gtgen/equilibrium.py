@@ -94,7 +94,7 @@ def nash_equilibrium(alpha: Any, own_moments: Any) -> np.ndarray:
 def game_equilibrium(game: Game) -> tuple[np.ndarray, ...]:
     """The game's Nash equilibrium, per group ``[n_g, K_g]`` (float64), in closed form."""
     _require_unique(game.alpha)
-    own = [np.asarray(m, np.float64) for m in game.own_moments()]
+    own = list(game.own_moments64)
     if game.homogeneous:
         return (nash_equilibrium(game.alpha, own[0]),)
     with jax.enable_x64(True):
@@ -162,7 +162,7 @@ def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:
     star = game_equilibrium(game)
     rate = spectral_radius(game.alpha)
     with jax.enable_x64(True):  # the Nash gap is a difference of log-normalisers: keep digits
-        own = tuple(jnp.asarray(m, jnp.float64) for m in game.own_moments())
+        own = tuple(jnp.asarray(m) for m in game.own_moments64)
         best = exact_best_response(game.groups, jnp.asarray(game.alpha), own, params)
         gaps = [np.asarray(jax.vmap(g.player.kl)(b, jnp.asarray(p)))
                 for g, b, p in zip(game.groups, best, params)]

@@ -147,11 +147,17 @@ class Game:
         for i, p in enumerate(players):
             order.setdefault(group_key(p), []).append(i)
         self.groups = tuple(Group(players[m[0]], tuple(m)) for m in order.values())
-        self.data, self.weights = zip(*(self._pad(g, arrays, wts) for g in self.groups))
+        padded = [self._pad(g, arrays, wts) for g in self.groups]
+        self.data = tuple(jnp.asarray(x, g.player.sample_dtype) for g, (x, _) in zip(self.groups, padded))
+        self.weights = tuple(jnp.asarray(w, jnp.float32) for _, w in padded)
+        with jax.enable_x64(True):  # exact own moments for the closed form and the checks
+            self.own_moments64 = tuple(
+                np.asarray(m) for m in own_moments(self.groups, *zip(*padded))
+            )
         self.counts = np.array([len(x) for x in arrays])
 
     @staticmethod
-    def _pad(group: Group, arrays, wts) -> tuple[jax.Array, jax.Array]:
+    def _pad(group: Group, arrays, wts) -> tuple[np.ndarray, np.ndarray]:
         n_max = max(len(arrays[i]) for i in group.members)
         event = tuple(group.player.event_shape)
         data = np.zeros((len(group.members), n_max, *event))
@@ -159,7 +165,9 @@ class Game:
         for row, i in enumerate(group.members):
             data[row, : len(arrays[i])] = arrays[i]
             weights[row, : len(arrays[i])] = wts[i]
-        return jnp.asarray(data, group.player.sample_dtype), jnp.asarray(weights, jnp.float32)
+        if np.issubdtype(group.player.sample_dtype, np.integer):
+            data = data.astype(np.int64)
+        return data, weights
 
     @property
     def n_players(self) -> int:
@@ -170,7 +178,8 @@ class Game:
         return len(self.groups) == 1
 
     def own_moments(self) -> tuple[jax.Array, ...]:
-        """Per group, the members' own-data moments m_i = E_{π_i}[T(x)]: [n_g, K_g]."""
+        """Per group, the members' own-data moments m_i = E_{π_i}[T(x)]: [n_g, K_g] (float32, as
+        the solvers see them; ``own_moments64`` holds the same in float64 for the closed form)."""
         return own_moments(self.groups, self.data, self.weights)
 
     def stack(self, per_group: Sequence[Any]) -> np.ndarray:
