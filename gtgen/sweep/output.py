@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,8 @@ def plot_distance_vs_rounds(rows, traces, path: Path) -> None:
         stack = np.full((len(members), length), np.nan)
         for j, i in enumerate(members):
             stack[j, : len(traces[i])] = traces[i]
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(stack, axis=0) if np.isfinite(stack).any() else stack[0]
         method, alpha, a, n = key
         ax.plot(np.arange(1, length + 1), med, color=color, lw=1.2,
@@ -122,10 +124,11 @@ def plot_rate_vs_a(rows, path: Path) -> None:
         order = np.unique(a)
         rho = [np.mean([rows[i]["rate"] for i in members if rows[i]["a"] == v]) for v in order]
         ax.plot(order, rho, "o-", label=f"ρ(B), {alpha}", ms=4)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             seen = [np.nanmedian([rows[i]["observed_rate"] for i in members if rows[i]["a"] == v])
                     for v in order]
-        if np.isfinite(seen).any():
+        if method != "sampled" and np.isfinite(seen).any():
             ax.plot(order, seen, "x", label=f"observed, {alpha}, {method}")
     grid = np.linspace(0, 1, 50)
     ax.plot(grid, 1 - grid, ":", color="gray", lw=1, label="1 − a")
@@ -142,7 +145,8 @@ def plot_error_vs_samples(rows, path: Path) -> None:
     for (method, alpha), members in sorted(_groups(rows, ("method", "alpha")).items()):
         m = np.array([rows[i]["samples"] for i in members])
         xs = np.unique(m)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             ys = [np.nanmedian([rows[i]["distance"] for i in members if rows[i]["samples"] == v])
                   for v in xs]
         ax.plot(xs, ys, "o-", ms=4, label=f"{method}, {alpha}")

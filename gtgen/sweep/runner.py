@@ -259,7 +259,7 @@ class Placement:
 
     def put(self, inputs: dict[str, np.ndarray], names: tuple[str, ...]) -> list:
         if self.mesh is None:
-            return [inputs[k] for k in names]
+            return [jax.device_put(inputs[k]) for k in names]
         out = []
         for k in names:
             v = inputs[k]

@@ -1,0 +1,149 @@
+"""Sweep benchmark cases: many games in one compiled program, and games with many players.
+
+``sweep_1000``: 1000 Gaussian games (10 values of a × 100 seeds, N = 8, d = 2, 200 rounds) as one
+``gtgen.sweep`` against the same 1000 solves one after another (``gtgen.solve`` on prebuilt games,
+compiled once, in the same process). Figures:
+- ``ratio_vs_loop``: exact best response, 200 rounds each (no early stop): loop time / sweep run
+  time (compilation excluded on both sides, as the loop's is);
+- ``ratio_vs_loop_end_to_end``: the same with the sweep's compilation, data synthesis and closed
+  forms counted;
+- ``sampled_ratio_vs_loop``: the paper's sampled exchange (m synthetic samples per player per
+  round) on the first ``sampled_points`` games. It is bounded by drawing the random numbers:
+  ``sampled_loop_ceiling`` is loop time / the time to draw the same normals in one call, the best
+  any batching could do with this generator on this machine.
+``quick`` keeps all 1000 exact games but times the loop on 100 of them (scaled by 10), and the
+sampled part on 100 games.
+
+``scale_players``: time per round of the sampled exchange from N = 10 to 10^5 Gaussian players
+(uniform α kept structured, O(N·m) memory; gtgen.sweep.structured), the exponent of the log-log
+fit, and memory: XLA's own accounting of the compiled program (arguments + outputs + temporaries)
+and the process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+
+import jax
+import numpy as np
+
+import gtgen
+from benchmarks.timing import median_seconds
+from gtgen.sweep import alpha_matrix, parse_config, sweep, synthetic_data
+from gtgen.sweep.programs import expfam_program
+from gtgen.sweep.runner import _shape_dict, chunk_inputs, plan
+
+
+def _games(cfg):
+    games = []
+    for p in cfg.points:
+        s = p.settings
+        player = gtgen.expfam.family(s["family"], s["dim"])
+        games.append((gtgen.Game([player] * s["players"], alpha_matrix(s), list(synthetic_data(s))),
+                      s["seed"]))
+    return games
+
+
+def _loop_seconds(games, **solve_args) -> float:
+    game, seed = games[0]
+    jax.block_until_ready(gtgen.solve(game, jax.random.key(seed), **solve_args).state)  # compile
+    start = time.perf_counter()
+    for game, seed in games:
+        jax.block_until_ready(gtgen.solve(game, jax.random.key(seed), **solve_args).state)
+    return time.perf_counter() - start
+
+
+def sweep_1000(quick: bool = False) -> dict:
+    a = [round(0.1 * i, 1) for i in range(1, 11)]
+    base = dict(family="gaussian", dim=2, players=8, a=a, rounds=200, batch=1000)
+    exact = dict(base, seeds=100, method="exact", stop_tol=0.0)
+    result = sweep(**exact)
+    run_s = sum(r["wall_s"] for r in result.rows)
+    cfg = parse_config(exact)
+    timed = cfg.points[:: 10] if quick else cfg.points
+    loop_s = _loop_seconds(_games(cfg._replace(points=timed)), method="exact", rounds=200, tol=0.0)
+    loop_s *= len(cfg.points) / len(timed)
+
+    m = 100
+    sampled_seeds = 10 if quick else 20
+    sampled = dict(base, seeds=sampled_seeds, method="sampled", samples=m)
+    s_result = sweep(**sampled)
+    s_run = sum(r["wall_s"] for r in s_result.rows)
+    s_cfg = parse_config(sampled)
+    s_loop = _loop_seconds(_games(s_cfg), method="sampled", rounds=200, samples=m)
+    n_s = len(s_cfg.points)
+    draw = jax.jit(lambda k: jax.random.normal(k, (n_s, 200, 8, m, 2)))
+    floor_s = median_seconds(lambda: draw(jax.random.key(0)), repeats=3)
+    return {
+        "name": "sweep-1000",
+        "points": result.meta["points"],
+        "players": 8, "dim": 2, "rounds": 200,
+        "distinct_shapes": result.meta["distinct_shapes"],
+        "compilations": result.meta["compilations"],
+        "compile_s": result.meta["compile_s"],
+        "sweep_run_s": run_s,
+        "sweep_wall_s": result.meta["wall_s"],
+        "loop_s": loop_s,
+        "loop_points_timed": len(timed),
+        "ratio_vs_loop": loop_s / run_s,
+        "ratio_vs_loop_end_to_end": loop_s / result.meta["wall_s"],
+        "sampled_points": n_s,
+        "sampled_samples": m,
+        "sampled_run_s": s_run,
+        "sampled_loop_s": s_loop,
+        "sampled_ratio_vs_loop": s_loop / s_run,
+        "sampled_floor_s": floor_s,
+        "sampled_loop_ceiling": s_loop / floor_s,
+        "sampled_compilations": s_result.meta["compilations"],
+        "targets": {"ratio_vs_loop": 50},
+    }
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kB
+
+
+def scale_players(quick: bool = False) -> dict:
+    sizes = [10, 100, 1000, 10_000] if quick else [10, 100, 1000, 10_000, 100_000]
+    m, d, data_size = 100, 2, 16
+    round_ms, xla_mb, rss_mb = [], [], []
+    for n in sizes:
+        times = {}
+        for rounds in (2, 12):
+            settings = dict(players=n, dim=d, a=0.5, alpha="uniform", routing="meanfield",
+                            method="sampled", samples=m, rounds=rounds, data_size=data_size)
+            cfg = parse_config(settings)
+            keys, chunks = plan(cfg, 1, "synthetic")
+            shape = _shape_dict(keys[0])
+            inputs, _ = chunk_inputs(shape, chunks[0].points, chunks[0].size, None, None)
+            fn, names = expfam_program(shape)
+            args = [inputs[k] for k in names]
+            compiled = jax.jit(jax.vmap(fn)).lower(*args).compile()
+            times[rounds] = median_seconds(lambda: compiled(*args), repeats=3)
+            if rounds == 12:
+                mem = compiled.memory_analysis()
+                xla_mb.append((mem.argument_size_in_bytes + mem.output_size_in_bytes
+                               + mem.temp_size_in_bytes) / 2**20 if mem else math.nan)
+        round_ms.append(1e3 * max(times[12] - times[2], 1e-9) / 10)
+        rss_mb.append(_peak_rss_mb())
+    slope = float(np.polyfit(np.log(sizes), np.log(round_ms), 1)[0])
+    large = [i for i, n in enumerate(sizes) if n >= 1000]
+    slope_large = float(np.polyfit(np.log([sizes[i] for i in large]),
+                                   np.log([round_ms[i] for i in large]), 1)[0])
+    return {
+        "name": "scale-players",
+        "dim": d, "samples": m, "alpha": "uniform (structured)", "routing": "meanfield",
+        "players": sizes,
+        "round_ms": round_ms,
+        "exponent": slope,
+        "exponent_large_n": slope_large,
+        "program_memory_mb": xla_mb,
+        "peak_rss_mb": rss_mb,
+        "peak_memory_mb_largest": xla_mb[-1],
+        "targets": {"exponent": 1.1},
+    }
+
+
+CASES = [sweep_1000, scale_players]

@@ -1,0 +1,64 @@
+"""``gtgen sweep CONFIG.toml [--out DIR]``: a grid of games, one compiled program per shape.
+
+Writes DIR/results.csv, results.parquet, sweep.json and the plots; rerunning the same command
+resumes an interrupted sweep from DIR/chunks. Several hosts: run the same command on each with
+``--coordinator HOST:PORT --num-processes N --process-id I`` (see gtgen.sweep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="solve a grid of games in one compiled program per shape")
+    p.add_argument("config", help="TOML sweep file (settings; lists are grid axes)")
+    p.add_argument("--out", help="output folder (default: runs/<config name>); rerun to resume")
+    p.add_argument("--json", action="store_true", help="print sweep.json on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--single-device", action="store_true", help="do not shard over devices")
+    p.add_argument("--coordinator", help="multi-host: HOST:PORT of process 0")
+    p.add_argument("--num-processes", type=int, help="multi-host: number of processes")
+    p.add_argument("--process-id", type=int, help="multi-host: this process's rank")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.coordinator or args.num_processes is not None or args.process_id is not None:
+        from gtgen.sweep import initialize
+
+        initialize(args.coordinator, args.num_processes, args.process_id)
+    from gtgen.sweep import load_config, sweep
+
+    cfg = load_config(args.config)  # validate before touching the output folder
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    result = sweep(
+        cfg,
+        out=out,
+        progress=not args.no_progress and not args.json,
+        devices=None if args.single_device else "all",
+        plots=not args.no_plots,
+    )
+    meta = result.meta
+    if args.json:
+        print(json.dumps(meta, default=str))
+    elif meta["processes"] == 1 or _is_lead():
+        resumed = f", {meta['resumed_points']} resumed" if meta["resumed_points"] else ""
+        print(
+            f"{meta['points']} points in {meta['distinct_shapes']} shapes, "
+            f"{meta['compilations']} compilations, {meta['wall_s']:.2f} s{resumed} "
+            f"({meta['devices']} device{'s' if meta['devices'] > 1 else ''})",
+            file=sys.stdout,
+        )
+        print(f"results in {out}/ (results.csv, results.parquet, sweep.json, plots)")
+    return 0
+
+
+def _is_lead() -> bool:
+    import jax
+
+    return jax.process_index() == 0
