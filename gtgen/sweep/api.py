@@ -28,6 +28,10 @@ from gtgen.sweep.runner import (
     to_device_list,
 )
 
+# Compiled programs of earlier sweeps in this process (a rerun or resume compiles nothing).
+_PROGRAM_CACHE: dict[tuple, Any] = {}
+_PROGRAM_CACHE_SIZE = 32
+
 RESULT_COLUMNS = (
     "rate", "observed_rate", "rounds_run", "rounds_to_tol", "distance", "residual",
     "nash_gap_max", "nash_gap_mean", "wall_s",
@@ -128,14 +132,21 @@ def sweep(
                     resumed = False
                     inputs, host = chunk_inputs(shape, chunk.points, chunk.size, data_file, pad_k)
                     if compiled is None:
-                        bar.describe(f"compiling shape {g + 1}/{len(keys)}")
                         point_fn, names = PROGRAMS[shape["family"]](shape)
                         args = placement.put(inputs, names)
-                        tc = time.perf_counter()
-                        compiled = placement.program(point_fn, names).lower(*args).compile()
-                        group_compile = time.perf_counter() - tc
-                        compile_s += group_compile
-                        programs += 1
+                        cache_key = (key, placement.description, _device_ids(device_list),
+                                     tuple((n, a.shape, str(a.dtype)) for n, a in zip(names, args)))
+                        compiled = _PROGRAM_CACHE.get(cache_key)
+                        if compiled is None:
+                            bar.describe(f"compiling shape {g + 1}/{len(keys)}")
+                            tc = time.perf_counter()
+                            compiled = placement.program(point_fn, names).lower(*args).compile()
+                            group_compile = time.perf_counter() - tc
+                            compile_s += group_compile
+                            programs += 1
+                            _PROGRAM_CACHE[cache_key] = compiled
+                            while len(_PROGRAM_CACHE) > _PROGRAM_CACHE_SIZE:
+                                _PROGRAM_CACHE.pop(next(iter(_PROGRAM_CACHE)))
                     else:
                         args = placement.put(inputs, names)
                     jax.block_until_ready(args)
@@ -203,6 +214,10 @@ def sweep(
         meta["files"].append("sweep.json")
         output.write_json(out_dir / "sweep.json", meta)
     return SweepResult(rows, trace_list, meta, out_dir)
+
+
+def _device_ids(devices) -> tuple:
+    return tuple(d.id for d in devices) if devices else ()
 
 
 def _resolve(config, settings) -> SweepConfig:

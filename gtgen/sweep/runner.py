@@ -245,8 +245,11 @@ class Placement:
     def program(self, point_fn: Callable, names: tuple[str, ...]) -> Callable:
         batched = jax.vmap(point_fn)
         if self.mesh is not None and self.dense:
+            # Each device runs its slice with no collectives; check_vma=False because the
+            # solver's loop carries start as constants (not marked as varying over 'sweep').
             batched = jax.shard_map(
-                batched, mesh=self.mesh, in_specs=P("sweep"), out_specs=P("sweep")
+                batched, mesh=self.mesh, in_specs=P("sweep"), out_specs=P("sweep"),
+                check_vma=False,
             )
         return jax.jit(batched)
 
