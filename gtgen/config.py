@@ -47,14 +47,19 @@ class GameConfig(NamedTuple):
     family: str
 
 
-def load_config(path: str | Path) -> GameConfig:
-    """Read a TOML game file and return the validated game and solver settings."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a dict; FileNotFoundError naming it when absent (broken TOML raises
+    tomllib.TOMLDecodeError, which the CLI reports as bad config)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config: {path} not found")
     with path.open("rb") as f:
-        raw = tomllib.load(f)
-    return parse_config(raw, base=path.parent)
+        return tomllib.load(f)
+
+
+def load_config(path: str | Path) -> GameConfig:
+    """Read a TOML game file and return the validated game and solver settings."""
+    return parse_config(read_toml(path), base=Path(path).parent)
 
 
 def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
