@@ -31,6 +31,7 @@ sweep at once::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal, NamedTuple
@@ -39,7 +40,6 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from gtgen.data import flip_noise
 from gtgen.players.neural.common import Metrics, NeuralPlayer, Samples, State
 from gtgen.routing import batch_shares, draw_sources, off_diagonal_rows
 
@@ -62,11 +62,19 @@ def init_states(player: NeuralPlayer, key: jax.Array, n_players: int) -> State:
 def own_minibatch(
     key: jax.Array, data: jax.Array, count: jax.Array, batch: int, flip_prob: float
 ) -> jax.Array:
-    """``batch`` items drawn with replacement from the first ``count`` rows of ``data``."""
-    k_idx, k_flip = jax.random.split(key)
-    idx = jax.random.randint(k_idx, (batch,), 0, jnp.maximum(count, 1))
+    """``batch`` items drawn with replacement from the first ``count`` rows of ``data``.
+
+    With ``flip_prob > 0`` every pixel is flipped with that probability (the authors'
+    salt-and-pepper noise, as ``gtgen.data.flip_noise``), from the same uniform draw as the
+    indices: one random call site, since each costs seconds of compile time under vmap.
+    """
+    pixels = math.prod(data.shape[1:]) if flip_prob > 0 else 0
+    u = jax.random.uniform(key, (batch, 1 + pixels))
+    idx = jnp.minimum((u[:, 0] * count).astype(jnp.int32), jnp.maximum(count - 1, 0))
     x = data[idx]
-    return flip_noise(k_flip, x, flip_prob) if flip_prob > 0 else x
+    if flip_prob > 0:
+        x = jnp.where(u[:, 1:].reshape(x.shape) < flip_prob, 1 - x, x)
+    return x
 
 
 def route(key: jax.Array, samples: Samples, alpha: jax.Array, batch: int) -> Samples:
@@ -130,13 +138,14 @@ def make_round(
         chex.assert_shape(alpha, (n_players, n_players))
         chex.assert_shape(own_counts, (n_players,))
         chex.assert_shape(own_data, (n_players, None, *player.event_shape))
-        k_sample, k_route, k_own, k_update = jax.random.split(key, 4)
-        keys = partial(jax.random.split, num=n_players)
-        samples = jax.vmap(sample)(keys(k_sample), states)
-        synth = route(k_route, samples, alpha, batch)
-        own = jax.vmap(draw)(keys(k_own), own_data, own_counts)
+        # One split for the whole round (every random call site costs compile time).
+        keys = jax.random.split(key, 3 * n_players + 1)
+        k_sample, k_own, k_update = keys[1:].reshape(3, n_players)
+        samples = jax.vmap(sample)(k_sample, states)
+        synth = route(keys[0], samples, alpha, batch)
+        own = jax.vmap(draw)(k_own, own_data, own_counts)
         own_w, synth_w = batch_weights(alpha, own_counts, batch, composition)
-        states, metrics = jax.vmap(update)(keys(k_update), states, own, own_w, synth, synth_w)
+        states, metrics = jax.vmap(update)(k_update, states, own, own_w, synth, synth_w)
         return states, RoundInfo(metrics, own_w.sum(axis=1), synth_w.sum(axis=1))
 
     return round_fn

@@ -7,13 +7,16 @@ along a leading axis and vmapped by the exchange round.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+from jax.scipy.special import ndtri
 
 Params = Any  # a flax variables pytree
 State = Any  # a player's whole train state (parameters and optimiser states)
@@ -89,9 +92,51 @@ def bernoulli_nll(logits: jax.Array, x: jax.Array, event_ndim: int) -> jax.Array
     return nll.sum(axis=tuple(range(-event_ndim, 0)))
 
 
-def draw_bernoulli(key: jax.Array, logits: jax.Array) -> jax.Array:
-    """Binary float32 sample of Bernoulli(sigmoid(logits))."""
-    return jax.random.bernoulli(key, jax.nn.sigmoid(logits)).astype(jnp.float32)
+# Randomness: every random call site costs XLA compile time (seconds on a CPU, more under vmap),
+# so each player function draws one block of uniforms and transforms it.
+
+
+def uniform_blocks(key: jax.Array, n: int, sizes: list[int]) -> list[jax.Array]:
+    """One draw of uniforms in (0, 1), ``[n, sum(sizes)]``, cut into blocks ``[n, size]``."""
+    eps = float(jnp.finfo(jnp.float32).eps)
+    u = jax.random.uniform(key, (n, sum(sizes)), minval=eps, maxval=1.0)
+    return jnp.split(u, np.cumsum(sizes)[:-1].tolist(), axis=1)
+
+
+def bernoulli_from(u: jax.Array, logits: jax.Array) -> jax.Array:
+    """Binary float32 sample of Bernoulli(sigmoid(logits)) from uniforms ``u`` (same size)."""
+    return (u.reshape(logits.shape) < jax.nn.sigmoid(logits)).astype(jnp.float32)
+
+
+def normal_from(u: jax.Array) -> jax.Array:
+    """Standard normal sample from uniforms in (0, 1) (inverse CDF)."""
+    return ndtri(u)
+
+
+def init_params(key: jax.Array, modules: dict[str, tuple[nn.Module, tuple]]) -> dict:
+    """Parameters of several flax modules, every weight and bias ~ U(±1/√fan_in).
+
+    This is PyTorch's default initialisation, which the authors' models start from, and it
+    is drawn in one random call for all modules (flax's own ``init`` makes two per parameter,
+    each seconds of compile time). ``modules`` maps a name to ``(module, example inputs)``.
+    """
+    shapes = {
+        name: jax.eval_shape(lambda m=m, a=args: m.init(jax.random.key(0), *a))
+        for name, (m, args) in modules.items()
+    }
+    flat, treedef = jax.tree_util.tree_flatten_with_path(shapes)
+    paths = [tuple(k.key for k in path) for path, _ in flat]
+    fan_in = {
+        p[:-1]: math.prod(leaf.shape[:-1]) for p, (_, leaf) in zip(paths, flat) if p[-1] == "kernel"
+    }
+    sizes = [leaf.size for _, leaf in flat]
+    u = jax.random.uniform(key, (sum(sizes),), minval=-1.0, maxval=1.0)
+    pieces = jnp.split(u, np.cumsum(sizes)[:-1].tolist())
+    leaves = [
+        piece.reshape(leaf.shape) / math.sqrt(fan_in[p[:-1]])
+        for p, piece, (_, leaf) in zip(paths, pieces, flat)
+    ]
+    return jax.tree.unflatten(treedef, leaves)
 
 
 def weighted_mean(values: jax.Array, weights: jax.Array) -> jax.Array:

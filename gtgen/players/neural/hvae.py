@@ -35,11 +35,13 @@ from gtgen.players.neural.common import (
     Params,
     TrainState,
     adam,
+    bernoulli_from,
     bernoulli_nll,
     combine,
-    draw_bernoulli,
+    init_params,
     init_train_state,
     train_step,
+    uniform_blocks,
     weighted_mean,
 )
 
@@ -210,25 +212,37 @@ def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
     shape = tuple(config.event_shape)
 
     def init(key: jax.Array) -> HVAEState:
-        keys = jax.random.split(key, 4)
         x, z0, z1 = jnp.zeros((1, *shape)), jnp.zeros((1, config.z0)), jnp.zeros((1, config.z1))
-        p = {"p_z1": nets.p_z1.init(keys[0], z0), "p_x": nets.p_x.init(keys[1], z0, z1)}
-        q = {"q_z1": nets.q_z1.init(keys[2], x), "q_z0": nets.q_z0.init(keys[3], x, z1)}
+        params = init_params(
+            key,
+            {
+                "p_z1": (nets.p_z1, (z0,)),
+                "p_x": (nets.p_x, (z0, z1)),
+                "q_z1": (nets.q_z1, (x,)),
+                "q_z0": (nets.q_z0, (x, z1)),
+            },
+        )
+        p = {name: params[name] for name in ("p_z1", "p_x")}
+        q = {name: params[name] for name in ("q_z1", "q_z0")}
         return HVAEState(init_train_state(optimizer, p), init_train_state(optimizer, q))
 
-    def generate(key: jax.Array, p: Params, n: int) -> HSample:
-        """Ancestral sampling (z0, z1, x) ~ p."""
-        k0, k1, kx = jax.random.split(key, 3)
-        z0 = jax.random.bernoulli(k0, 0.5, (n, config.z0)).astype(jnp.float32)
-        z1 = draw_bernoulli(k1, nets.p_z1.apply(p["p_z1"], z0))
-        x = draw_bernoulli(kx, nets.p_x.apply(p["p_x"], z0, z1))
+    # Noise blocks: completion uses (z1, z0), generation (z0, z1, x); see common.uniform_blocks.
+    complete_sizes = [config.z1, config.z0]
+    generate_sizes = [config.z0, config.z1, math.prod(shape)]
+
+    def generate(noise: list[jax.Array], p: Params) -> HSample:
+        """Ancestral sampling (z0, z1, x) ~ p from uniforms."""
+        u0, u1, ux = noise
+        z0 = (u0 < 0.5).astype(jnp.float32)
+        z1 = bernoulli_from(u1, nets.p_z1.apply(p["p_z1"], z0))
+        x = bernoulli_from(ux, nets.p_x.apply(p["p_x"], z0, z1))
         return HSample(x, z0, z1)
 
-    def complete(key: jax.Array, q: Params, x: jax.Array) -> HSample:
+    def complete(noise: list[jax.Array], q: Params, x: jax.Array) -> HSample:
         """Real images completed with codes z ~ q(z | x); no gradient flows through the draw."""
-        k1, k0 = jax.random.split(key)
-        z1 = draw_bernoulli(k1, nets.q_z1.apply(q["q_z1"], x))
-        z0 = draw_bernoulli(k0, nets.q_z0.apply(q["q_z0"], x, z1))
+        u1, u0 = noise
+        z1 = bernoulli_from(u1, nets.q_z1.apply(q["q_z1"], x))
+        z0 = bernoulli_from(u0, nets.q_z0.apply(q["q_z0"], x, z1))
         return jax.lax.stop_gradient(HSample(x, z0, z1))
 
     def weighted(nll: Callable) -> Callable:
@@ -238,11 +252,11 @@ def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
     p_loss, q_loss = weighted(obj.p_nll), weighted(obj.q_nll)
 
     def sample(key: jax.Array, state: HVAEState, n: int) -> HSample:
-        return generate(key, state.p.params, n)
+        return generate(uniform_blocks(key, n, generate_sizes), state.p.params)
 
     def loss(key: jax.Array, state: HVAEState, x: jax.Array, weights: jax.Array) -> jax.Array:
         """Weighted one-sample negative ELBO: −log p(x, z) + log q(z | x), z ~ q(z | x)."""
-        s = complete(key, state.q.params, x)
+        s = complete(uniform_blocks(key, x.shape[0], complete_sizes), state.q.params, x)
         prior = config.z0 * math.log(2.0)
         per_item = prior + obj.p_nll(state.p.params, s) - obj.q_nll(state.q.params, s)
         return weighted_mean(per_item, weights)
@@ -256,11 +270,11 @@ def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
         synth_weights: jax.Array,
         shared_slots: bool = False,
     ) -> tuple[HVAEState, Metrics]:
-        k_complete, k_dream = jax.random.split(key)
-        real = complete(k_complete, state.q.params, own)
+        noise = uniform_blocks(key, own.shape[0], complete_sizes + generate_sizes)
+        real = complete(noise[:2], state.q.params, own)
         batch, weights = combine(real, own_weights, synth, synth_weights, shared_slots)
         p, value_p = train_step(optimizer, state.p, p_loss, batch, weights)
-        dreamt = generate(k_dream, p.params, own.shape[0])
+        dreamt = generate(noise[2:], p.params)
         batch, weights = combine(dreamt, own_weights, synth, synth_weights, shared_slots)
         q, value_q = train_step(optimizer, state.q, q_loss, batch, weights)
         metrics = {"loss": value_p + value_q, "loss_p": value_p, "loss_q": value_q}

@@ -7,6 +7,7 @@ convolutional encoder/decoder, one Adam optimiser. Its synthetic samples are bin
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,11 +22,14 @@ from gtgen.players.neural.common import (
     NeuralPlayer,
     TrainState,
     adam,
+    bernoulli_from,
     bernoulli_nll,
     combine,
-    draw_bernoulli,
+    init_params,
     init_train_state,
+    normal_from,
     train_step,
+    uniform_blocks,
     weighted_mean,
 )
 
@@ -94,12 +98,11 @@ def vae_player(config: VAEConfig | None = None) -> NeuralPlayer:
     shape = tuple(config.event_shape)
 
     def init(key: jax.Array) -> TrainState:
-        k_enc, k_dec = jax.random.split(key)
-        params = {
-            "encoder": encoder.init(k_enc, jnp.zeros((1, *shape))),
-            "decoder": decoder.init(k_dec, jnp.zeros((1, config.latent))),
+        modules = {
+            "encoder": (encoder, (jnp.zeros((1, *shape)),)),
+            "decoder": (decoder, (jnp.zeros((1, config.latent)),)),
         }
-        return init_train_state(optimizer, params)
+        return init_train_state(optimizer, init_params(key, modules))
 
     def neg_elbo(params: dict, key: jax.Array, x: jax.Array) -> jax.Array:
         """Per-item one-sample negative ELBO (reparameterised)."""
@@ -113,9 +116,8 @@ def vae_player(config: VAEConfig | None = None) -> NeuralPlayer:
         return weighted_mean(neg_elbo(params, key, x), weights)
 
     def sample(key: jax.Array, state: TrainState, n: int) -> jax.Array:
-        k_z, k_x = jax.random.split(key)
-        z = jax.random.normal(k_z, (n, config.latent))
-        return draw_bernoulli(k_x, decoder.apply(state.params["decoder"], z))
+        u_z, u_x = uniform_blocks(key, n, [config.latent, math.prod(shape)])
+        return bernoulli_from(u_x, decoder.apply(state.params["decoder"], normal_from(u_z)))
 
     def loss(key: jax.Array, state: TrainState, x: jax.Array, weights: jax.Array) -> jax.Array:
         return objective(state.params, key, x, weights)
