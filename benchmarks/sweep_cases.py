@@ -57,7 +57,7 @@ def _loop_seconds(games, **solve_args) -> float:
 
 def sweep_1000(quick: bool = False) -> dict:
     a = [round(0.1 * i, 1) for i in range(1, 11)]
-    base = dict(family="gaussian", dim=2, players=8, a=a, rounds=200, batch=1000)
+    base = {"family": "gaussian", "dim": 2, "players": 8, "a": a, "rounds": 200, "batch": 1000}
     exact = dict(base, seeds=100, method="exact", stop_tol=0.0)
     result = sweep(**exact)
     run_s = sum(r["wall_s"] for r in result.rows)
@@ -112,8 +112,8 @@ def scale_players(quick: bool = False) -> dict:
     for n in sizes:
         times = {}
         for rounds in (2, 12):
-            settings = dict(players=n, dim=d, a=0.5, alpha="uniform", routing="meanfield",
-                            method="sampled", samples=m, rounds=rounds, data_size=data_size)
+            settings = {"players": n, "dim": d, "a": 0.5, "alpha": "uniform", "routing": "meanfield",
+                            "method": "sampled", "samples": m, "rounds": rounds, "data_size": data_size}
             cfg = parse_config(settings)
             keys, chunks = plan(cfg, 1, "synthetic")
             shape = _shape_dict(keys[0])
@@ -121,7 +121,7 @@ def scale_players(quick: bool = False) -> dict:
             fn, names = expfam_program(shape)
             args = [inputs[k] for k in names]
             compiled = jax.jit(jax.vmap(fn)).lower(*args).compile()
-            times[rounds] = median_seconds(lambda: compiled(*args), repeats=3)
+            times[rounds] = median_seconds(lambda c=compiled, a=args: c(*a), repeats=3)
             if rounds == 12:
                 mem = compiled.memory_analysis()
                 xla_mb.append((mem.argument_size_in_bytes + mem.output_size_in_bytes

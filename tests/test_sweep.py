@@ -27,7 +27,7 @@ from gtgen.sweep.structured import closed_form, rate
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SMALL = dict(players=6, rounds=30, samples=32, data_size=40)
+SMALL = {"players": 6, "rounds": 30, "samples": 32, "data_size": 40}
 
 # An independent count of XLA compilations (the sweep counts its own the same way).
 _COMPILES = [0]
@@ -103,7 +103,8 @@ def test_resume_skips_finished_chunks(tmp_path):
 
 
 def test_output_folder(tmp_path):
-    result = sweep(**{**SMALL, "samples": [16, 64]}, a=[0.4, 0.8], seeds=2, out=tmp_path)
+    result = sweep(**{**SMALL, "samples": [16, 64]}, a=[0.4, 0.8], seeds=2, method="exact",
+                   out=tmp_path)
     assert isinstance(result, SweepResult)
     meta = json.loads((tmp_path / "sweep.json").read_text())
     for key in ("points", "distinct_shapes", "compilations", "wall_s"):
@@ -124,8 +125,8 @@ def test_output_folder(tmp_path):
 def test_alpha_families_are_stochastic_with_the_right_rate():
     for kind in ("uniform", "dirichlet", "ring", "star", "small-world"):
         for n in (3, 9):
-            s = parse_config(dict(players=n, alpha=kind, a=0.35, seeds=[2],
-                                  neighbors=2, rewire=0.5)).points[0].settings
+            s = parse_config({"players": n, "alpha": kind, "a": 0.35, "seeds": [2],
+                                  "neighbors": 2, "rewire": 0.5}).points[0].settings
             alpha = alpha_matrix(s)
             gtgen.validate_alpha(alpha, n)
             assert rate(structure(s), alpha) == pytest.approx(gtgen.spectral_radius(alpha), abs=1e-9)
@@ -141,8 +142,8 @@ def test_structured_path_matches_dense(monkeypatch):
     np.testing.assert_array_equal(sparse.column("rounds_run"), dense.column("rounds_run"))
     assert np.all(sparse.column("distance") < 1e-4)
     for row in dense.rows:
-        s = parse_config(dict(players=6, alpha=row["alpha"], a=0.3, seeds=[row["seed"]],
-                              data_size=40)).points[0].settings
+        s = parse_config({"players": 6, "alpha": row["alpha"], "a": 0.3, "seeds": [row["seed"]],
+                              "data_size": 40}).points[0].settings
         game = _game(s)
         own = np.asarray(game.own_moments()[0], np.float64)
         np.testing.assert_allclose(closed_form(structure(s), own),
@@ -166,22 +167,22 @@ def test_data_file(tmp_path):
 @pytest.mark.parametrize(
     "settings, field",
     [
-        (dict(a=[]), "a: empty list"),
-        (dict(seeds=[]), "seeds: empty list"),
-        (dict(colour="red"), "colour: unknown setting"),
-        (dict(seed=3), "seed: unknown setting (use seeds)"),
-        (dict(a=1.5), "a: must be a number in [0, 1]"),
-        (dict(a=[0.5, "x"]), "a[1]: must be a number"),
-        (dict(a=0.0), "a: 0 leaves every player"),
-        (dict(players=4, alpha="ring", neighbors=4), "neighbors: 4 neighbours"),
-        (dict(alpha="uniform", routing="meanfield", method="sampled", players=[4],
-              points=[{"alpha": "ring"}]), "points[0].routing: meanfield"),
-        (dict(points=[{"bogus": 1}]), "points[0].bogus: unknown setting"),
-        (dict(points=[]), "points: must be a non-empty list"),
-        (dict(method="newton"), "method: unknown value"),
-        (dict(rounds=10, burn_in=20), "burn_in: 20 is more than rounds"),
-        (dict(players=5000, alpha="dirichlet"), "alpha: dirichlet rows are dense"),
-        (dict(batch=0), "batch: must be an integer"),
+        ({"a": []}, "a: empty list"),
+        ({"seeds": []}, "seeds: empty list"),
+        ({"colour": "red"}, "colour: unknown setting"),
+        ({"seed": 3}, "seed: unknown setting (use seeds)"),
+        ({"a": 1.5}, "a: must be a number in [0, 1]"),
+        ({"a": [0.5, "x"]}, "a[1]: must be a number"),
+        ({"a": 0.0}, "a: 0 leaves every player"),
+        ({"players": 4, "alpha": "ring", "neighbors": 4}, "neighbors: 4 neighbours"),
+        ({"alpha": "uniform", "routing": "meanfield", "method": "sampled", "players": [4],
+              "points": [{"alpha": "ring"}]}, "points[0].routing: meanfield"),
+        ({"points": [{"bogus": 1}]}, "points[0].bogus: unknown setting"),
+        ({"points": []}, "points: must be a non-empty list"),
+        ({"method": "newton"}, "method: unknown value"),
+        ({"rounds": 10, "burn_in": 20}, "burn_in: 20 is more than rounds"),
+        ({"players": 5000, "alpha": "dirichlet"}, "alpha: dirichlet rows are dense"),
+        ({"batch": 0}, "batch: must be an integer"),
     ],
 )
 def test_bad_settings_name_the_field(settings, field):

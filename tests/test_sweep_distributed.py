@@ -16,8 +16,8 @@ import numpy as np
 from gtgen.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = dict(players=6, rounds=25, samples=16, data_size=30, a=[0.2, 0.6, 0.9],
-                alpha=["uniform", "ring"], seeds=3, method="sampled")
+SETTINGS = {"players": 6, "rounds": 25, "samples": 16, "data_size": 30, "a": [0.2, 0.6, 0.9],
+                "alpha": ["uniform", "ring"], "seeds": 3, "method": "sampled"}
 
 
 def _assert_same(actual: np.ndarray, expected: np.ndarray, name: str) -> None:

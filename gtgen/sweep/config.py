@@ -13,8 +13,9 @@ from __future__ import annotations
 import itertools
 import math
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,7 +33,7 @@ DENSE_MAX = 1024
 def _int(low: int, high: int | None = None) -> Callable[[str, Any], int]:
     def check(field: str, v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"{field}: must be an integer, got {v!r}")
+            raise ValueError(f"{field}: must be an integer, got {v!r}")  # noqa: TRY004 - bad settings are ValueErrors
         if v < low or (high is not None and v > high):
             span = f"≥ {low}" if high is None else f"in [{low}, {high}]"
             raise ValueError(f"{field}: must be an integer {span}, got {v}")
@@ -44,7 +45,7 @@ def _int(low: int, high: int | None = None) -> Callable[[str, Any], int]:
 def _float(low: float, high: float = math.inf, *, open_low: bool = False) -> Callable:
     def check(field: str, v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise ValueError(f"{field}: must be a number, got {v!r}")
+            raise ValueError(f"{field}: must be a number, got {v!r}")  # noqa: TRY004 - bad settings are ValueErrors
         v = float(v)
         bad = not math.isfinite(v) or v > high or (v <= low if open_low else v < low)
         if bad:
@@ -132,7 +133,7 @@ def load_config(path: str | Path) -> SweepConfig:
 def parse_config(raw: dict[str, Any], base: str | Path = ".") -> SweepConfig:
     """Validate a mapping of settings and expand it into points (see module docstring)."""
     if not isinstance(raw, dict):
-        raise ValueError(f"config: must be a table of settings, got {type(raw).__name__}")
+        raise ValueError(f"config: must be a table of settings, got {type(raw).__name__}")  # noqa: TRY004 - bad settings are ValueErrors
     _reject_unknown(raw, "")
     batch = _int(1, 1_000_000)("batch", raw.get("batch", 256))
     data_file = raw.get("data_file")
@@ -150,7 +151,7 @@ def parse_config(raw: dict[str, Any], base: str | Path = ".") -> SweepConfig:
         settings: list[dict[str, Any]] = []
         for j, entry in enumerate(entries):
             if not isinstance(entry, dict):
-                raise ValueError(f"points[{j}]: must be a table of settings")
+                raise ValueError(f"points[{j}]: must be a table of settings")  # noqa: TRY004 - bad settings are ValueErrors
             _reject_unknown(entry, f"points[{j}].", allow_other=False)
             settings += _expand({**top, **entry}, f"points[{j}].")
     else:

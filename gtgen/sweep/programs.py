@@ -12,7 +12,8 @@ same ``Outputs`` form (NaN where it has no closed form to compare with), and an 
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -21,9 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import jax
 import numpy as np
@@ -33,7 +33,7 @@ from jax.sharding import PartitionSpec as P
 
 from gtgen.sweep import families
 from gtgen.sweep.config import DENSE_MAX, SHAPE_KEYS, Point, SweepConfig, shape_key
-from gtgen.sweep.programs import PLAYER_AXIS, PROGRAMS, Outputs, own_moments
+from gtgen.sweep.programs import PLAYER_AXIS, Outputs, own_moments
 from gtgen.sweep.structured import closed_form, device_structure, rate
 
 FORMAT = 1
@@ -349,6 +349,15 @@ def to_device_list(devices: Any) -> list | None:
 
 
 __all__ = [
-    "ChunkStore", "DataFile", "Placement", "chunk_inputs", "compile_count", "done_mask",
-    "observed_rate", "plan", "rounds_to_tol", "structure_width", "DENSE_MAX",
+    "DENSE_MAX",
+    "ChunkStore",
+    "DataFile",
+    "Placement",
+    "chunk_inputs",
+    "compile_count",
+    "done_mask",
+    "observed_rate",
+    "plan",
+    "rounds_to_tol",
+    "structure_width",
 ]
