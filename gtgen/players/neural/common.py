@@ -113,6 +113,13 @@ def normal_from(u: jax.Array) -> jax.Array:
     return ndtri(u)
 
 
+def _fan_in(path: tuple[str, ...], kernel_shape: tuple[int, ...]) -> int:
+    """Fan-in as PyTorch computes it (for a transposed convolution: from its output channels)."""
+    if path[-2].startswith("ConvTranspose"):
+        return math.prod(kernel_shape[:-2]) * kernel_shape[-1]
+    return math.prod(kernel_shape[:-1])
+
+
 def init_params(key: jax.Array, modules: dict[str, tuple[nn.Module, tuple]]) -> dict:
     """Parameters of several flax modules, every weight and bias ~ U(±1/√fan_in).
 
@@ -127,7 +134,7 @@ def init_params(key: jax.Array, modules: dict[str, tuple[nn.Module, tuple]]) -> 
     flat, treedef = jax.tree_util.tree_flatten_with_path(shapes)
     paths = [tuple(k.key for k in path) for path, _ in flat]
     fan_in = {
-        p[:-1]: math.prod(leaf.shape[:-1]) for p, (_, leaf) in zip(paths, flat) if p[-1] == "kernel"
+        p[:-1]: _fan_in(p, leaf.shape) for p, (_, leaf) in zip(paths, flat) if p[-1] == "kernel"
     }
     sizes = [leaf.size for _, leaf in flat]
     u = jax.random.uniform(key, (sum(sizes),), minval=-1.0, maxval=1.0)

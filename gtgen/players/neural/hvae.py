@@ -270,6 +270,7 @@ def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
         synth_weights: jax.Array,
         shared_slots: bool = False,
     ) -> tuple[HVAEState, Metrics]:
+        """One symmetric-learning step; metrics: the p and q cross-entropies (nats per item)."""
         noise = uniform_blocks(key, own.shape[0], complete_sizes + generate_sizes)
         real = complete(noise[:2], state.q.params, own)
         batch, weights = combine(real, own_weights, synth, synth_weights, shared_slots)
