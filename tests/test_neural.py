@@ -249,6 +249,8 @@ def test_alpha_is_traced_and_sweep_matches_single_runs(digits, digits_train, ini
         digits_train(keys[s], unstack(states, s), data, counts, alphas[s], CHUNK) for s in range(2)
     ]
     assert digits_train._cache_size() == 1  # two α values, one compiled program
+    again = digits_train(keys[0], unstack(states, 0), data, counts, alphas[0], CHUNK)
+    assert leaves_equal(again, single[0])  # same key, same result
 
     def one(key, st, alpha):
         return digits_train(key, st, data, counts, alpha, iterations=CHUNK)
