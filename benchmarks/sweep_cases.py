@@ -15,8 +15,8 @@ compiled once, in the same process). Figures:
 sampled part on 100 games.
 
 ``scale_players``: time per round of the sampled exchange from N = 10 to 10^5 Gaussian players
-(uniform α kept structured, O(N·m) memory; gtgen.sweep.structured), the exponent of the log-log
-fit, and memory: XLA's own accounting of the compiled program (arguments + outputs + temporaries)
+(uniform α kept structured at every N, O(N·m) memory; gtgen.sweep.structured), the exponent of
+the log-log fit (time per round = (T(12 rounds) − T(2 rounds)) / 10), and memory: XLA's own accounting of the compiled program (arguments + outputs + temporaries)
 and the process's peak resident memory.
 """
 
@@ -116,7 +116,7 @@ def scale_players(quick: bool = False) -> dict:
                             "method": "sampled", "samples": m, "rounds": rounds, "data_size": data_size}
             cfg = parse_config(settings)
             keys, chunks = plan(cfg, 1, "synthetic")
-            shape = _shape_dict(keys[0])
+            shape = {**_shape_dict(keys[0]), "structure": "uniform"}  # sparse α at every N
             inputs, _ = chunk_inputs(shape, chunks[0].points, chunks[0].size, None, None)
             fn, names = expfam_program(shape)
             args = [inputs[k] for k in names]

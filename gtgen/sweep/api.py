@@ -158,7 +158,7 @@ def sweep(
                     arrays = _chunk_arrays(chunk, fetched, host, run_s)
                     store.save(chunk.digest, arrays)
                 for j, p in enumerate(chunk.points):
-                    results[p.index] = _row_values(p.settings, arrays, j)
+                    results[p.index] = _row_values(arrays, j)
                     traces[p.index] = arrays["trace_distance"][j]
                 bar.advance(len(chunk.points))
                 if on_chunk is not None:
@@ -272,7 +272,7 @@ def _chunk_arrays(chunk, fetched, host, run_s) -> dict[str, np.ndarray]:
     }
 
 
-def _row_values(settings, arrays, j) -> dict[str, Any]:
+def _row_values(arrays, j) -> dict[str, Any]:
     row = {}
     for k in RESULT_COLUMNS:
         v = arrays[k][j]

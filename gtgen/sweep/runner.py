@@ -5,8 +5,8 @@ of at most ``batch`` points (padded by repeating the last point, so every chunk 
 same shape and the group compiles exactly once). Each chunk is one call of the group's compiled
 program; with an output folder every finished chunk is written to ``chunks/<digest>.npz`` at once,
 and a rerun loads it instead of computing it again. The digest covers the chunk's points'
-settings, the shape, the data file and the format version, so a changed config only recomputes
-what changed.
+settings, the shape, the data file, gtgen's version and the format version (not the device
+count: results do not depend on it), so a changed config only recomputes what changed.
 
 Devices: the sweep axis is sharded over a 1-D mesh of every device JAX sees (all processes after
 ``jax.distributed.initialize``), with ``jax.shard_map`` so each device runs its own slice of the
@@ -76,6 +76,7 @@ def plan(cfg: SweepConfig, n_devices: int, data_digest: str) -> tuple[list[tuple
         groups.setdefault(shape_key(p.settings), []).append(p)
     keys = list(groups)
     chunks = []
+    from gtgen import __version__  # results of another gtgen version are not reused
     for g, key in enumerate(keys):
         members = groups[key]
         count = -(-len(members) // cfg.batch)
@@ -87,8 +88,8 @@ def plan(cfg: SweepConfig, n_devices: int, data_digest: str) -> tuple[list[tuple
         for start in range(0, len(members), step):
             part = members[start : start + step]
             blob = json.dumps(
-                {"format": FORMAT, "shape": list(key), "size": size, "data": data_digest,
-                 "points": [p.settings for p in part]},
+                {"format": FORMAT, "gtgen": __version__, "shape": list(key),
+                 "data": data_digest, "points": [p.settings for p in part]},
                 sort_keys=True, default=str,
             )
             chunks.append(Chunk(g, part, size, hashlib.sha256(blob.encode()).hexdigest()[:24]))
