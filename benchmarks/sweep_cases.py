@@ -16,10 +16,10 @@ sampled part on 100 games.
 
 ``scale_players``: time per round of the sampled exchange from N = 10 to 10^5 Gaussian players
 (uniform α kept structured at every N, O(N·m) memory; gtgen.sweep.structured), the exponent of
-the log-log and memory: ``program_memory_mb``, XLA's own accounting of the compiled program (arguments +
-outputs + temporaries) per size, and ``peak_rss_mb``, the process's resident high-water mark
-after each size (it never goes down, so it includes whatever ran earlier in the process).
-
+the log-log fit (time per round = (T(12 rounds) − T(2 rounds)) / 10), and memory:
+``program_memory_mb``, XLA's own accounting of the compiled program (arguments + outputs +
+temporaries) per size, and ``peak_rss_mb``, the process's resident high-water mark after each
+size (it never goes down, so it includes whatever ran earlier in the process).
 """
 
 from __future__ import annotations
