@@ -5,6 +5,7 @@
     game = gtgen.Game(players=[player] * 3, alpha=A, data=[x0, x1, x2])
     result = gtgen.solve(game, jax.random.key(0), rounds=200, samples=1000)
     report = gtgen.check(game, result)
+    rows = gtgen.sweep(a=[0.2, 0.5, 0.8], seeds=16, players=8, method="exact").rows
 """
 
 from gtgen import expfam
@@ -12,6 +13,7 @@ from gtgen.equilibrium import Report, check, game_equilibrium, nash_equilibrium,
 from gtgen.exchange import METHODS, RoundInfo, Solution, State, make_round, make_solver, solve
 from gtgen.game import Game, validate_alpha
 from gtgen.moments import ROUTINGS
+from gtgen.sweep import SweepResult, sweep  # gtgen.sweep is the function; its package stays importable
 
 __version__ = "0.1.0"
 
@@ -23,6 +25,7 @@ __all__ = [
     "RoundInfo",
     "Solution",
     "State",
+    "SweepResult",
     "check",
     "expfam",
     "game_equilibrium",
@@ -31,5 +34,6 @@ __all__ = [
     "nash_equilibrium",
     "solve",
     "spectral_radius",
+    "sweep",
     "validate_alpha",
 ]

@@ -77,11 +77,15 @@ def init_state(params: Sequence[jax.Array]) -> State:
 
 
 def _advance(state: State, new, burn_in, reference) -> tuple[State, RoundInfo]:
-    """Bookkeeping shared by every solver: averaging after burn-in and diagnostics."""
-    keep = state.round >= burn_in
-    count = state.count + keep.astype(jnp.int32)
-    weight = jnp.where(keep, 1.0 / jnp.maximum(count, 1), 0.0)
-    average = tuple(a + weight * (p - a) for a, p in zip(state.average, new))
+    """Bookkeeping shared by every solver: averaging after burn-in (none when ``burn_in`` is
+    None) and diagnostics."""
+    if burn_in is None:
+        count, average = state.count, state.average
+    else:
+        keep = state.round >= burn_in
+        count = state.count + keep.astype(jnp.int32)
+        weight = jnp.where(keep, 1.0 / jnp.maximum(count, 1), 0.0)
+        average = tuple(a + weight * (p - a) for a, p in zip(state.average, new))
     distance = jnp.nan if reference is None else _max_abs(new, reference)
     info = RoundInfo(_max_abs(new, state.params), jnp.asarray(distance, jnp.float32))
     return State(tuple(new), average, count, state.round + 1), info
@@ -123,38 +127,42 @@ def make_solver(
     def run(key, alpha, data, weights, damping, burn_in, tol, reference):
         own = own_moments(groups, data, weights)
         plan = routing_plan(alpha, routing if method == "sampled" else "expected")
-        state = init_state(own)
-        trace = RoundInfo(jnp.full((rounds,), jnp.nan), jnp.full((rounds,), jnp.nan))
         flat0, unflatten = ravel_pytree(own)
-        accel = anderson_init(flat0, memory)
+
+        # Each method carries only what it needs: a key (sampled), Anderson's history, or nothing.
+        def step(state, extra):
+            if method == "sampled":
+                extra, sub = jax.random.split(extra)
+                state, info = sampled_round(sub, state, plan, own, damping, burn_in, reference)
+                return state, info, extra
+            best = exact_best_response(groups, plan, own, state.params)
+            if method == "exact":
+                new = tuple(p + damping * (b - p) for p, b in zip(state.params, best))
+            else:
+                flat, extra = anderson_step(
+                    extra, ravel_pytree(state.params)[0], ravel_pytree(best)[0], damping
+                )
+                new = unflatten(flat)
+            state, info = _advance(state, new, None, reference)
+            return state, info, extra
 
         def body(carry):
-            t, state, accel, trace, key, _ = carry
-            key, sub = jax.random.split(key)
-            if method == "sampled":
-                state, info = sampled_round(sub, state, plan, own, damping, burn_in, reference)
-            else:
-                best = exact_best_response(groups, plan, own, state.params)
-                if method == "exact":
-                    new = tuple(p + damping * (b - p) for p, b in zip(state.params, best))
-                else:
-                    x_next, accel = anderson_step(
-                        accel, ravel_pytree(state.params)[0], ravel_pytree(best)[0], damping
-                    )
-                    new = unflatten(x_next)
-                state, info = _advance(state, new, rounds, reference)  # no averaging
+            t, state, extra, trace, _ = carry
+            state, info, extra = step(state, extra)
             trace = RoundInfo(
                 trace.step.at[t].set(info.step), trace.distance.at[t].set(info.distance)
             )
             scale = jnp.maximum(1.0, jnp.max(jnp.stack([jnp.max(jnp.abs(p)) for p in state.params])))
-            return t + 1, state, accel, trace, key, info.step / scale
+            return t + 1, state, extra, trace, info.step / scale
 
         def cond(carry):
             t, *_, last = carry
             return (t < rounds) & ~(last < tol)
 
-        init = (jnp.zeros((), jnp.int32), state, accel, trace, key, jnp.asarray(jnp.inf))
-        t, state, _, trace, _, _ = jax.lax.while_loop(cond, body, init)
+        extra = {"sampled": key, "exact": None, "anderson": anderson_init(flat0, memory)}[method]
+        trace = RoundInfo(jnp.full((rounds,), jnp.nan), jnp.full((rounds,), jnp.nan))
+        init = (jnp.zeros((), jnp.int32), init_state(own), extra, trace, jnp.asarray(jnp.inf))
+        t, state, _, trace, _ = jax.lax.while_loop(cond, body, init)
         return state, trace, t
 
     return run
