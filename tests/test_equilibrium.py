@@ -355,11 +355,11 @@ def test_rounds_to_tol_matches_exact_iteration(a, tol):
     assert first(1 - rho) <= sol.rounds_run <= first(1 + rho) + 2
 
 
-@pytest.mark.parametrize("n", [4, 6])  # the sizes used below: one compile each
-def test_rounds_to_tol_ring_within_two_rounds(n):
-    a, tol = 0.5, 1e-4
+@pytest.mark.parametrize("a", [0.5, 0.2])
+def test_rounds_to_tol_ring_within_two_rounds(a):
+    n, tol = 4, 1e-4  # N = 4 as below: one compile
     alpha = ring_alpha(n, a, np.arange(n))
-    game = bernoulli_game(alpha, seed=n)
+    game = bernoulli_game(alpha, seed=4)
     report = gtgen.check(game, game.own_moments(), tol=tol)
     assert abs(observed_rounds(game, tol) - report.rounds_to_tol) <= 2
 
@@ -382,7 +382,7 @@ def exact_error_rounds(alpha, own, tol, cap=10_000):
     "(nilpotent B) needs N − 1 rounds (equilibrium.py predicted_rounds)",
 )
 def test_rounds_to_tol_chain_of_followers():
-    n, tol = 6, 1e-4
+    n, tol = 4, 1e-4
     alpha = np.zeros((n, n))
     alpha[0, 0] = 1.0
     for i in range(1, n):
@@ -392,10 +392,8 @@ def test_rounds_to_tol_chain_of_followers():
     report = gtgen.check(game, game.own_moments(), tol=tol)
     assert report.rate == 0.0
     observed = observed_rounds(game, tol)
-    assert (
-        observed == exact_error_rounds(alpha, own, tol) == n - 1
-    )  # the oracle and the solver agree
-    assert abs(observed - report.rounds_to_tol) <= 2
+    assert observed == exact_error_rounds(alpha, own, tol) == n - 1  # oracle and solver agree
+    assert abs(observed - report.rounds_to_tol) <= 1  # exact oracle: no ρ-approximation slack
 
 
 @pytest.mark.xfail(

@@ -26,7 +26,7 @@ from gtgen import expfam
 
 FAMILY_NAMES = ("gaussian", "gaussian_full", "bernoulli", "categorical", "poisson")
 SEEDS = st.integers(min_value=0, max_value=2**31 - 1)
-FAST = settings(max_examples=8, deadline=None, derandomize=True)
+FAST = settings(max_examples=6, deadline=None, derandomize=True)
 
 # ----------------------------------------------------------------------------- family oracles
 
