@@ -193,7 +193,7 @@ def test_log_prob_matches_scipy(name, seed):
         )
     )
     want = spec.log_prob_np(mu, x)
-    np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4 * spec.scale(mu) ** 2)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5 * spec.scale(mu) ** 2)
 
 
 # ----------------------------------------------------------------------------- natural / mean
@@ -243,9 +243,9 @@ def test_kl_matches_closed_form(name, seed):
     got = float(spec.player.kl(jnp.asarray(p, jnp.float32), jnp.asarray(q, jnp.float32)))
     want = spec.kl_np(p, q)
     assert want > 0
-    assert got == pytest.approx(want, rel=1e-3, abs=1e-4 * spec.scale(p) ** 2)
+    assert got == pytest.approx(want, rel=1e-3, abs=1e-5 * spec.scale(p) ** 2)
     self_kl = float(spec.player.kl(jnp.asarray(p, jnp.float32), jnp.asarray(p, jnp.float32)))
-    assert abs(self_kl) < 1e-4 * spec.scale(p) ** 2
+    assert abs(self_kl) < 1e-5 * spec.scale(p) ** 2
 
 
 @pytest.mark.parametrize("name", ["gaussian", "gaussian_full"])
@@ -425,7 +425,7 @@ def test_cross_moments_are_expectations_under_the_sender():
     x = np.asarray(diag.sample(jax.random.key(0), jnp.asarray(mu_diag, jnp.float32), n), np.float64)
     mc = np.concatenate([x.mean(0), np.einsum("ni,nj->ij", x, x).ravel() / n])
     got = f64(expfam.cross_moments(full, diag, jnp.asarray(mu_diag, jnp.float32)))
-    np.testing.assert_allclose(got, mc, atol=0.03)
+    np.testing.assert_allclose(got, mc, atol=0.045)  # ≈ 5 standard errors of the x² terms
 
 
 def test_cross_moments_same_family_is_identity_and_incompatible_raises():
