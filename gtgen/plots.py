@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Ellipse  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Ellipse
 
 
 def _ellipse(mean: np.ndarray, cov: np.ndarray, **kw) -> Ellipse:
@@ -49,6 +49,102 @@ def ellipse_paths(
     ax.set_aspect("equal")
     ax.autoscale_view()
     ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def image_tiles(images: np.ndarray, columns: int | None = None, pad: int = 1) -> np.ndarray:
+    """Images ``[k, H, W]`` laid out as one grey image: ``columns`` per row (default √k),
+    separated by ``pad`` pixels of mid-grey."""
+    k, h, w = images.shape
+    columns = columns or max(1, int(np.ceil(np.sqrt(k))))
+    rows = int(np.ceil(k / columns))
+    tiles = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), 0.5, np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        tiles[pad + r * (h + pad): pad + r * (h + pad) + h,
+              pad + c * (w + pad): pad + c * (w + pad) + w] = image
+    return tiles
+
+
+def save_image_grid(images: np.ndarray, out: Path, columns: int | None = None,
+                    min_size: int = 240) -> Path:
+    """One PNG of ``images [k, H, W]`` (values in [0, 1], 1 drawn white), enlarged by whole
+    pixels to at least ``min_size`` pixels across so that 8×8 digits stay visible."""
+    tiles = image_tiles(images, columns)
+    scale = max(1, int(np.ceil(min_size / tiles.shape[1])))
+    plt.imsave(out, np.kron(tiles, np.ones((scale, scale))), cmap="gray", vmin=0.0, vmax=1.0)
+    return out
+
+
+def sample_panels(pictures: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str],
+                  out: Path, title: str = "") -> Path:
+    """A table of sample grids: ``pictures [R, C, k, H, W]``, one panel per row and column."""
+    n_rows, n_cols = pictures.shape[:2]
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.4 * n_cols + 0.6, 2.4 * n_rows + 0.4),
+                             squeeze=False)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.imshow(image_tiles(pictures[r, c]), cmap="gray", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(column_labels[c], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def curves_against_alpha(alphas: Sequence[float], curves: dict[str, Sequence[float]],
+                         baselines: dict[str, float], out: Path, ylabel: str,
+                         title: str = "") -> Path:
+    """Lines of a quantity against the self-weight a (as the paper's Fig. 1), each with its
+    baseline as a horizontal line of the same colour."""
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    colours = plt.get_cmap("tab10").colors
+    for i, (label, values) in enumerate(curves.items()):
+        ax.plot(alphas, values, marker="o", color=colours[i % 10], label=label)
+        if label in baselines:
+            ax.axhline(baselines[label], color=colours[i % 10], ls="--", lw=1,
+                       label=f"baseline, {label}")
+    ax.set_xlabel("self-weight a")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def fraction_maps(fractions: np.ndarray, row_labels: Sequence[str],
+                  column_labels: Sequence[str], out: Path) -> Path:
+    """Heat maps of class fractions ``[R, C, classes]``: one map per column (e.g. player),
+    rows (e.g. values of a) against classes, each cell annotated in percent."""
+    n_rows, n_cols, classes = fractions.shape
+    fig, axes = plt.subplots(1, n_cols, figsize=(0.5 * classes * n_cols + 1.5, 0.45 * n_rows + 1.4),
+                             squeeze=False)
+    for c in range(n_cols):
+        ax = axes[0, c]
+        ax.imshow(fractions[:, c], cmap="viridis", vmin=0.0, vmax=max(0.3, fractions.max()),
+                  aspect="auto")
+        for r in range(n_rows):
+            for k in range(classes):
+                ax.text(k, r, f"{100 * fractions[r, c, k]:.0f}", ha="center", va="center",
+                        fontsize=6, color="white" if fractions[r, c, k] < 0.15 else "black")
+        ax.set_xticks(range(classes))
+        ax.set_yticks(range(n_rows), row_labels if c == 0 else [""] * n_rows)
+        ax.set_title(column_labels[c], fontsize=9)
+        ax.set_xlabel("class (%)")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

@@ -1,0 +1,567 @@
+"""The paper's experiment IV-A: two players, digits 0–4 and 5–9, a sweep over the self-weight a.
+
+Schlesinger & Flach (FLICS 2025), PAPERS.md §1. Player 0 holds the images of digits 0–4, player 1
+those of 5–9. Each is the authors' symmetric-learning HVAE; with self-weight a, a share round(B·a)
+of every batch is its own (salt-and-pepper noised) data and the rest synthetic triples from the
+other player, drawn before either updates. The paper's claim: with a < 1 each player learns to
+generate all ten digits; alone (a = 1) it generates only its own five. A baseline model trained
+on all digits gives the reference level of quality.
+
+How gtgen runs it:
+
+- every value of a *and* the baseline is one entry of a sweep, and the whole sweep (all entries,
+  both players each) trains in ONE compiled program: ``make_train``'s ``train`` vmapped over
+  entries, with α, the own-data counts and the learning rate as traced inputs;
+- the baseline is an entry with α = I whose two players both see all digits. No second data
+  array is needed: row p of the data holds player p's digits first and the other player's after,
+  so own-data count n_p means "my digits" and count n means "all digits";
+- every entry starts from the same two initial models (common random numbers: differences
+  between entries come from a, not from the initialisation);
+- long runs go through ``gtgen.training.run_chunks``: progress bar, per-chunk losses, orbax
+  checkpoints that resume to exactly the uninterrupted result, and ``Diverged`` on NaN.
+
+Evaluation (``evaluate``), as the authors do it with gtgen's analogue of FID: a reference
+classifier trained on real data; every model's samples (the authors threshold the Bernoulli
+mean of p(x | z) at 0.5, and so does the MNIST configuration; on the 8×8 digits the mean itself
+is used, see ``Config.eval_images``) are classified to give the fraction of each digit, and
+compared by the Fréchet distance on the classifier's features (``frechet_classifier_distance``,
+the FID analogue, not comparable in value with published FIDs) against the model's own digits,
+the other player's digits and all digits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gtgen.data import Dataset, by_classes, load_digits, load_mnist
+from gtgen.metrics import Classifier, class_fractions, frechet_distance, train_classifier
+from gtgen.neural_round import init_states, make_train
+from gtgen.players.neural import HVAE_CONFIGS, HVAEConfig, hvae_player
+from gtgen.players.neural.hvae import networks
+from gtgen.training import Checkpoints, host, run_chunks
+
+CLASS_SETS: tuple[tuple[int, ...], tuple[int, ...]] = ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9))
+DEFAULT_ALPHAS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 11))
+PLAYERS = len(CLASS_SETS)
+IMAGE_KINDS = ("threshold", "mean", "sample")
+
+# The model for the embedded 8×8 digits, tuned so that the demo's claims hold in a few minutes
+# on two CPU cores (see ``demo_config``).
+DIGITS_MODEL = HVAEConfig(z0=8, z1=32, prior_hidden=(128, 128), hidden=(128, 128), lr=1e-3)
+
+
+class Config(NamedTuple):
+    """Everything that defines one run of the experiment (the defaults: embedded digits).
+
+    ``model``          an HVAE configuration or its name in ``HVAE_CONFIGS``.
+    ``learning_rate``  Adam's step size; ``None`` keeps the model configuration's.
+    ``lr_final``       the step size decays along a cosine to ``lr_final × learning_rate`` at
+                       the last iteration (set once per chunk; 1.0: constant, as the authors).
+    ``warmup``         iterations (whole chunks) at the start during which each player learns
+                       from its own data only, so that the exchange starts from the own-data
+                       fits rather than from noise (0, as the authors, at MNIST scale).
+    ``eval_images``    what the evaluation classifies: ``"threshold"`` the Bernoulli mean of
+                       p(x | z) thresholded at 0.5 (the authors, on MNIST); ``"mean"`` the mean
+                       itself (the 8×8 default: thresholding erases the thin strokes of small
+                       digits, turning many 8s into 1s); ``"sample"`` the binary samples.
+    ``iterations``     rounds per entry, run in chunks of ``chunk`` (rounded up to equal chunks).
+    ``batch``          items per batch: round(batch·a) own images, the rest synthetic.
+    ``data_dir``       a folder with the MNIST IDX files; ``None`` uses the embedded 8×8 digits.
+    ``eval_samples``   samples per model for the evaluation (the authors: 60,000).
+    ``picture_samples`` samples per model kept for the pictures.
+    """
+
+    alphas: tuple[float, ...] = DEFAULT_ALPHAS
+    model: HVAEConfig | str = DIGITS_MODEL
+    learning_rate: float | None = None
+    lr_final: float = 1.0
+    warmup: int = 0
+    iterations: int = 6000
+    chunk: int = 500
+    batch: int = 128
+    flip_prob: float = 0.001
+    seed: int = 0
+    data_dir: str | None = None
+    baseline: bool = True
+    eval_samples: int = 2000
+    eval_images: str = "mean"
+    picture_samples: int = 36
+    classifier_steps: int = 1500
+
+    def hvae(self) -> HVAEConfig:
+        """The model configuration, with ``learning_rate`` applied."""
+        model = HVAE_CONFIGS[self.model] if isinstance(self.model, str) else self.model
+        if self.learning_rate is not None:
+            model = dataclasses.replace(model, lr=float(self.learning_rate))
+        return model
+
+    @property
+    def dataset_name(self) -> str:
+        return "embedded 8×8 digits" if self.data_dir is None else f"MNIST from {self.data_dir}"
+
+
+def mnist_config(data_dir: str, **changes: Any) -> Config:
+    """The authors' scale: paper-mnist model, batch 1000, Adam 1e-4, 10^6 iterations, 60,000
+    evaluation samples per model (about 15 h per value of a on one H100 in their code)."""
+    base = Config(model="paper-mnist", data_dir=str(data_dir), iterations=10**6, chunk=1000,
+                  batch=1000, eval_samples=60_000, eval_images="threshold",
+                  classifier_steps=5000)
+    return base._replace(**changes)
+
+
+def demo_config(seed: int = 0, **changes: Any) -> Config:
+    """The small sweep of ``gtgen demo``: a ∈ {0.3, 1.0} and the baseline on the 8×8 digits."""
+    return Config(alphas=(0.3, 1.0), seed=seed)._replace(**changes)
+
+
+# A seconds-long model for tests, notebooks run at a small size and quick checks.
+SMOKE_MODEL = HVAEConfig(z0=4, z1=16, prior_hidden=(32,), hidden=(32,), lr=3e-3)
+
+
+def smoke_config(**changes: Any) -> Config:
+    """A run of seconds (tiny model, a ∈ {0.3, 1.0}, 600 iterations): shows the effect only
+    roughly, checks that everything runs."""
+    base = Config(alphas=(0.3, 1.0), model=SMOKE_MODEL, iterations=600, chunk=200, batch=64,
+                  eval_samples=500, picture_samples=16, classifier_steps=400)
+    return base._replace(**changes)
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_alphas(alphas: Any) -> tuple[float, ...]:
+    """The self-weights as a tuple of distinct floats in (0, 1], or ValueError naming ``alphas``."""
+    arr = np.asarray(alphas, dtype=object if isinstance(alphas, str) else None)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(
+            f"alphas must be a non-empty list of self-weights a (one number per value of a), "
+            f"got shape {list(arr.shape)}"
+        )
+    try:
+        values = tuple(float(a) for a in arr)
+    except (TypeError, ValueError):
+        raise ValueError(f"alphas must be numbers, got {list(arr)!r}") from None
+    bad = [a for a in values if not (math.isfinite(a) and 0.0 < a <= 1.0)]
+    if bad:
+        raise ValueError(f"alphas: self-weights must lie in (0, 1], got {bad}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"alphas: values repeat in {list(values)}")
+    return values
+
+
+def validate(config: Config) -> Config:
+    """``config`` with checked, normalised fields; ValueError names the field that is wrong."""
+    if isinstance(config.model, str) and config.model not in HVAE_CONFIGS:
+        raise ValueError(f"model: unknown configuration {config.model!r}; known: "
+                         f"{sorted(HVAE_CONFIGS)}")
+    if not isinstance(config.model, str | HVAEConfig):
+        raise TypeError(f"model must be an HVAEConfig or a name, got {type(config.model).__name__}")
+    if isinstance(config.warmup, bool) or not isinstance(config.warmup, int) or config.warmup < 0:
+        raise ValueError(f"warmup must be a non-negative integer, got {config.warmup!r}")
+    for name in ("iterations", "chunk", "batch", "eval_samples", "classifier_steps"):
+        _positive_int(name, getattr(config, name))
+    _positive_int("picture_samples", config.picture_samples)
+    if config.eval_samples < 2:
+        raise ValueError(f"eval_samples must be at least 2, got {config.eval_samples}")
+    lr = config.hvae().lr
+    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"learning_rate must be a positive number, got {lr!r}")
+    if not (isinstance(config.lr_final, int | float) and 0.0 <= config.lr_final <= 1.0):
+        raise ValueError(f"lr_final must be a number in [0, 1], got {config.lr_final!r}")
+    if config.eval_images not in IMAGE_KINDS:
+        raise ValueError(f"eval_images must be one of {IMAGE_KINDS}, got {config.eval_images!r}")
+    if not 0.0 <= float(config.flip_prob) < 0.5:
+        raise ValueError(f"flip_prob must lie in [0, 0.5), got {config.flip_prob!r}")
+    return config._replace(alphas=check_alphas(config.alphas), seed=int(config.seed))
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+class SplitData(NamedTuple):
+    """The real data of the experiment, laid out for the compiled sweep.
+
+    ``rows[p]`` holds player p's images first (``counts[p]`` of them) and then the other
+    player's, so an own-data count of ``counts[p]`` is p's private data and a count of ``n``
+    is all digits (the baseline).
+    """
+
+    dataset: Dataset  # all images [n, H, W] (binary) and labels [n]
+    parts: list[np.ndarray]  # indices of each player's images
+    rows: np.ndarray  # [2, n, H, W]
+    counts: np.ndarray  # [2]
+
+
+def load_data(config: Config) -> SplitData:
+    """The embedded digits or MNIST (train + test, binarised at 0.4375), split 0–4 / 5–9.
+
+    Raises ValueError when the images do not have the model's size (e.g. the 28×28 model on
+    8×8 digits), and FileNotFoundError naming a missing IDX file.
+    """
+    ds = load_digits() if config.data_dir is None else load_mnist(config.data_dir, split="all")
+    shape = tuple(config.hvae().event_shape)
+    if tuple(ds.images.shape[1:]) != shape:
+        size = "×".join(map(str, ds.images.shape[1:]))
+        raise ValueError(f"model: made for {'×'.join(map(str, shape))} images, but the "
+                         f"{config.dataset_name} are {size}")
+    parts = by_classes(ds.labels, CLASS_SETS)
+    if sum(len(p) for p in parts) != len(ds.labels):
+        raise ValueError("labels: the data hold classes outside 0–9")
+    rows = np.stack([ds.images[np.concatenate([parts[p], parts[1 - p]])] for p in range(PLAYERS)])
+    return SplitData(ds, parts, rows, np.array([len(p) for p in parts], np.int32))
+
+
+class Entries(NamedTuple):
+    """The sweep: one entry per value of a, then the baseline (traced inputs of the program)."""
+
+    alphas: np.ndarray  # [S] self-weight (1.0 for the baseline)
+    alpha: np.ndarray  # [S, 2, 2] row-stochastic α
+    counts: np.ndarray  # [S, 2] own-data counts
+    baseline: np.ndarray  # [S] bool
+
+
+def entries(config: Config, data: SplitData) -> Entries:
+    """α and own-data counts of every entry of the sweep."""
+    a = np.array(config.alphas, np.float32)
+    alpha = np.stack([[[x, 1 - x], [1 - x, x]] for x in a]).astype(np.float32)
+    counts = np.tile(data.counts, (len(a), 1))
+    base = np.zeros(len(a), bool)
+    if config.baseline:
+        n = len(data.dataset.labels)
+        a = np.append(a, 1.0).astype(np.float32)
+        alpha = np.concatenate([alpha, np.eye(2, dtype=np.float32)[None]])
+        counts = np.concatenate([counts, [[n, n]]]).astype(np.int32)
+        base = np.append(base, True)
+    return Entries(a, alpha, counts.astype(np.int32), base)
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def chunking(config: Config) -> tuple[int, int]:
+    """``(chunks, iterations per chunk)``: equal chunks covering at least ``iterations``."""
+    chunks = math.ceil(config.iterations / config.chunk)
+    return chunks, math.ceil(config.iterations / chunks)
+
+
+class Schedule(NamedTuple):
+    """Traced scalars that steer training by the number of updates done (the optimiser's
+    count, which is checkpointed, so a resumed run follows the same schedule)."""
+
+    learning_rate: jax.Array  # Adam's step size at the start
+    lr_final: jax.Array  # factor reached at the end along a cosine (1: constant)
+    total: jax.Array  # updates of the whole run
+    warmup: jax.Array  # updates during which every player learns from its own data only
+
+    def rate(self, count: jax.Array) -> jax.Array:
+        """The step size after ``count`` updates."""
+        progress = jnp.clip(count / jnp.maximum(self.total, 1), 0.0, 1.0)
+        cosine = 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
+        return self.learning_rate * (self.lr_final + (1.0 - self.lr_final) * cosine)
+
+    def alpha(self, count: jax.Array, alpha: jax.Array) -> jax.Array:
+        """α after ``count`` updates: the identity during the warm-up, then ``alpha``."""
+        return jnp.where(count < self.warmup, jnp.eye(alpha.shape[-1], dtype=alpha.dtype), alpha)
+
+
+def _injected(node: Any) -> bool:
+    return isinstance(node, optax.InjectStatefulHyperparamsState)
+
+
+def updates_done(states: Any) -> jax.Array:
+    """The largest optimiser update count in ``states`` (all players step together)."""
+    nodes = jax.tree.leaves(states, is_leaf=_injected)
+    return jnp.max(jnp.stack([jnp.max(n.count) for n in nodes if _injected(n)]))
+
+
+def with_learning_rate(states: Any, rate: Callable[[jax.Array], jax.Array]) -> Any:
+    """Set every injected Adam learning rate in ``states`` to ``rate(updates done so far)``.
+
+    The rate is an array leaf of the optimiser state, so a schedule or a new value never
+    recompiles.
+    """
+
+    def set_rate(node: Any) -> Any:
+        if not _injected(node):
+            return node
+        old = node.hyperparams["learning_rate"]
+        new = jnp.broadcast_to(rate(node.count).astype(old.dtype), old.shape)
+        return node._replace(hyperparams={**node.hyperparams, "learning_rate": new})
+
+    return jax.tree.map(set_rate, states, is_leaf=_injected)
+
+
+@functools.lru_cache(maxsize=8)
+def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: float) -> Callable:
+    """``program(keys [S], states, rows, counts [S, 2], alpha [S, 2, 2], schedule)
+    -> (states, losses)`` for one chunk (``schedule``: a :class:`Schedule`, applied at the
+    start of the chunk).
+
+    One compiled program for every entry of the sweep and both players (cached per shape, so
+    runs in one process share it). ``losses`` are the chunk's mean p and q losses ``[S, 2]``.
+    """
+    train = make_train(hvae_player(model), PLAYERS, batch, flip_prob=flip_prob)
+
+    def one(key, states, rows, counts, alpha, schedule):
+        states = with_learning_rate(states, schedule.rate)
+        alpha = schedule.alpha(updates_done(states), alpha)
+        states, trace = train(key, states, rows, counts, alpha, iterations=iterations)
+        return states, {k: v.mean(axis=0) for k, v in trace.metrics.items()}
+
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, None, 0, 0, None)))
+
+
+def initial_states(config: Config, n_entries: int) -> Any:
+    """Two freshly initialised players, the same pair for every entry: ``[S, 2, ...]``."""
+    player = hvae_player(config.hvae())
+    pair = jax.jit(lambda k: init_states(player, k, PLAYERS))(jax.random.key(config.seed))
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (n_entries, *x.shape)), pair)
+
+
+def _architecture(model: HVAEConfig) -> HVAEConfig:
+    """The model without its learning rate, which is a traced input, not part of the program."""
+    return dataclasses.replace(model, lr=HVAEConfig.lr)
+
+
+def _run_identity(config: Config) -> dict:
+    """What a checkpoint folder must agree on to be resumed. The iteration count may grow and
+    the learning rate may change between calls (a schedule by hand)."""
+    _, per_chunk = chunking(config)
+    return {"alphas": list(config.alphas), "model": repr(_architecture(config.hvae())),
+            "batch": config.batch,
+            "chunk": per_chunk, "flip_prob": config.flip_prob, "seed": config.seed,
+            "data_dir": config.data_dir, "baseline": config.baseline}
+
+
+def _open_checkpoints(config: Config, checkpoint_dir: Path) -> list[dict]:
+    """Record the run's identity in the folder, or refuse a folder of a different run; return
+    the loss history up to the newest checkpoint (later lines, from an interrupted chunk that
+    was never saved, are dropped from the file too)."""
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    stamp = checkpoint_dir / "run.json"
+    identity = _run_identity(config)
+    if stamp.exists():
+        saved = json.loads(stamp.read_text())
+        diff = sorted(k for k in identity if saved.get(k) != identity[k])
+        if diff:
+            raise ValueError(f"checkpoint_dir: {checkpoint_dir} holds a run with different "
+                             f"{', '.join(diff)}; use another folder or the same settings")
+    else:
+        stamp.write_text(json.dumps(identity, indent=1))
+    ckpt = Checkpoints(checkpoint_dir)
+    done = ckpt.latest_step() or 0
+    ckpt.close()
+    path = checkpoint_dir / "history.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    history = [h for h in map(json.loads, filter(str.strip, lines)) if h["chunk"] < done]
+    path.write_text("".join(json.dumps(h) + "\n" for h in history))
+    return history
+
+
+class Trained(NamedTuple):
+    """Trained states ``[S, 2, ...]`` of every entry and the per-chunk loss history."""
+
+    states: Any
+    entries: Entries
+    history: list[dict]  # one per chunk: iteration, loss_p [S][2], loss_q [S][2]
+    resumed_from: int  # chunks restored from a checkpoint (0 for a fresh run)
+    iterations: int  # rounds run per entry
+
+
+def train(
+    config: Config,
+    data: SplitData,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    log_every: int = 1,
+) -> Trained:
+    """Train every entry of the sweep in one compiled program, chunk by chunk.
+
+    With ``checkpoint_dir`` every chunk is saved and a later call resumes from the newest
+    checkpoint, ending in exactly the state of an uninterrupted run. On NaN it raises
+    ``gtgen.training.Diverged`` naming the last good checkpoint. ``log`` receives a line of
+    mean losses every ``log_every`` chunks.
+    """
+    ent = entries(config, data)
+    chunks, per_chunk = chunking(config)
+    program = sweep_program(_architecture(config.hvae()), config.batch, per_chunk,
+                            float(config.flip_prob))
+    rows, counts, alpha = jnp.asarray(data.rows), jnp.asarray(ent.counts), jnp.asarray(ent.alpha)
+    schedule = Schedule(*np.float32([config.hvae().lr, config.lr_final, chunks * per_chunk,
+                                     config.warmup]))
+    n = len(ent.alphas)
+
+    def chunk(key: jax.Array, states: Any) -> tuple[Any, Any]:
+        return program(jax.random.split(key, n), states, rows, counts, alpha, schedule)
+
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    history = _open_checkpoints(config, ckpt) if ckpt is not None else []
+
+    def on_chunk(c: int, states: Any, losses: Any) -> None:
+        losses = host(losses)
+        record = {"chunk": c, "iteration": (c + 1) * per_chunk,
+                  "loss_p": losses["loss_p"].tolist(), "loss_q": losses["loss_q"].tolist()}
+        history.append(record)
+        if ckpt is not None:
+            with open(ckpt / "history.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+        if log is not None and ((c + 1) % log_every == 0 or c + 1 == chunks):
+            log(f"iteration {record['iteration']}/{chunks * per_chunk}: mean loss p "
+                f"{np.mean(losses['loss_p']):.2f}, q {np.mean(losses['loss_q']):.2f}")
+
+    key = jax.random.fold_in(jax.random.key(config.seed), 1)
+    states, resumed = run_chunks(chunk, initial_states(config, n), key, chunks,
+                                 checkpoint_dir=ckpt, on_chunk=on_chunk, progress=progress,
+                                 description=f"mnist-split ({n} entries × 2 players)")
+    return Trained(states, ent, history, resumed, chunks * per_chunk)
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+@functools.lru_cache(maxsize=8)
+def image_sampler(model: HVAEConfig, n: int, kind: str) -> Callable:
+    """``sample(key, pair_states) -> [2, n, H, W]``: each player's samples as the evaluation
+    sees them (``kind`` as ``Config.eval_images``)."""
+    player, decoder = hvae_player(model), networks(model).p_x
+
+    def one(key: jax.Array, state: Any) -> jax.Array:
+        s = player.sample(key, state, n)
+        if kind == "sample":
+            return s.x
+        logits = decoder.apply(state.p.params["p_x"], s.z0, s.z1)
+        return jax.nn.sigmoid(logits) if kind == "mean" else (logits > 0).astype(jnp.float32)
+
+    return jax.jit(lambda key, states: jax.vmap(one)(jax.random.split(key, PLAYERS), states))
+
+
+class Evaluation(NamedTuple):
+    """Per entry and player: class fractions ``[S, 2, 10]``, Fréchet classifier distances
+    ``[S, 2]`` against own / other / all digits, and a few samples ``[S, 2, k, H, W]``."""
+
+    class_fractions: np.ndarray
+    frechet_own: np.ndarray
+    frechet_other: np.ndarray
+    frechet_all: np.ndarray
+    pictures: np.ndarray
+    classifier_accuracy: float  # on held-out real images
+
+
+def reference_classifier(config: Config, data: SplitData) -> tuple[Classifier, float]:
+    """The reference classifier, trained on 80% of the real images; its held-out accuracy."""
+    ds = data.dataset
+    order = np.random.default_rng(config.seed).permutation(len(ds.labels))
+    cut = int(0.8 * len(order))
+    train_idx, test_idx = order[:cut], order[cut:]
+    key = jax.random.fold_in(jax.random.key(config.seed), 2)
+    clf = train_classifier(ds.images[train_idx], ds.labels[train_idx], key,
+                           steps=config.classifier_steps)
+    return clf, clf.accuracy(ds.images[test_idx], ds.labels[test_idx])
+
+
+def evaluate(config: Config, data: SplitData, states: Any) -> Evaluation:
+    """Classify and compare every model's samples (see the module docstring)."""
+    clf, accuracy = reference_classifier(config, data)
+    ds = data.dataset
+    features = functools.partial(_features, clf)
+    ref = {"all": features(ds.images)}
+    ref.update({p: features(ds.images[data.parts[p]]) for p in range(PLAYERS)})
+    sample = image_sampler(_architecture(config.hvae()), config.eval_samples, config.eval_images)
+    n_entries = jax.tree.leaves(states)[0].shape[0]
+    key = jax.random.fold_in(jax.random.key(config.seed), 3)
+    fractions = np.zeros((n_entries, PLAYERS, 10))
+    fd = np.zeros((3, n_entries, PLAYERS))
+    pictures = []
+    for s in range(n_entries):
+        entry = jax.tree.map(lambda v, s=s: v[s], states)
+        x = np.asarray(sample(jax.random.fold_in(key, s), entry))
+        pictures.append(x[:, : config.picture_samples])
+        for p in range(PLAYERS):
+            fractions[s, p] = class_fractions(clf, x[p])
+            f = features(x[p])
+            fd[:, s, p] = [frechet_distance(f, ref[p]), frechet_distance(f, ref[1 - p]),
+                           frechet_distance(f, ref["all"])]
+    return Evaluation(fractions, fd[0], fd[1], fd[2], np.stack(pictures), accuracy)
+
+
+def _features(clf: Classifier, images: np.ndarray, block: int = 10_000) -> np.ndarray:
+    """Classifier features of many images, in blocks (bounded memory at MNIST scale)."""
+    return np.concatenate([np.asarray(clf.features(images[i: i + block]))
+                           for i in range(0, len(images), block)])
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole experiment
+
+
+class Results(NamedTuple):
+    """A finished run: configuration, training record and evaluation (see ``report``)."""
+
+    config: Config
+    trained: Trained
+    evaluation: Evaluation
+    wall_s: float
+
+    def own_share(self) -> np.ndarray:
+        """``[S, 2]``: fraction of each model's samples classified as its player's digits."""
+        return np.stack([self.evaluation.class_fractions[:, p, list(CLASS_SETS[p])].sum(-1)
+                         for p in range(PLAYERS)], axis=1)
+
+
+def run(
+    config: Config | None = None,
+    out_dir: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    log_every: int = 1,
+) -> Results:
+    """Run experiment IV-A: load data, train the sweep in one program, evaluate.
+
+    With ``out_dir`` the pictures, ``metrics.json`` and ``report.txt`` are written there
+    (atomically), and checkpoints go to ``out_dir/checkpoints`` unless ``checkpoint_dir`` says
+    otherwise; calling ``run`` again with the same configuration resumes from them.
+    """
+    start = time.perf_counter()
+    config = validate(Config() if config is None else config)
+    data = load_data(config)
+    if checkpoint_dir is None and out_dir is not None:
+        checkpoint_dir = Path(out_dir) / "checkpoints"
+    trained = train(config, data, checkpoint_dir, progress=progress, log=log, log_every=log_every)
+    evaluation = evaluate(config, data, trained.states)
+    results = Results(config, trained, evaluation, time.perf_counter() - start)
+    if out_dir is not None:
+        from gtgen.experiments.report import write_outputs
+
+        write_outputs(results, out_dir)
+    return results
+
+
+__all__: Sequence[str] = (
+    "CLASS_SETS", "DEFAULT_ALPHAS", "DIGITS_MODEL", "Config", "Evaluation", "Results",
+    "SplitData", "Trained", "check_alphas", "demo_config", "entries", "evaluate", "load_data",
+    "mnist_config", "run", "train", "validate",
+)
