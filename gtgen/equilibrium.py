@@ -19,6 +19,7 @@ reaches the exact solution in two steps. We run it to a residual below 1e-12.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -42,23 +43,30 @@ def reaches_real_data(alpha: np.ndarray) -> np.ndarray:
         anchored = grown
 
 
+DENSE_EIGEN_MAX = 1000  # above this many players ρ(B) comes from ARPACK instead of a dense solve
+
+
 def spectral_radius(alpha: Any) -> float:
-    """ρ(B) for B the off-diagonal part of α: the linear rate of best-response iteration."""
+    """ρ(B) for B the off-diagonal part of α: the linear rate of best-response iteration.
+
+    Dense eigenvalues up to ``DENSE_EIGEN_MAX`` players, ARPACK's largest-magnitude eigenvalue
+    (scipy, which jax depends on) above: plain power iteration would never settle on a cyclic α,
+    whose leading eigenvalues share one modulus.
+    """
     a = validate_alpha(alpha)
-    off = a - np.diag(np.diagonal(a))
-    if a.shape[0] > 2000:  # power iteration on |B|, whose ρ equals ρ(B) for non-negative B
-        v = np.ones(a.shape[0])
-        for _ in range(2000):
-            w = off @ v
-            norm = np.linalg.norm(w)
-            if norm == 0:
-                return 0.0
-            v_next = w / norm
-            if np.allclose(v_next, v, atol=1e-12):
-                break
-            v = v_next
-        return float(np.linalg.norm(off @ v) / np.linalg.norm(v))
-    return float(np.max(np.abs(np.linalg.eigvals(off)))) if a.shape[0] else 0.0
+    n = a.shape[0]
+    off = a.copy()
+    np.fill_diagonal(off, 0.0)
+    if not off.any():
+        return 0.0
+    if n <= DENSE_EIGEN_MAX:
+        return float(np.max(np.abs(np.linalg.eigvals(off))))
+    import scipy.sparse
+    import scipy.sparse.linalg
+
+    vals = scipy.sparse.linalg.eigs(scipy.sparse.csr_matrix(off), k=1, which="LM", tol=1e-12,
+                                    return_eigenvectors=False, maxiter=100 * n)
+    return float(np.abs(vals[0]))
 
 
 def _require_unique(alpha: np.ndarray) -> None:
@@ -91,6 +99,17 @@ def nash_equilibrium(alpha: Any, own_moments: Any) -> np.ndarray:
     return np.linalg.solve(np.eye(a.shape[0]) - off, d[:, None] * m)
 
 
+@functools.lru_cache(maxsize=32)
+def _newton_functions(groups):
+    """Jitted residual F(μ) = μ − G(μ) and its Jacobian for one game structure (cached)."""
+
+    def residual(x, alpha, own):
+        _, unflatten = ravel_pytree(own)
+        return x - ravel_pytree(exact_best_response(groups, alpha, own, unflatten(x)))[0]
+
+    return jax.jit(residual), jax.jit(jax.jacfwd(residual))
+
+
 def game_equilibrium(game: Game) -> tuple[np.ndarray, ...]:
     """The game's Nash equilibrium, per group ``[n_g, K_g]`` (float64), in closed form."""
     _require_unique(game.alpha)
@@ -101,18 +120,55 @@ def game_equilibrium(game: Game) -> tuple[np.ndarray, ...]:
         alpha = jnp.asarray(game.alpha, jnp.float64)
         own64 = tuple(jnp.asarray(m, jnp.float64) for m in own)
         x, unflatten = ravel_pytree(own64)
-
-        def residual(x):
-            return x - ravel_pytree(exact_best_response(game.groups, alpha, own64, unflatten(x)))[0]
-
-        jac = jax.jit(jax.jacfwd(residual))
-        res = jax.jit(residual)
+        res, jac = _newton_functions(game.groups)
         for _ in range(50):
-            f = res(x)
+            f = res(x, alpha, own64)
             if float(jnp.max(jnp.abs(f))) < 1e-12:
                 break
-            x = x - jnp.linalg.solve(jac(x), f)
+            x = x - jnp.linalg.solve(jac(x, alpha, own64), f)
         return tuple(np.asarray(p) for p in unflatten(x))
+
+
+EXACT_COUNT_BUDGET = 2e10  # most multiply-adds spent counting exact rounds before estimating
+
+
+def rounds_to_tolerance(game: Game, tol: float, rate: float, star) -> int:
+    """Rounds of exact best response from the own-data fits until max |μ − μ*| ≤ tol.
+
+    Counted by running the iteration in float64 (its error need not shrink by ρ every round: a
+    chain of followers has ρ(B) = 0 yet needs N − 1 rounds); estimated from ρ(B) only when
+    counting would cost more than ``EXACT_COUNT_BUDGET`` multiply-adds.
+    """
+    own = game.own_moments64
+    start_error = max(float(np.max(np.abs(m - s))) for m, s in zip(own, star))
+    estimate = predicted_rounds(rate, start_error, tol)
+    work = game.n_players**2 * sum(g.player.num_stats for g in game.groups)
+    if work * max(estimate, 1) > EXACT_COUNT_BUDGET:
+        return estimate
+    limit = int(max(2 * estimate + game.n_players + 10, 100))
+    with jax.enable_x64(True):
+        return int(_count_rounds(game.groups, limit)(
+            jnp.asarray(game.alpha), tuple(jnp.asarray(m) for m in own),
+            tuple(jnp.asarray(s) for s in star), jnp.float64(tol)))
+
+
+@functools.lru_cache(maxsize=32)
+def _count_rounds(groups, limit: int):
+    def count(alpha, own, star, tol):
+        def error(mu):
+            return jnp.max(jnp.stack([jnp.max(jnp.abs(m - s)) for m, s in zip(mu, star)]))
+
+        def body(carry):
+            t, mu = carry
+            return t + 1, exact_best_response(groups, alpha, own, mu)
+
+        def cond(carry):
+            t, mu = carry
+            return (error(mu) > tol) & (t < limit)
+
+        return jax.lax.while_loop(cond, body, (jnp.int32(0), own))[0]
+
+    return jax.jit(count)
 
 
 class Report(NamedTuple):
@@ -122,7 +178,7 @@ class Report(NamedTuple):
     distance: float  # max |μ − μ*|
     nash_gap: list[float]  # KL(p_BR_i ‖ p_i) per player, zero exactly at equilibrium
     rate: float  # ρ(B)
-    rounds_to_tol: int  # rounds of exact best response predicted to reach ``tol`` from own data
+    rounds_to_tol: int  # rounds of exact best response from own data to reach ``tol`` (counted)
     tol: float
     closed_form: list[np.ndarray]  # μ* per player
     reached: list[np.ndarray]  # μ per player
@@ -167,13 +223,12 @@ def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:
         gaps = [np.asarray(jax.vmap(g.player.kl)(b, jnp.asarray(p)))
                 for g, b, p in zip(game.groups, best, params)]
         best = [np.asarray(b) for b in best]
-    start_error = max(float(np.max(np.abs(np.asarray(m) - s))) for m, s in zip(own, star))
     return Report(
         residual=max(float(np.max(np.abs(p - b))) for p, b in zip(params, best)),
         distance=max(float(np.max(np.abs(np.asarray(p) - s))) for p, s in zip(params, star)),
         nash_gap=[float(v[0]) for v in game.per_player([g[:, None] for g in gaps])],
         rate=rate,
-        rounds_to_tol=predicted_rounds(rate, start_error, tol),
+        rounds_to_tol=rounds_to_tolerance(game, tol, rate, star),
         tol=tol,
         closed_form=game.per_player(star),
         reached=game.per_player(params),

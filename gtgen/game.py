@@ -73,6 +73,8 @@ def _validate_data(x: Any, player: ExpFamPlayer, i: int) -> np.ndarray:
         raise ValueError(f"data[{i}]: cannot be read as an array") from None
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
         raise ValueError(f"data[{i}]: must be numeric, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"data[{i}]: must be real, got complex dtype {arr.dtype}")
     event = tuple(player.event_shape)
     if arr.ndim != 1 + len(event) or tuple(arr.shape[1:]) != event:
         want = "[n]" if not event else f"[n, {', '.join(map(str, event))}]"
@@ -89,7 +91,10 @@ def _validate_data(x: Any, player: ExpFamPlayer, i: int) -> np.ndarray:
 
 
 def _validate_weights(w: Any, n: int, i: int) -> np.ndarray:
-    arr = np.asarray(w, dtype=np.float64)
+    try:
+        arr = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"weights[{i}]: must be an array of {n} numbers") from None
     if arr.shape != (n,):
         raise ValueError(f"weights[{i}]: has shape {arr.shape}, expected ({n},) like data[{i}]")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0) or arr.sum() <= 0:
@@ -138,6 +143,8 @@ class Game:
         if weights is None:
             wts = [np.ones(len(x)) for x in arrays]
         else:
+            if isinstance(weights, (str, bytes, np.ndarray)) or not isinstance(weights, Sequence):
+                raise TypeError("weights: must be a list with one array of sample weights per player")
             if len(weights) != n:
                 raise ValueError(f"weights: has {len(weights)} arrays but there are {n} players")
             wts = [_validate_weights(w, len(x), i) for i, (w, x) in enumerate(zip(weights, arrays))]

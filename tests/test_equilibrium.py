@@ -376,11 +376,6 @@ def exact_error_rounds(alpha, own, tol, cap=10_000):
     raise AssertionError("no convergence")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rounds_to_tol uses ceil(log(tol/e0)/log ρ) and returns 1 when ρ(B) = 0, but a chain "
-    "(nilpotent B) needs N − 1 rounds (equilibrium.py predicted_rounds)",
-)
 def test_rounds_to_tol_chain_of_followers():
     n, tol = 4, 1e-4
     alpha = np.zeros((n, n))
@@ -396,11 +391,6 @@ def test_rounds_to_tol_chain_of_followers():
     assert abs(observed - report.rounds_to_tol) <= 1  # exact oracle: no ρ-approximation slack
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rounds_to_tol assumes |e_t| = ρᵗ|e_0|; for a dense non-symmetric α the fast modes die "
-    "first and the prediction overshoots the exact count by several rounds (equilibrium.py)",
-)
 def test_rounds_to_tol_dense_alpha_within_two_rounds():
     tol = 1e-4
     alpha = dense_alpha(np.random.default_rng(0), 4)

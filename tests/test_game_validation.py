@@ -189,11 +189,6 @@ def test_data_not_numeric(bad):
         gtgen.Game([G2] * 3, uniform(3), data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="game.py _validate_data: complex data passes np.number and is cast to real, "
-    "silently dropping the imaginary part",
-)
 def test_complex_data_rejected():
     data = good_data()
     data[1] = data[1] + 1j
@@ -271,11 +266,6 @@ def test_weights_list_of_wrong_length():
         gtgen.Game([G2] * 3, uniform(3), good_data(), weights=[np.ones(6)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="game.py Game.__init__ / _validate_weights: a non-list `weights` or non-numeric weight "
-    "values raise numpy's/Python's own error (no field named)",
-)
 @pytest.mark.parametrize(
     "weights", [5, [np.array(["a"] * 6), np.ones(7), np.ones(8)]], ids=["int", "strings"]
 )
