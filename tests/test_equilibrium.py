@@ -400,3 +400,17 @@ def test_rounds_to_tol_dense_alpha_within_two_rounds():
     observed = observed_rounds(game, tol)
     assert abs(observed - exact_error_rounds(alpha, own, tol)) <= 1  # solver follows the recursion
     assert abs(observed - report.rounds_to_tol) <= 2
+
+
+def test_spectral_radius_large_games_bracket():
+    """Above the dense limit ρ(B) is a Collatz–Wielandt upper bound: tight when power iteration
+    converges (uniform rows: ρ = 1 − a exactly), and still ≥ ρ on a cyclic ring."""
+    n = gtgen.equilibrium.DENSE_EIGEN_MAX + 50
+    a = 0.3
+    uniform_alpha = np.full((n, n), (1 - a) / (n - 1))
+    np.fill_diagonal(uniform_alpha, a)
+    assert gtgen.spectral_radius(uniform_alpha) == pytest.approx(1 - a, abs=1e-9)
+    ring = np.zeros((n, n))
+    ring[0, 0], ring[0, n - 1] = 0.5, 0.5
+    ring[np.arange(1, n), np.arange(n - 1)] = 1.0
+    assert gtgen.spectral_radius(ring) >= 0.5 ** (1 / n) - 1e-12
