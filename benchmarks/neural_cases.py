@@ -1,0 +1,386 @@
+"""Neural benchmark cases: gtgen's compiled exchange round of VAE / HVAE players on the digits.
+
+``neural_vae_n8``: 8 VAE players (gtgen.players.neural.vae_player, MLP first, then the conv
+variant) on the binarised 8×8 digits, split into disjoint per-class slices; self-weight a = 0.5
+and uniform off-diagonal α; batch 256 with the authors' composition (round(256·a) own images,
+the rest synthetic, drawn from the others before anyone updates). Figures, all measured in one
+run on the same machine:
+- ``round_ms``: one round of gtgen's compiled ``train`` (K rounds in one ``lax.scan``, compile
+  excluded; median of repeats, divided by K);
+- ``ratio_vs_loop``: against benchmarks/reference/torch_vae.py (PyTorch eager, a Python loop over
+  players, same architecture, batch, composition and Adam), timed at 1 thread and at all cores;
+  the faster of the two is the baseline (``loop_threads`` says which). Null, with a ``note``,
+  when torch is not importable (install the ``[reference]`` extra);
+- ``fraction_of_matmul_peak``: achieved FLOP/s of gtgen's round over the FLOP/s of a large
+  float32 matmul (``matmul_size``², jitted, the best of repeats) timed in the same run. The
+  round's FLOPs (``flops_source``) come from XLA's cost analysis of the compiled program
+  (``train.lower(...).compile().cost_analysis()``; XLA counts the body of the scan's while loop,
+  one round, once), else from the analytic count. ``round_gflop_analytic`` is the useful work of
+  the layers alone (forward + backward of every dense / conv layer of the update, the decoder's
+  forward of the sampling, 2 FLOPs per multiply-add; elementwise work not counted), and
+  ``fraction_of_matmul_peak_analytic`` the fraction with that count.
+- ``ratio_ceiling``: the loop's time over the time of the round's FLOPs at the matmul rate, the
+  highest ratio any implementation could reach on this machine.
+- ``compile_s``: the time to trace, lower and compile ``train``, reported, never in ``round_ms``.
+The conv variant's figures carry the prefix ``conv_``.
+
+``neural_sweep``: the α sweep of experiment IV-A (self-weight a ∈ {0.1, …, 1.0} × 2 players,
+digits 0–4 / 5–9, the HVAE "digits-small" player, batch 256, ``iterations`` rounds per run) as
+one program (``jax.jit(jax.vmap(train))`` over α, keys and initial states) against the same 10
+runs one after another, each a call of the compiled ``train`` (compiled once, as a user's loop
+of ``train(...)`` calls would be; each result is waited for). ``ratio_vs_loop`` excludes
+compilation on both sides; ``ratio_vs_loop_end_to_end`` includes it on both (one compile each).
+``ratio_ceiling`` is the loop's time over the time the same FLOPs would take at the matmul
+rate: no batching can beat it on this machine, which bounds the ratio whenever the loop is
+already compute-bound. The full run also measures the sweep at batch 32 (``small_batch_*``),
+where per-operation overheads, not arithmetic, dominate. ``quick`` uses the MLP VAE player (it
+compiles faster) and fewer rounds.
+
+Every case takes ``sizes`` (a dict overriding its defaults) so tests can run it tiny; its key
+``compiler_options`` (XLA options for every compiled program, default none) lets them compile
+without the backend's optimisation passes, which take most of a compile on a CPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import os
+import statistics
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.timing import median_seconds
+from gtgen.data import disjoint_slices, load_digits
+from gtgen.neural_round import init_states, make_train
+from gtgen.players.neural import NeuralPlayer, VAEConfig, hvae_player, vae_player
+
+NO_TORCH = ("torch is not importable: install the [reference] extra (torch==2.13.0) "
+            "for the PyTorch comparison")
+
+
+# Players and their train functions are cached: cases (and tests) at equal sizes share them.
+
+@functools.cache
+def _player(spec: Any) -> NeuralPlayer:
+    """A player from a VAEConfig, an HVAE configuration name ("hvae:digits-small"), or "vae"."""
+    if isinstance(spec, VAEConfig):
+        return vae_player(spec)
+    if spec == "vae":
+        return vae_player(VAEConfig())
+    if isinstance(spec, str) and spec.startswith("hvae:"):
+        return hvae_player(spec.removeprefix("hvae:"))
+    raise ValueError(f"unknown player {spec!r}")
+
+
+@functools.cache
+def _train(player: NeuralPlayer, n_players: int, batch: int):
+    return make_train(player, n_players, batch)
+
+
+def _options(s: dict) -> dict | None:
+    """XLA compiler options of the case's programs (None: XLA's defaults, as a user gets)."""
+    return dict(s["compiler_options"]) if s.get("compiler_options") else None
+
+
+def _init(player: NeuralPlayer, n_players: int, options: dict | None):
+    """``key -> stacked states`` of ``n_players`` players, compiled."""
+    fn = jax.jit(lambda k: init_states(player, k, n_players))
+    return fn.lower(jax.random.key(0)).compile(options)
+
+
+def _compile(jitted, args: tuple, options: dict | None, *static) -> tuple[Any, Any, float]:
+    """(lowered, compiled, seconds to trace, lower and compile) of ``jitted`` on ``args``."""
+    start = time.perf_counter()
+    lowered = jitted.lower(*args, *static)
+    compiled = lowered.compile(options)
+    return lowered, compiled, time.perf_counter() - start
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def _matmul_flops_per_s(size: int, repeats: int) -> float:
+    """FLOP/s of a jitted ``size``² float32 matmul, the best of ``repeats`` (a peak: on a shared
+    machine the median would count other processes' interference against the machine)."""
+    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
+    mm = jax.jit(jnp.matmul)
+    jax.block_until_ready(mm(a, b))
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(mm(a, b))
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size**3 / best
+
+
+def _flops_of(cost) -> float | None:
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else None
+    flops = (cost or {}).get("flops")
+    return float(flops) if flops and flops > 0 else None
+
+
+def _round_flops(train, compiled, args: tuple, iterations: int) -> float | None:
+    """FLOPs of one round from XLA's cost analysis of the compiled ``train``.
+
+    XLA's cost analysis does not know a while loop's trip count and counts its body once; this
+    is checked on the (cheap, uncompiled) lowerings for ``iterations`` and ``2 · iterations``
+    rounds (equal up to the work outside the loop, or double if the body were counted per
+    trip), and the count is divided by the trip count in the second case.
+    """
+    try:
+        flops = _flops_of(compiled.cost_analysis())
+        single = _flops_of(train.lower(*args, iterations).cost_analysis())
+        double = _flops_of(train.lower(*args, 2 * iterations).cost_analysis())
+    except Exception:  # noqa: BLE001 - a backend without cost analysis: the caller counts
+        return None
+    if flops is None or single is None or double is None:
+        return None
+    return flops if double < 1.5 * single else flops / iterations
+
+
+def analytic_vae_flops(config: VAEConfig, batch: int) -> float:
+    """FLOPs of one VAE player's part of a round: ``batch`` samples (decoder forward) and one
+    update on ``batch`` items (forward, gradients of weights and of inputs — none for the image
+    input of the first layer), dense and conv layers only, 2 FLOPs per multiply-add."""
+    h, w = config.event_shape
+    lat, hid, c = config.latent, tuple(config.hidden), config.width
+
+    def dense(sizes: tuple[int, ...]) -> list[int]:
+        return [a * b for a, b in itertools.pairwise(sizes)]
+
+    if config.kind == "mlp":
+        enc, dec = dense((h * w, *hid, 2 * lat)), dense((lat, *hid, h * w))
+    else:
+        grid = (h // 4) * (w // 4) * 2 * c
+        enc = [(h // 2) * (w // 2) * c * 9, (h // 4) * (w // 4) * 2 * c * 9 * c,
+               *dense((grid, *hid, 2 * lat))]
+        # transposed convolutions: every input pixel meets the kernel once
+        dec = [*dense((lat, *hid, grid)),
+               (h // 4) * (w // 4) * 9 * 2 * c * c, (h // 2) * (w // 2) * 9 * c]
+    forward = sum(enc) + sum(dec)
+    update = 3 * forward - enc[0]
+    return 2.0 * batch * (update + sum(dec))
+
+
+def _digits_split(n_players: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Binarised digits in disjoint per-class slices: (per-player images, padded stack, counts)."""
+    ds = load_digits()
+    per_class = int(np.bincount(ds.labels).min()) // n_players
+    parts = [ds.images[idx] for idx in disjoint_slices(ds.labels, n_players, per_class, seed)]
+    n_max = max(len(p) for p in parts)
+    padded = np.stack([np.pad(p, ((0, n_max - len(p)), (0, 0), (0, 0))) for p in parts])
+    return parts, padded, np.array([len(p) for p in parts], np.int32)
+
+
+def _uniform_alpha(n: int, a: float) -> np.ndarray:
+    alpha = np.full((n, n), (1.0 - a) / (n - 1))
+    np.fill_diagonal(alpha, a)
+    return alpha
+
+
+def _torch_round_seconds(parts, alpha, batch, rounds, repeats, threads, **model_args) -> float:
+    """Seconds per round of the PyTorch loop with ``threads`` intra-op threads."""
+    import torch
+
+    from benchmarks.reference import torch_vae
+
+    before = torch.get_num_threads()
+    torch_vae.set_threads(threads)
+    try:
+        data = [torch.as_tensor(p) for p in parts]
+        players = torch_vae.make_players(len(parts), seed=0, **model_args)
+        torch_vae.train(players, data, alpha, batch, 1)  # warm-up (allocator, oneDNN kernels)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch_vae.train(players, data, alpha, batch, rounds)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) / rounds
+    finally:
+        torch.set_num_threads(before)
+
+
+def _torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _vae_kind(kind: str, s: dict, parts, data, counts, alpha, matmul_rate: float) -> dict:
+    """All figures of one VAE variant (keys without prefix)."""
+    config = VAEConfig(kind=kind, **s.get("vae", {}))
+    player = _player(config)
+    n, batch = len(parts), s["batch"]
+    rounds = s["rounds"][kind]
+    train = _train(player, n, batch)
+    states = _init(player, n, _options(s))(jax.random.key(0))
+    args = (jax.random.key(1), states, jnp.asarray(data), jnp.asarray(counts),
+            jnp.asarray(alpha, jnp.float32))
+    _, compiled, compile_s = _compile(train, args, _options(s), rounds)
+    t_round = median_seconds(lambda: compiled(*args), repeats=s["repeats"]) / rounds
+
+    analytic = analytic_vae_flops(config, batch) * n
+    xla = _round_flops(train, compiled, args, rounds)
+    flops = xla if xla is not None else analytic
+    out = {
+        "round_ms": 1e3 * t_round,
+        "rounds_per_s": 1.0 / t_round,
+        "compile_s": compile_s,
+        "round_gflop": flops / 1e9,
+        "round_gflop_analytic": analytic / 1e9,
+        "flops_source": "xla cost analysis" if xla is not None else "analytic",
+        "round_gflop_per_s": flops / t_round / 1e9,
+        "fraction_of_matmul_peak": flops / t_round / matmul_rate,
+        "fraction_of_matmul_peak_analytic": analytic / t_round / matmul_rate,
+    }
+    if not _torch_available():
+        out.update(ratio_vs_loop=None, loop_round_ms=None, note=NO_TORCH)
+        return out
+    model_args = {"kind": kind, **s.get("vae", {})}
+    model_args.pop("lr", None)
+    cores = os.cpu_count() or 1
+    loop = {}
+    for threads in sorted({1, cores}):
+        loop[threads] = _torch_round_seconds(parts, alpha, batch, s["loop_rounds"][kind],
+                                             s["repeats"], threads, lr=config.lr, **model_args)
+    best = min(loop, key=loop.get)
+    out.update(
+        loop_round_ms=1e3 * loop[best],
+        loop_threads=best,
+        loop_round_ms_1_thread=1e3 * loop[1],
+        loop_round_ms_all_cores=1e3 * loop[cores],
+        ratio_vs_loop=loop[best] / t_round,
+        ratio_ceiling=loop[best] / (flops / matmul_rate),
+    )
+    return out
+
+
+def neural_vae_n8(quick: bool = False, sizes: dict | None = None) -> dict:
+    s = {
+        "players": 8, "batch": 256, "self_weight": 0.5,
+        "kinds": ("mlp",) if quick else ("mlp", "conv"),
+        "rounds": {"mlp": 20 if quick else 100, "conv": 3 if quick else 10},
+        "loop_rounds": {"mlp": 5 if quick else 20, "conv": 2 if quick else 4},
+        "repeats": 2 if quick else 3,
+        "matmul_size": 1024 if quick else 2048,
+        "vae": {},  # VAEConfig overrides (tests: a tiny model)
+        "compiler_options": None,  # XLA options (tests: fast, unoptimised compiles)
+    }
+    s.update(sizes or {})
+    load_before = _load()
+    parts, data, counts = _digits_split(s["players"])
+    alpha = _uniform_alpha(s["players"], s["self_weight"])
+    matmul_rate = _matmul_flops_per_s(s["matmul_size"], repeats=5 if quick else 10)
+    out: dict[str, Any] = {
+        "name": "neural-vae-N8",
+        "players": s["players"], "batch": s["batch"], "self_weight": s["self_weight"],
+        "images_per_player": int(counts[0]),
+        "matmul_size": s["matmul_size"],
+        "matmul_gflop_per_s": matmul_rate / 1e9,
+    }
+    for kind in s["kinds"]:
+        figures = _vae_kind(kind, s, parts, data, counts, alpha, matmul_rate)
+        prefix = "" if kind == "mlp" else f"{kind}_"
+        out.update({prefix + k: v for k, v in figures.items()})
+    out["load_avg_1min"] = [load_before, _load()]
+    out["targets"] = {"ratio_vs_loop": 3, "fraction_of_matmul_peak": 0.5}
+    return out
+
+
+def _two_player_digits() -> tuple[jax.Array, jax.Array]:
+    """Digits 0–4 / 5–9, padded into ``[2, n_max, 8, 8]``, and the counts."""
+    ds = load_digits()
+    parts = [ds.images[ds.labels < 5], ds.images[ds.labels >= 5]]
+    n_max = max(len(p) for p in parts)
+    padded = np.stack([np.pad(p, ((0, n_max - len(p)), (0, 0), (0, 0))) for p in parts])
+    return jnp.asarray(padded), jnp.asarray([len(p) for p in parts], jnp.int32)
+
+
+def _sweep_ratio(player: NeuralPlayer, batch: int, values: np.ndarray, iterations: int,
+                 repeats: int, data, counts, options: dict | None) -> dict:
+    """Loop of single runs against one vmapped program, for the self-weights ``values``."""
+    alphas = jnp.asarray(np.stack([[[a, 1 - a], [1 - a, a]] for a in values]), jnp.float32)
+    keys = jax.random.split(jax.random.key(0), len(values))
+    init = _init(player, 2, options)
+    singles = [init(k) for k in jax.random.split(jax.random.key(1), len(values))]
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *singles)
+    train = _train(player, 2, batch)
+    first = (keys[0], singles[0], data, counts, alphas[0])
+    _, single, loop_compile = _compile(train, first, options, iterations)
+
+    def loop():
+        for s in range(len(values)):  # a user's loop: one call, one result, per α
+            out = jax.block_until_ready(single(keys[s], singles[s], data, counts, alphas[s]))
+        return out
+
+    t_loop = median_seconds(loop, repeats=repeats)
+
+    sweep = jax.jit(jax.vmap(lambda k, st, a: train(k, st, data, counts, a, iterations)))
+    _, swept, sweep_compile = _compile(sweep, (keys, stacked, alphas), options)
+    t_sweep = median_seconds(lambda: swept(keys, stacked, alphas), repeats=repeats)
+
+    flops = _round_flops(train, single, first, iterations)
+    return {
+        "loop_s": t_loop, "sweep_s": t_sweep,
+        "loop_compile_s": loop_compile, "sweep_compile_s": sweep_compile,
+        "ratio_vs_loop": t_loop / t_sweep,
+        "ratio_vs_loop_end_to_end": (loop_compile + t_loop) / (sweep_compile + t_sweep),
+        "round_gflop": None if flops is None else flops / 1e9,
+        "total_gflop": None if flops is None else flops * iterations * len(values) / 1e9,
+    }
+
+
+def neural_sweep(quick: bool = False, sizes: dict | None = None) -> dict:
+    s = {
+        "player": "vae" if quick else "hvae:digits-small",
+        "values": 10, "batch": 256,
+        "iterations": 20 if quick else 100,
+        "repeats": 2 if quick else 3,
+        "small_batch": None if quick else 32,
+        "matmul_size": 1024 if quick else 2048,
+        "compiler_options": None,
+    }
+    s.update(sizes or {})
+    load_before = _load()
+    player = _player(s["player"])
+    data, counts = _two_player_digits()
+    values = np.round(np.linspace(0.1, 1.0, s["values"]), 2)
+    matmul_rate = _matmul_flops_per_s(s["matmul_size"], repeats=5 if quick else 10)
+    main = _sweep_ratio(player, s["batch"], values, s["iterations"], s["repeats"], data, counts,
+                        _options(s))
+    out: dict[str, Any] = {
+        "name": "neural-sweep",
+        "player": s["player"], "players": 2, "alphas": [float(v) for v in values],
+        "batch": s["batch"], "iterations": s["iterations"],
+        "compile": "excluded from ratio_vs_loop on both sides, included in both in _end_to_end",
+        **main,
+        "matmul_gflop_per_s": matmul_rate / 1e9,
+    }
+    if main["total_gflop"] is not None:
+        at_peak = main["total_gflop"] * 1e9 / matmul_rate
+        out["loop_fraction_of_matmul_peak"] = at_peak / main["loop_s"]
+        out["sweep_fraction_of_matmul_peak"] = at_peak / main["sweep_s"]
+        out["ratio_ceiling"] = main["loop_s"] / at_peak
+    if s["small_batch"]:
+        small = _sweep_ratio(player, s["small_batch"], values, s["iterations"], s["repeats"],
+                             data, counts, _options(s))
+        out["small_batch"] = s["small_batch"]
+        out.update({f"small_batch_{k}": small[k] for k in
+                    ("loop_s", "sweep_s", "ratio_vs_loop", "ratio_vs_loop_end_to_end")})
+    out["load_avg_1min"] = [load_before, _load()]
+    out["targets"] = {"ratio_vs_loop": 3}
+    return out
+
+
+CASES = [neural_vae_n8, neural_sweep]

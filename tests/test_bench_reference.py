@@ -1,0 +1,120 @@
+"""The neural benchmark cases at a tiny size; the PyTorch reference when torch is installed."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import jax
+import pytest
+
+# benchmarks/ is a folder of the source checkout, not part of the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import neural_cases
+from gtgen.players.neural import VAEConfig, vae_player
+
+# A tiny model, two players, two rounds, compiled without XLA's backend optimisations (most of
+# a CPU compile): the figures are timing-meaningless, the machinery is what is tested.
+FAST_COMPILE = {"xla_backend_optimization_level": 0}
+TINY_VAE = {"latent": 2, "hidden": (8,)}
+TINY_N8 = {
+    "players": 2, "batch": 8, "kinds": ("mlp",), "rounds": {"mlp": 2}, "loop_rounds": {"mlp": 1},
+    "repeats": 1, "matmul_size": 64, "vae": TINY_VAE, "compiler_options": FAST_COMPILE,
+}
+TINY_SWEEP = {
+    "player": VAEConfig(**TINY_VAE), "values": 2, "batch": 8, "iterations": 2, "repeats": 1,
+    "small_batch": None, "matmul_size": 64, "compiler_options": FAST_COMPILE,
+}
+N8_FIGURES = ("round_ms", "rounds_per_s", "round_gflop", "round_gflop_analytic",
+              "round_gflop_per_s", "fraction_of_matmul_peak", "matmul_gflop_per_s")
+SWEEP_FIGURES = ("loop_s", "sweep_s", "ratio_vs_loop", "ratio_vs_loop_end_to_end",
+                 "round_gflop", "ratio_ceiling", "matmul_gflop_per_s")
+
+
+def positive(value) -> bool:
+    return isinstance(value, float | int) and math.isfinite(value) and value > 0
+
+
+def torch_importable() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_vae_n8_tiny() -> None:
+    out = neural_cases.neural_vae_n8(sizes=TINY_N8)
+    assert out["name"] == "neural-vae-N8"
+    assert out["targets"] == {"ratio_vs_loop": 3, "fraction_of_matmul_peak": 0.5}
+    for key in N8_FIGURES:
+        assert positive(out[key]), (key, out[key])
+    assert out["flops_source"] in ("xla cost analysis", "analytic")
+    if torch_importable():
+        assert positive(out["ratio_vs_loop"]) and positive(out["loop_round_ms"])
+        assert out["loop_threads"] >= 1
+    else:
+        assert out["ratio_vs_loop"] is None and "torch" in out["note"]
+
+
+def test_vae_n8_without_torch_reports_null_ratio(monkeypatch) -> None:
+    monkeypatch.setattr(neural_cases, "_torch_available", lambda: False)
+    out = neural_cases.neural_vae_n8(sizes=TINY_N8)
+    assert out["ratio_vs_loop"] is None and "[reference]" in out["note"]
+    assert positive(out["fraction_of_matmul_peak"])
+
+
+def test_sweep_tiny() -> None:
+    out = neural_cases.neural_sweep(sizes=TINY_SWEEP)
+    assert out["name"] == "neural-sweep" and out["targets"] == {"ratio_vs_loop": 3}
+    assert out["alphas"] == [0.1, 1.0]
+    for key in SWEEP_FIGURES:
+        assert positive(out[key]), (key, out[key])
+
+
+def test_cases_are_registered() -> None:
+    assert neural_cases.CASES == [neural_cases.neural_vae_n8, neural_cases.neural_sweep]
+
+
+def test_analytic_flops_of_the_default_mlp() -> None:
+    # encoder 64·256 + 256·32, decoder 16·256 + 256·64 multiply-adds per item
+    enc, dec = 64 * 256 + 256 * 32, 16 * 256 + 256 * 64
+    expected = 2 * 256 * (3 * (enc + dec) - 64 * 256 + dec)
+    assert neural_cases.analytic_vae_flops(VAEConfig(), 256) == expected
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_torch_reference_has_gtgen_architecture(kind: str) -> None:
+    pytest.importorskip("torch")
+    from benchmarks.reference import torch_vae
+
+    player = vae_player(VAEConfig(kind=kind))
+    params = jax.eval_shape(player.init, jax.random.key(0)).params
+    gtgen_shapes = sorted(leaf.size for leaf in jax.tree.leaves(params))
+    model = torch_vae.VAE(kind=kind)
+    assert sorted(p.numel() for p in model.parameters()) == gtgen_shapes
+    assert model.sample(5).shape == (5, 8, 8)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_torch_reference_one_step_lowers_the_loss(kind: str) -> None:
+    pytest.importorskip("torch")
+    from benchmarks.reference import torch_vae
+
+    before, after = torch_vae.one_step_losses(kind=kind)
+    assert math.isfinite(before) and after < before
+
+
+def test_torch_reference_round_composition() -> None:
+    torch = pytest.importorskip("torch")
+    import numpy as np
+
+    from benchmarks.reference import torch_vae
+
+    players = torch_vae.make_players(3, seed=0)
+    data = [torch.bernoulli(torch.full((20, 8, 8), 0.3)) for _ in range(3)]
+    alpha = np.array([[0.5, 0.25, 0.25], [0.0, 1.0, 0.0], [0.1, 0.9, 0.0]])
+    losses = torch_vae.train(players, data, alpha, batch=16, rounds=2)
+    assert len(losses) == 2 and all(len(r) == 3 and all(map(math.isfinite, r)) for r in losses)
