@@ -188,11 +188,26 @@ def test_console_script_no_traceback(tmp_path):
     assert proc.stdout == "" and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
-def test_demo_writes_run_folder(tmp_path, capsys):
+def test_demo_writes_run_folder(tmp_path, capsys, monkeypatch):
+    from gtgen.experiments import mnist_split
+
+    # The default demo (digits exchange) at the seconds-long smoke size; its full-size claims
+    # are checked by hand (README); the output contract is checked here.
+    small = mnist_split.smoke_config(iterations=250)  # one chunk
+    monkeypatch.setattr(mnist_split, "demo_config", lambda seed=0: small)
     out = tmp_path / "run"
     status, text, err = run_cli(capsys, "demo", "--out", str(out))
     assert status == 0, err
-    report = json.loads((out / "report.json").read_text())
+    runs = json.loads((out / "metrics.json").read_text())["runs"]
+    assert {(r["alpha"], r["player"]) for r in runs} == {(0.3, 0), (0.3, 1), (1.0, 0), (1.0, 1)}
+    assert all(len(r["class_fractions"]) == 10 for r in runs)
+    assert (out / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "a = 0.30" in (out / "report.txt").read_text() and str(out) in text
+
+    gaussian = tmp_path / "gaussian"
+    status, text, err = run_cli(capsys, "demo", "--game", "gaussian", "--out", str(gaussian))
+    assert status == 0, err
+    report = json.loads((gaussian / "report.json").read_text())
     assert report["distance"] < 0.1 and len(report["nash_gap"]) == 4
-    assert (out / "ellipses.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert str(out) in text
+    assert (gaussian / "ellipses.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(gaussian) in text

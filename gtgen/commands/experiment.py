@@ -59,8 +59,9 @@ def mnist_split(args: argparse.Namespace) -> int:
 
     out = check_out_dir(args.out)
     config = mnist_split.validate(config_from(args))
+    chunks, _ = mnist_split.chunking(config)
     results = mnist_split.run(config, out_dir=out, progress=not args.quiet,
-                              log=None if args.quiet else print)
+                              log=None if args.quiet else print, log_every=max(1, chunks // 20))
     print(report_text(results))
     print(f"wrote {out}/samples.png, samples/, frechet.png, class_fractions.png, metrics.json, "
           f"report.txt (checkpoints in {out}/checkpoints)")
