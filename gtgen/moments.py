@@ -103,16 +103,24 @@ def sampled_best_response(
         raise ValueError(f"routing: unknown routing {routing!r}; choose one of {ROUTINGS}")
     plan = _plan(alpha, routing)
     pool_key, route_key = jax.random.split(key)
-    pools = _draw_pools(groups, params, pool_key, samples)
     self_weight, off = plan.self_weight, plan.off
     n = self_weight.shape[0]
     if routing == "sampled":
         sources = draw_sources_from_cdf(route_key, plan.cdf, samples)
+        direct = all(h.player.sample_each is not None for h in groups)
+        if not direct:
+            pools = _draw_pools(groups, params, pool_key, samples)
+    else:
+        pools = _draw_pools(groups, params, pool_key, samples)
     out = []
-    for g, m_g in zip(groups, own):
+    for i, (g, m_g) in enumerate(zip(groups, own)):
         a_g = self_weight[_index(g)][:, None]
         if routing == "sampled":
-            synthetic = _routed_mean_stats(g, groups, pools, sources[_index(g)], n)
+            src = sources[_index(g)]
+            synthetic = (
+                _direct_mean_stats(g, groups, params, src, n, jax.random.fold_in(pool_key, i))
+                if direct else _routed_mean_stats(g, groups, pools, src, n)
+            )
             out.append(g.player.best_response(a_g * m_g + (1.0 - a_g) * synthetic))
             continue
         per_sender = [_mean_stats(g, pool) for pool in pools]  # [n_h, K_g] each
@@ -126,6 +134,34 @@ def sampled_best_response(
     return tuple(out)
 
 
+def _local_index(group: Group, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Global player id -> row within ``group`` (0 for non-members), and membership."""
+    local = np.zeros(n, dtype=np.int32)
+    member = np.zeros(n, dtype=bool)
+    local[_index(group)] = np.arange(len(group.members))
+    member[_index(group)] = True
+    return local, member
+
+
+def _direct_mean_stats(receiver, groups, params, sources, n, key):
+    """Mean receiver statistics of items drawn straight from their sources ``sources`` [n_g, m].
+
+    Every item is a fresh draw from its source's current model (``sample_each`` on the source's
+    gathered parameters): no sample pool is built, and the parameter table being gathered is
+    small ([N, K]), so the work streams through memory once.
+    """
+    acc = 0.0
+    for h, p_h, k in zip(groups, params, jax.random.split(key, len(groups))):
+        local, member = _local_index(h, n)
+        items = h.player.sample_each(k, p_h[jnp.asarray(local)[sources]])  # [n_g, m, *event]
+        flat = items.reshape((-1, *items.shape[2:]))
+        stats = jax.vmap(receiver.player.stats)(flat).reshape(sources.shape + (-1,))
+        if len(groups) > 1:
+            stats = stats * jnp.asarray(member)[sources][..., None]
+        acc = acc + stats.mean(axis=1)
+    return acc
+
+
 def _routed_mean_stats(receiver, groups, pools, sources, n):
     """Mean receiver statistics of items whose senders are ``sources`` [n_g, m] (global ids).
 
@@ -135,10 +171,7 @@ def _routed_mean_stats(receiver, groups, pools, sources, n):
     m = sources.shape[1]
     acc = 0.0
     for h, pool in zip(groups, pools):
-        local = np.zeros(n, dtype=np.int32)
-        member = np.zeros(n, dtype=bool)
-        local[_index(h)] = np.arange(len(h.members))
-        member[_index(h)] = True
+        local, member = _local_index(h, n)
         items = pool[jnp.asarray(local)[sources], jnp.arange(m)[None, :]]  # [n_g, m, *event]
         flat = items.reshape((-1, *items.shape[2:]))
         stats = jax.vmap(receiver.player.stats)(flat).reshape(sources.shape + (-1,))

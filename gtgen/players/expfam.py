@@ -50,6 +50,9 @@ class ExpFamPlayer(NamedTuple):
     check_support: Callable[[np.ndarray], str | None]
     to_common: Callable[[jax.Array], Any] | None = None
     from_common: Callable[[Any], jax.Array] | None = None
+    # sample_each(key, mu [..., K]) -> one sample per parameter row [..., *event]; lets the
+    # sampled routing draw every item straight from its source (no pool, no gather of samples)
+    sample_each: Callable[[jax.Array, jax.Array], jax.Array] | None = None
 
     # --- derived functions, written once for every family -------------------------------------
 
@@ -110,9 +113,13 @@ def gaussian(dim: int) -> ExpFamPlayer:
         e1, e2 = eta[:d], eta[d:]
         return jnp.sum(-(e1 * e1) / (4.0 * e2) + 0.5 * jnp.log(math.pi / -e2))
 
+    def sample_each(key, mu):
+        m, s2 = mu[..., :d], mu[..., d:]
+        std = jnp.sqrt(jnp.maximum(s2 - m * m, _EPS))
+        return m + std * jax.random.normal(key, m.shape, dtype=mu.dtype)
+
     def sample(key, mu, n):
-        m, var = split(mu)
-        return m + jnp.sqrt(var) * jax.random.normal(key, (n, d), dtype=mu.dtype)
+        return sample_each(key, jnp.broadcast_to(mu, (n, mu.shape[-1])))
 
     def to_common(mu):
         m, var = split(mu)
@@ -137,6 +144,7 @@ def gaussian(dim: int) -> ExpFamPlayer:
         check_support=_no_support_check,
         to_common=to_common,
         from_common=from_common,
+        sample_each=sample_each,
     )
 
 
@@ -224,8 +232,11 @@ def bernoulli(dim: int) -> ExpFamPlayer:
         p = jnp.clip(mu, _EPS, 1.0 - _EPS)
         return jnp.log(p) - jnp.log1p(-p)
 
+    def sample_each(key, mu):
+        return jax.random.bernoulli(key, mu).astype(mu.dtype)
+
     def sample(key, mu, n):
-        return jax.random.bernoulli(key, mu, (n, d)).astype(mu.dtype)
+        return sample_each(key, jnp.broadcast_to(mu, (n, d)))
 
     return ExpFamPlayer(
         name=f"bernoulli(dim={d})",
@@ -240,6 +251,7 @@ def bernoulli(dim: int) -> ExpFamPlayer:
         log_normalizer=lambda eta: jnp.sum(jax.nn.softplus(eta)),
         log_base_measure=lambda x: jnp.zeros((), x.dtype),
         check_support=_binary_support,
+        sample_each=sample_each,
     )
 
 
@@ -262,9 +274,11 @@ def categorical(num_classes: int) -> ExpFamPlayer:
             return f"categorical needs integer classes in 0..{k - 1}"
         return None
 
+    def sample_each(key, mu):
+        return jax.random.categorical(key, jnp.log(jnp.clip(mu, 1e-30, None)))
+
     def sample(key, mu, n):
-        logits = jnp.log(jnp.clip(mu, 1e-30, None))
-        return jax.random.categorical(key, logits, shape=(n,))
+        return sample_each(key, jnp.broadcast_to(mu, (n, k)))
 
     return ExpFamPlayer(
         name=f"categorical(k={k})",
@@ -279,6 +293,7 @@ def categorical(num_classes: int) -> ExpFamPlayer:
         log_normalizer=jax.nn.logsumexp,
         log_base_measure=lambda x: jnp.zeros((), jnp.float32),
         check_support=check,
+        sample_each=sample_each,
     )
 
 
@@ -296,8 +311,11 @@ def poisson(dim: int) -> ExpFamPlayer:
     """Independent Poisson counts on N^dim. T(x) = x, μ = λ, η = log λ, h(x) = 1 / Π x!."""
     d = _positive_int(dim, "dim")
 
+    def sample_each(key, mu):
+        return jax.random.poisson(key, mu).astype(mu.dtype)
+
     def sample(key, mu, n):
-        return jax.random.poisson(key, mu, (n, d)).astype(mu.dtype)
+        return sample_each(key, jnp.broadcast_to(mu, (n, d)))
 
     return ExpFamPlayer(
         name=f"poisson(dim={d})",
@@ -312,6 +330,7 @@ def poisson(dim: int) -> ExpFamPlayer:
         log_normalizer=lambda eta: jnp.sum(jnp.exp(eta)),
         log_base_measure=lambda x: -jnp.sum(jax.scipy.special.gammaln(x + 1.0)),
         check_support=_count_support,
+        sample_each=sample_each,
     )
 
 
