@@ -35,7 +35,7 @@ def smoke(tmp_path_factory) -> tuple[mnist_split.Results, Path]:
 
 def test_short_run_separates_the_effect(smoke) -> None:
     results, _ = smoke
-    other = 1.0 - results.own_share()  # [entries, players]; entries: a = 0.3, 1.0, baseline
+    other = results.other_share()  # [entries, players]; entries: a = 0.3, 1.0, baseline
     print("share of the other player's digits (a = 0.3, a = 1):", other[:2])
     assert np.all(other[0] > other[1] + 0.15)  # exchanging, each learns the other's digits
     assert np.all(other[1] < 0.25)  # alone, each mostly keeps to its own

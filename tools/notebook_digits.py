@@ -92,7 +92,7 @@ the baseline trained on all digits.
     ("code", """
 pairs = [s for s in range(len(ent.alphas)) if not ent.baseline[s]]
 a = ent.alphas[pairs]
-other = 1 - results.own_share()[pairs]
+other = results.other_share()[pairs]
 grid = np.linspace(min(a), 1, 50)
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
 for p in range(2):

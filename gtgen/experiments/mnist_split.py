@@ -79,9 +79,12 @@ class Config(NamedTuple):
                        digits, turning many 8s into 1s); ``"sample"`` the binary samples.
     ``iterations``     rounds per entry, run in chunks of ``chunk`` (rounded up to equal chunks).
     ``batch``          items per batch: round(batch·a) own images, the rest synthetic.
+    ``flip_prob``      salt-and-pepper noise on the real binary images (the authors: 0.001).
     ``data_dir``       a folder with the MNIST IDX files; ``None`` uses the embedded 8×8 digits.
+    ``baseline``       also train a pair of models on all digits (α = I), the reference level.
     ``eval_samples``   samples per model for the evaluation (the authors: 60,000).
     ``picture_samples`` samples per model kept for the pictures.
+    ``classifier_steps`` Adam steps of the reference classifier.
     """
 
     alphas: tuple[float, ...] = DEFAULT_ALPHAS
@@ -182,9 +185,11 @@ def validate(config: Config) -> Config:
                          f"{sorted(HVAE_CONFIGS)}")
     if not isinstance(config.model, str | HVAEConfig):
         raise TypeError(f"model must be an HVAEConfig or a name, got {type(config.model).__name__}")
-    for name in ("iterations", "chunk", "batch", "eval_samples", "classifier_steps"):
+    for name in ("iterations", "chunk", "batch", "eval_samples", "picture_samples",
+                 "classifier_steps"):
         _positive_int(name, getattr(config, name))
-    _positive_int("picture_samples", config.picture_samples)
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
+        raise TypeError(f"seed must be an integer, got {config.seed!r}")
     if config.eval_samples < 2:
         raise ValueError(f"eval_samples must be at least 2, got {config.eval_samples}")
     lr = config.hvae().lr
@@ -549,8 +554,15 @@ class Results(NamedTuple):
 
     def own_share(self) -> np.ndarray:
         """``[S, 2]``: fraction of each model's samples classified as its player's digits."""
-        return np.stack([self.evaluation.class_fractions[:, p, list(CLASS_SETS[p])].sum(-1)
-                         for p in range(PLAYERS)], axis=1)
+        return self._share(lambda p: CLASS_SETS[p])
+
+    def other_share(self) -> np.ndarray:
+        """``[S, 2]``: fraction classified as the other player's digits."""
+        return self._share(lambda p: CLASS_SETS[1 - p])
+
+    def _share(self, classes: Callable[[int], tuple[int, ...]]) -> np.ndarray:
+        fractions = self.evaluation.class_fractions
+        return np.stack([fractions[:, p, list(classes(p))].sum(-1) for p in range(PLAYERS)], 1)
 
 
 def run(

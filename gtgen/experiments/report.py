@@ -44,7 +44,7 @@ class Claim(NamedTuple):
 def claims(results: Results) -> list[Claim]:
     """The paper's claims for every value of a in the run where they apply (a ≤ 0.5, a = 1)."""
     ev, out = results.evaluation, []
-    own = results.own_share()
+    others = results.other_share()
     for s, a in enumerate(results.trained.entries.alphas):
         if results.trained.entries.baseline[s]:
             continue
@@ -54,7 +54,7 @@ def claims(results: Results) -> list[Claim]:
                              f"(rarest digit {_pct(rarest)}, need ≥ {COVERAGE_MIN:.0%})",
                              bool(np.all(rarest >= COVERAGE_MIN))))
         if a == 1.0:
-            other = 1.0 - own[s]
+            other = others[s]
             out.append(Claim(1.0, f"a = 1: each player generates its own digits (other "
                              f"player's digits {_pct(other)}, need < {ALONE_MAX_OTHER:.0%})",
                              bool(np.all(other < ALONE_MAX_OTHER))))
@@ -69,13 +69,13 @@ def _record(results: Results, s: int, p: int) -> dict:
     """One model's numbers for metrics.json."""
     ev, hist = results.evaluation, results.trained.history
     fractions = ev.class_fractions[s, p]
-    own = float(results.own_share()[s, p])
+    own, other = results.own_share()[s, p], results.other_share()[s, p]
     record = {
         "player": p,
         "digits": list(CLASS_SETS[p]),
         "class_fractions": [float(f) for f in fractions],
-        "own_share": own,
-        "other_share": 1.0 - own,
+        "own_share": float(own),
+        "other_share": float(other),
         "min_class_fraction": float(fractions.min()),
         "frechet_own": float(ev.frechet_own[s, p]),
         "frechet_other": float(ev.frechet_other[s, p]),
@@ -150,14 +150,14 @@ def report_text(results: Results) -> str:
         (f"{'':22} {'player':>6} {'own digits':>10} {'other':>7} {'rarest digit':>13} "
          f"{'FD own':>7} {'FD other':>8} {'FD all':>7}"),
     ]
-    own = results.own_share()
+    own, other = results.own_share(), results.other_share()
     for s in range(len(ent.alphas)):
         for p in range(PLAYERS):
             frac = ev.class_fractions[s, p]
             rare = int(frac.argmin())
             lines.append(
                 f"{_row_label(results, s):22} {p:>6} {100 * own[s, p]:>9.1f}% "
-                f"{100 * (1 - own[s, p]):>6.1f}% {100 * frac[rare]:>8.1f}% ({rare}) "
+                f"{100 * other[s, p]:>6.1f}% {100 * frac[rare]:>8.1f}% ({rare}) "
                 f"{ev.frechet_own[s, p]:>7.1f} {ev.frechet_other[s, p]:>8.1f} "
                 f"{ev.frechet_all[s, p]:>7.1f}")
     found = claims(results)
