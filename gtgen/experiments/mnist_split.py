@@ -232,8 +232,10 @@ def load_data(config: Config) -> SplitData:
     shape = tuple(config.hvae().event_shape)
     if tuple(ds.images.shape[1:]) != shape:
         size = "×".join(map(str, ds.images.shape[1:]))
+        hint = ("; mnist_config(data_dir) (--data-dir) uses the authors' 28×28 model"
+                if size == "28×28" else "")
         raise ValueError(f"model: made for {'×'.join(map(str, shape))} images, but the "
-                         f"{config.dataset_name} are {size}")
+                         f"{config.dataset_name} are {size}{hint}")
     parts = by_classes(ds.labels, CLASS_SETS)
     if sum(len(p) for p in parts) != len(ds.labels):
         raise ValueError("labels: the data hold classes outside 0–9")
