@@ -69,7 +69,7 @@ def sweep_1000(quick: bool = False) -> dict:
     loop_s *= len(cfg.points) / len(timed)
 
     m = 100
-    sampled_seeds = 10 if quick else 20
+    sampled_seeds = 4 if quick else 20
     sampled = dict(base, seeds=sampled_seeds, method="sampled", samples=m)
     s_result = sweep(**sampled)
     s_run = sum(r["wall_s"] for r in s_result.rows)
@@ -108,7 +108,7 @@ def _peak_rss_mb() -> float:
 
 
 def scale_players(quick: bool = False) -> dict:
-    sizes = [10, 100, 1000, 10_000] if quick else [10, 100, 1000, 10_000, 100_000]
+    sizes = [100, 1000, 3000] if quick else [10, 100, 1000, 10_000, 100_000]
     m, d, data_size = 100, 2, 16
     round_ms, xla_mb, rss_mb = [], [], []
     for n in sizes:
