@@ -21,7 +21,7 @@ def _alphas(text: str) -> list[float]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="run one of the paper's experiments at full size")
-    which = p.add_subparsers(dest="experiment", required=True)
+    which = p.add_subparsers(dest="experiment", required=True, metavar="{mnist-split}")
     m = which.add_parser(
         "mnist-split", help="IV-A: digits 0–4 vs 5–9, sweep over a",
         description="The paper's IV-A: two players (digits 0–4 / 5–9), a sweep over the "

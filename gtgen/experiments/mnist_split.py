@@ -126,7 +126,8 @@ def mnist_config(data_dir: str, **changes: Any) -> Config:
 
 def demo_config(seed: int = 0, **changes: Any) -> Config:
     """The small sweep of ``gtgen demo``: a ∈ {0.3, 1.0} on the 8×8 digits, 10,000 iterations,
-    no baseline (it would cost half as much again), about 2–3 minutes on two CPU cores.
+    no baseline (it would cost half as much again): about 1.5 minutes on two CPU cores, 3–4
+    on a busy machine.
 
     a = 0.3 rather than 0.5: at the equilibrium each of the other player's digits makes up
     (1 − a) / (5 (2 − a)) of a player's samples, 8.2% at a = 0.3 but only 6.7% at a = 0.5,
