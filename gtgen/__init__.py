@@ -13,7 +13,10 @@ from gtgen.equilibrium import Report, check, game_equilibrium, nash_equilibrium,
 from gtgen.exchange import METHODS, RoundInfo, Solution, State, make_round, make_solver, solve
 from gtgen.game import Game, validate_alpha
 from gtgen.moments import ROUTINGS
-from gtgen.sweep import SweepResult, sweep  # gtgen.sweep is the function; its package stays importable
+from gtgen.sweep import (  # gtgen.sweep is the function; its package stays importable
+    SweepResult,
+    sweep,
+)
 
 __version__ = "0.1.0"
 

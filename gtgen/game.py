@@ -15,7 +15,8 @@ another player; the exchange round (gtgen.exchange) passes only synthetic sample
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -8,7 +8,8 @@ value with published FIDs; outputs call it ``frechet_classifier_distance`` to sa
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax

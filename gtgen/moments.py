@@ -15,7 +15,7 @@ per-group tuples that ``gtgen.game.Game`` builds (``params[g]`` is ``[n_g, K_g]`
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp

@@ -11,8 +11,9 @@ checkpoint is kept, and ``Diverged`` (a ValueError) says where to find it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -26,6 +26,6 @@ def run_notebook(path: str | Path, overrides: dict[str, Any] | None = None) -> d
             continue
         source = "".join(cell["source"])
         for name, value in (overrides or {}).items():
-            source = re.sub(rf"^{name}\s*=.*$", f"{name} = {value!r}", source, flags=re.M)
+            source = re.sub(rf"^{name}\s*=.*$", f"{name} = {value!r}", source, flags=re.MULTILINE)
         exec(compile(source, f"{path}#cell{number}", "exec"), namespace)  # noqa: S102
     return namespace

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -91,7 +92,7 @@ def _no_support_check(data: np.ndarray) -> str | None:
 # --- diagonal Gaussian --------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gaussian(dim: int) -> ExpFamPlayer:
     """Diagonal Gaussian on R^dim. T(x) = (x, x²), so μ = (E x, E x²) and K = 2·dim."""
     d = _positive_int(dim, "dim")
@@ -151,7 +152,7 @@ def gaussian(dim: int) -> ExpFamPlayer:
 # --- full-covariance Gaussian -------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gaussian_full(dim: int) -> ExpFamPlayer:
     """Full-covariance Gaussian on R^dim. T(x) = (x, vec(x xᵀ)), K = dim + dim²."""
     d = _positive_int(dim, "dim")
@@ -223,7 +224,7 @@ def _binary_support(data: np.ndarray) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bernoulli(dim: int) -> ExpFamPlayer:
     """Independent Bernoullis on {0,1}^dim. T(x) = x, μ = p, η = logit p, A = Σ softplus η."""
     d = _positive_int(dim, "dim")
@@ -258,7 +259,7 @@ def bernoulli(dim: int) -> ExpFamPlayer:
 # --- categorical --------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def categorical(num_classes: int) -> ExpFamPlayer:
     """Categorical on {0, …, k−1}. T(x) = onehot(x), μ = class probabilities, η = log μ.
 
@@ -306,7 +307,7 @@ def _count_support(data: np.ndarray) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def poisson(dim: int) -> ExpFamPlayer:
     """Independent Poisson counts on N^dim. T(x) = x, μ = λ, η = log λ, h(x) = 1 / Π x!."""
     d = _positive_int(dim, "dim")
