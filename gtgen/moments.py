@@ -143,39 +143,36 @@ def _local_index(group: Group, n: int) -> tuple[np.ndarray, np.ndarray]:
     return local, member
 
 
-def _direct_mean_stats(receiver, groups, params, sources, n, key):
-    """Mean receiver statistics of items drawn straight from their sources ``sources`` [n_g, m].
+def _routed_items_mean_stats(receiver, groups, draw_items, sources, n):
+    """Mean receiver statistics over items whose senders are ``sources`` [n_g, m] (global ids).
 
-    Every item is a fresh draw from its source's current model (``sample_each`` on the source's
-    gathered parameters): no sample pool is built, and the parameter table being gathered is
-    small ([N, K]), so the work streams through memory once.
+    ``draw_items(h, local_rows)`` returns sender group h's items for those rows [n_g, m, *event];
+    items of senders outside h are masked out when there are several groups.
     """
     acc = 0.0
-    for h, p_h, k in zip(groups, params, jax.random.split(key, len(groups))):
-        local, member = _local_index(h, n)
-        items = h.player.sample_each(k, p_h[jnp.asarray(local)[sources]])  # [n_g, m, *event]
+    for h in range(len(groups)):
+        local, member = _local_index(groups[h], n)
+        items = draw_items(h, jnp.asarray(local)[sources])
         flat = items.reshape((-1, *items.shape[2:]))
         stats = jax.vmap(receiver.player.stats)(flat).reshape(sources.shape + (-1,))
         if len(groups) > 1:
             stats = stats * jnp.asarray(member)[sources][..., None]
         acc = acc + stats.mean(axis=1)
     return acc
+
+
+def _direct_mean_stats(receiver, groups, params, sources, n, key):
+    """Items drawn straight from their sources: every item is a fresh draw from its source's
+    current model (``sample_each`` on gathered parameters); no sample pool is built, and the
+    gathered table is small ([N, K]), so the work streams through memory once."""
+    keys = jax.random.split(key, len(groups))
+    return _routed_items_mean_stats(
+        receiver, groups,
+        lambda h, rows: groups[h].player.sample_each(keys[h], params[h][rows]), sources, n)
 
 
 def _routed_mean_stats(receiver, groups, pools, sources, n):
-    """Mean receiver statistics of items whose senders are ``sources`` [n_g, m] (global ids).
-
-    Item k of a receiver is sample k of its sender's pool, so a receiver never sees one sample
-    twice; work and memory are O(n_g·m) per sender group.
-    """
-    m = sources.shape[1]
-    acc = 0.0
-    for h, pool in zip(groups, pools):
-        local, member = _local_index(h, n)
-        items = pool[jnp.asarray(local)[sources], jnp.arange(m)[None, :]]  # [n_g, m, *event]
-        flat = items.reshape((-1, *items.shape[2:]))
-        stats = jax.vmap(receiver.player.stats)(flat).reshape(sources.shape + (-1,))
-        if len(groups) > 1:
-            stats = stats * jnp.asarray(member)[sources][..., None]
-        acc = acc + stats.mean(axis=1)
-    return acc
+    """Items taken from sample pools: item k of a receiver is sample k of its sender's pool, so
+    a receiver never sees one sample twice; work and memory O(n_g·m) per sender group."""
+    k = jnp.arange(sources.shape[1])[None, :]
+    return _routed_items_mean_stats(receiver, groups, lambda h, rows: pools[h][rows, k], sources, n)
