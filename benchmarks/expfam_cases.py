@@ -95,9 +95,10 @@ def expfam_scaling(quick: bool = False) -> dict:
     for n in sizes:
         rounds = 10 if n * m <= 1_000_000 else 3
         game = gaussian_game(n, d, n_data=50)
-        times.append(_round_seconds(game, m, rounds, "meanfield", repeats=3 if n < 10_000 else 2))
+        repeats = 2 if quick or n >= 10_000 else 3
+        times.append(_round_seconds(game, m, rounds, "meanfield", repeats=repeats))
     floor = jax.jit(lambda k: jax.random.normal(k, (sizes[-1], m, d)))
-    t_floor = median_seconds(lambda: floor(jax.random.key(3)), repeats=3)
+    t_floor = median_seconds(lambda: floor(jax.random.key(3)), repeats=2 if quick else 3)
     slope = float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
     # Above ~1e5 samples per round the cost is the samples themselves: the fit on the large end.
     big = [i for i, n in enumerate(sizes) if n * m >= 100_000]
