@@ -211,3 +211,11 @@ def test_demo_writes_run_folder(tmp_path, capsys, monkeypatch):
     assert report["distance"] < 0.1 and len(report["nash_gap"]) == 4
     assert (gaussian / "ellipses.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert str(gaussian) in text
+
+
+def test_shipped_example_config(capsys):
+    example = Path(__file__).resolve().parents[1] / "examples" / "solve-gaussian.toml"
+    status, out, err = run_cli(capsys, "solve", str(example), "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["players"] == 3 and result["distance"] < 0.05
