@@ -21,6 +21,7 @@ Every problem is a ValueError whose message starts with the offending field.
 
 from __future__ import annotations
 
+import inspect
 import tomllib
 import zipfile
 from pathlib import Path
@@ -28,16 +29,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gtgen.exchange import check_settings
+from gtgen.exchange import check_settings, solve
 from gtgen.game import Game
 from gtgen.players.expfam import FAMILIES, family
 
 TOP_KEYS = {"family", "alpha", "data", "num_classes", "solver"}
 SOLVER_KEYS = {"method", "rounds", "samples", "seed", "routing", "damping", "burn_in", "tol", "memory"}
 SOLVER_DEFAULTS = {"method": "sampled", "rounds": 400, "samples": 1000, "seed": 0}
-_SOLVE_DEFAULTS = {  # check_settings' arguments and gtgen.solve's defaults
-    "method": "sampled", "rounds": 400, "samples": 1000, "routing": "expected", "damping": 1.0,
-    "burn_in": None, "tol": None, "memory": 5,
+# gtgen.solve's keyword defaults, read from its signature (one source of truth)
+_SOLVE_DEFAULTS = {
+    name: p.default for name, p in inspect.signature(solve).parameters.items()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "reference"
 }
 
 
@@ -82,7 +84,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
     game = Game([player] * n, raw["alpha"], arrays)
     settings = _solver_settings(raw.get("solver", {}))
     try:
-        check_settings(game, **{k: settings.get(k, v) for k, v in _SOLVE_DEFAULTS.items()})
+        check_settings(game, **{**_SOLVE_DEFAULTS, **{k: v for k, v in settings.items() if k != "seed"}})
     except ValueError as err:
         raise ValueError(f"solver.{err}") from None
     return GameConfig(game, settings, name)

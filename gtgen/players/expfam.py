@@ -85,6 +85,15 @@ class ExpFamPlayer(NamedTuple):
         return self.log_normalizer(eta) - jnp.dot(eta, mu)
 
 
+def _n_samples(sample_each: Callable[[jax.Array, jax.Array], jax.Array]):
+    """``sample(key, mu, n)`` from ``sample_each``: n draws from one parameter vector."""
+
+    def sample(key, mu, n):
+        return sample_each(key, jnp.broadcast_to(mu, (n, mu.shape[-1])))
+
+    return sample
+
+
 def _no_support_check(data: np.ndarray) -> str | None:
     return None
 
@@ -119,9 +128,6 @@ def gaussian(dim: int) -> ExpFamPlayer:
         std = jnp.sqrt(jnp.maximum(s2 - m * m, _EPS))
         return m + std * jax.random.normal(key, m.shape, dtype=mu.dtype)
 
-    def sample(key, mu, n):
-        return sample_each(key, jnp.broadcast_to(mu, (n, mu.shape[-1])))
-
     def to_common(mu):
         m, var = split(mu)
         return m, jnp.diag(var) + jnp.outer(m, m)
@@ -137,7 +143,7 @@ def gaussian(dim: int) -> ExpFamPlayer:
         space=f"real^{d}",
         sample_dtype=jnp.float32,
         stats=lambda x: jnp.concatenate([x, x * x]),
-        sample=sample,
+        sample=_n_samples(sample_each),
         natural=natural,
         mean=mean,
         log_normalizer=log_normalizer,
@@ -236,9 +242,6 @@ def bernoulli(dim: int) -> ExpFamPlayer:
     def sample_each(key, mu):
         return jax.random.bernoulli(key, mu).astype(mu.dtype)
 
-    def sample(key, mu, n):
-        return sample_each(key, jnp.broadcast_to(mu, (n, d)))
-
     return ExpFamPlayer(
         name=f"bernoulli(dim={d})",
         event_shape=(d,),
@@ -246,7 +249,7 @@ def bernoulli(dim: int) -> ExpFamPlayer:
         space=f"binary^{d}",
         sample_dtype=jnp.float32,
         stats=lambda x: x,
-        sample=sample,
+        sample=_n_samples(sample_each),
         natural=natural,
         mean=jax.nn.sigmoid,
         log_normalizer=lambda eta: jnp.sum(jax.nn.softplus(eta)),
@@ -278,9 +281,6 @@ def categorical(num_classes: int) -> ExpFamPlayer:
     def sample_each(key, mu):
         return jax.random.categorical(key, jnp.log(jnp.clip(mu, 1e-30, None)))
 
-    def sample(key, mu, n):
-        return sample_each(key, jnp.broadcast_to(mu, (n, k)))
-
     return ExpFamPlayer(
         name=f"categorical(k={k})",
         event_shape=(),
@@ -288,7 +288,7 @@ def categorical(num_classes: int) -> ExpFamPlayer:
         space=f"categorical^{k}",
         sample_dtype=jnp.int32,
         stats=lambda x: jax.nn.one_hot(x, k, dtype=jnp.float32),
-        sample=sample,
+        sample=_n_samples(sample_each),
         natural=lambda mu: jnp.log(jnp.clip(mu, _EPS, None)),
         mean=jax.nn.softmax,
         log_normalizer=jax.nn.logsumexp,
@@ -315,9 +315,6 @@ def poisson(dim: int) -> ExpFamPlayer:
     def sample_each(key, mu):
         return jax.random.poisson(key, mu).astype(mu.dtype)
 
-    def sample(key, mu, n):
-        return sample_each(key, jnp.broadcast_to(mu, (n, d)))
-
     return ExpFamPlayer(
         name=f"poisson(dim={d})",
         event_shape=(d,),
@@ -325,7 +322,7 @@ def poisson(dim: int) -> ExpFamPlayer:
         space=f"count^{d}",
         sample_dtype=jnp.float32,
         stats=lambda x: x,
-        sample=sample,
+        sample=_n_samples(sample_each),
         natural=lambda mu: jnp.log(jnp.clip(mu, _EPS, None)),
         mean=jnp.exp,
         log_normalizer=lambda eta: jnp.sum(jnp.exp(eta)),
