@@ -34,11 +34,22 @@ from gtgen.game import Game
 from gtgen.players.expfam import FAMILIES, family
 
 TOP_KEYS = {"family", "alpha", "data", "num_classes", "solver"}
-SOLVER_KEYS = {"method", "rounds", "samples", "seed", "routing", "damping", "burn_in", "tol", "memory"}
+SOLVER_KEYS = {
+    "method",
+    "rounds",
+    "samples",
+    "seed",
+    "routing",
+    "damping",
+    "burn_in",
+    "tol",
+    "memory",
+}
 SOLVER_DEFAULTS = {"method": "sampled", "rounds": 400, "samples": 1000, "seed": 0}
 # gtgen.solve's keyword defaults, read from its signature (one source of truth)
 _SOLVE_DEFAULTS = {
-    name: p.default for name, p in inspect.signature(solve).parameters.items()
+    name: p.default
+    for name, p in inspect.signature(solve).parameters.items()
     if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "reference"
 }
 
@@ -68,7 +79,9 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
     """Validate a parsed TOML mapping (paths resolved against ``base``)."""
     unknown = set(raw) - TOP_KEYS
     if unknown:
-        raise ValueError(f"{sorted(unknown)[0]}: unknown key (known: {', '.join(sorted(TOP_KEYS))})")
+        raise ValueError(
+            f"{sorted(unknown)[0]}: unknown key (known: {', '.join(sorted(TOP_KEYS))})"
+        )
     for key in ("family", "alpha", "data"):
         if key not in raw:
             raise ValueError(f"{key}: missing (a game needs family, alpha and data)")
@@ -84,7 +97,9 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
     game = Game([player] * n, raw["alpha"], arrays)
     settings = _solver_settings(raw.get("solver", {}))
     try:
-        check_settings(game, **{**_SOLVE_DEFAULTS, **{k: v for k, v in settings.items() if k != "seed"}})
+        check_settings(
+            game, **{**_SOLVE_DEFAULTS, **{k: v for k, v in settings.items() if k != "seed"}}
+        )
     except ValueError as err:
         raise ValueError(f"solver.{err}") from None
     return GameConfig(game, settings, name)
@@ -110,7 +125,9 @@ def load_players_npz(value: Any, base: Path, n_players: int) -> list[np.ndarray]
         )
     extra = sorted(set(files) - set(expected))
     if extra:
-        raise ValueError(f"data: {path.name} has {', '.join(extra)} but alpha has {n_players} players")
+        raise ValueError(
+            f"data: {path.name} has {', '.join(extra)} but alpha has {n_players} players"
+        )
     return [files[k] for k in expected]
 
 
@@ -118,10 +135,12 @@ def _family_size(name: str, arrays: list[np.ndarray], num_classes: Any) -> int:
     if name == "categorical":
         if num_classes is not None:
             return num_classes
-        top = max((int(np.max(a)) for a in arrays if np.size(a) and np.all(np.isfinite(a))), default=1)
+        top = max(
+            (int(np.max(a)) for a in arrays if np.size(a) and np.all(np.isfinite(a))), default=1
+        )
         return max(top + 1, 2)
     if num_classes is not None:
-        raise ValueError("num_classes: only for family = \"categorical\"")
+        raise ValueError('num_classes: only for family = "categorical"')
     shapes = {np.shape(a)[1:] for a in arrays}
     first = np.shape(arrays[0])
     if len(first) != 2:
@@ -140,11 +159,17 @@ def _solver_settings(raw: Any) -> dict[str, Any]:
         raise ValueError(f"solver.{key}: unknown key (known: {', '.join(sorted(SOLVER_KEYS))})")
     settings = {**SOLVER_DEFAULTS, **raw}
     seed = settings["seed"]
-    if "tol" in settings and isinstance(settings["tol"], int) and not isinstance(settings["tol"], bool):
+    if (
+        "tol" in settings
+        and isinstance(settings["tol"], int)
+        and not isinstance(settings["tol"], bool)
+    ):
         settings["tol"] = float(settings["tol"])
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ValueError(f"solver.seed: must be an integer in [0, 2^32), got {seed!r}")
     for key in ("rounds", "samples", "burn_in", "memory"):
-        if key in settings and (isinstance(settings[key], bool) or not isinstance(settings[key], int)):
+        if key in settings and (
+            isinstance(settings[key], bool) or not isinstance(settings[key], int)
+        ):
             raise ValueError(f"solver.{key}: must be an integer, got {settings[key]!r}")
     return settings

@@ -152,9 +152,14 @@ def rounds_to_tolerance(game: Game, tol: float, rate: float, star) -> int:
         return estimate
     limit = int(max(2 * estimate + game.n_players + 10, 100))
     with jax.enable_x64(True):
-        return int(_count_rounds(game.groups, limit)(
-            jnp.asarray(game.alpha), tuple(jnp.asarray(m) for m in own),
-            tuple(jnp.asarray(s) for s in star), jnp.float64(tol)))
+        return int(
+            _count_rounds(game.groups, limit)(
+                jnp.asarray(game.alpha),
+                tuple(jnp.asarray(m) for m in own),
+                tuple(jnp.asarray(s) for s in star),
+                jnp.float64(tol),
+            )
+        )
 
 
 @functools.lru_cache(maxsize=32)
@@ -225,8 +230,10 @@ def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:
     with jax.enable_x64(True):  # the Nash gap is a difference of log-normalisers: keep digits
         own = tuple(jnp.asarray(m) for m in game.own_moments64)
         best = exact_best_response(game.groups, jnp.asarray(game.alpha), own, params)
-        gaps = [np.asarray(jax.vmap(g.player.kl)(b, jnp.asarray(p)))
-                for g, b, p in zip(game.groups, best, params)]
+        gaps = [
+            np.asarray(jax.vmap(g.player.kl)(b, jnp.asarray(p)))
+            for g, b, p in zip(game.groups, best, params)
+        ]
         best = [np.asarray(b) for b in best]
     return Report(
         residual=max(float(np.max(np.abs(p - b))) for p, b in zip(params, best)),

@@ -153,7 +153,9 @@ def make_solver(
             trace = RoundInfo(
                 trace.step.at[t].set(info.step), trace.distance.at[t].set(info.distance)
             )
-            scale = jnp.maximum(1.0, jnp.max(jnp.stack([jnp.max(jnp.abs(p)) for p in state.params])))
+            scale = jnp.maximum(
+                1.0, jnp.max(jnp.stack([jnp.max(jnp.abs(p)) for p in state.params]))
+            )
             return t + 1, state, extra, trace, info.step / scale
 
         def cond(carry):
@@ -230,7 +232,9 @@ def check_settings(game, method, rounds, samples, routing, damping, burn_in, tol
     if method not in METHODS:
         raise ValueError(f"method: unknown solver {method!r}; choose one of {', '.join(METHODS)}")
     if routing not in ROUTINGS:
-        raise ValueError(f"routing: unknown routing {routing!r}; choose one of {', '.join(ROUTINGS)}")
+        raise ValueError(
+            f"routing: unknown routing {routing!r}; choose one of {', '.join(ROUTINGS)}"
+        )
     _int_in("rounds", rounds, 1, 10_000_000)
     _int_in("samples", samples, 1, 100_000_000)
     _int_in("memory", memory, 1, 100)
@@ -256,9 +260,17 @@ def _require_meanfield(alpha: np.ndarray) -> None:
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and np.isfinite(x)
+    return (
+        isinstance(x, (int, float, np.integer, np.floating))
+        and not isinstance(x, bool)
+        and np.isfinite(x)
+    )
 
 
 def _int_in(field: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or not low <= value <= high
+    ):
         raise ValueError(f"{field}: must be an integer in [{low}, {high}], got {value!r}")

@@ -145,7 +145,9 @@ class Game:
             wts = [np.ones(len(x)) for x in arrays]
         else:
             if isinstance(weights, (str, bytes, np.ndarray)) or not isinstance(weights, Sequence):
-                raise TypeError("weights: must be a list with one array of sample weights per player")
+                raise TypeError(
+                    "weights: must be a list with one array of sample weights per player"
+                )
             if len(weights) != n:
                 raise ValueError(f"weights: has {len(weights)} arrays but there are {n} players")
             wts = [_validate_weights(w, len(x), i) for i, (w, x) in enumerate(zip(weights, arrays))]
@@ -156,7 +158,9 @@ class Game:
             order.setdefault(group_key(p), []).append(i)
         self.groups = tuple(Group(players[m[0]], tuple(m)) for m in order.values())
         padded = [self._pad(g, arrays, wts) for g in self.groups]
-        self.data = tuple(jnp.asarray(x, g.player.sample_dtype) for g, (x, _) in zip(self.groups, padded))
+        self.data = tuple(
+            jnp.asarray(x, g.player.sample_dtype) for g, (x, _) in zip(self.groups, padded)
+        )
         self.weights = tuple(jnp.asarray(w, jnp.float32) for _, w in padded)
         with jax.enable_x64(True):  # exact own moments for the closed form and the checks
             self.own_moments64 = tuple(

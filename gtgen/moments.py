@@ -119,7 +119,8 @@ def sampled_best_response(
             src = sources[_index(g)]
             synthetic = (
                 _direct_mean_stats(g, groups, params, src, n, jax.random.fold_in(pool_key, i))
-                if direct else _routed_mean_stats(g, groups, pools, src, n)
+                if direct
+                else _routed_mean_stats(g, groups, pools, src, n)
             )
             out.append(g.player.best_response(a_g * m_g + (1.0 - a_g) * synthetic))
             continue
@@ -167,8 +168,12 @@ def _direct_mean_stats(receiver, groups, params, sources, n, key):
     gathered table is small ([N, K]), so the work streams through memory once."""
     keys = jax.random.split(key, len(groups))
     return _routed_items_mean_stats(
-        receiver, groups,
-        lambda h, rows: groups[h].player.sample_each(keys[h], params[h][rows]), sources, n)
+        receiver,
+        groups,
+        lambda h, rows: groups[h].player.sample_each(keys[h], params[h][rows]),
+        sources,
+        n,
+    )
 
 
 def _routed_mean_stats(receiver, groups, pools, sources, n):

@@ -189,7 +189,9 @@ def gaussian_full(dim: int) -> ExpFamPlayer:
     def log_normalizer(eta):
         e1, e2 = eta[:d], eta[d:].reshape(d, d)
         _, logdet = jnp.linalg.slogdet(-2.0 * e2)
-        return -0.25 * e1 @ jnp.linalg.solve(e2, e1) - 0.5 * logdet + 0.5 * d * math.log(2 * math.pi)
+        return (
+            -0.25 * e1 @ jnp.linalg.solve(e2, e1) - 0.5 * logdet + 0.5 * d * math.log(2 * math.pi)
+        )
 
     def sample(key, mu, n):
         m, _ = split(mu)
