@@ -122,7 +122,7 @@ def scale_players(quick: bool = False) -> dict:
             inputs, _ = chunk_inputs(shape, chunks[0].points, chunks[0].size, None, None)
             fn, names = expfam_program(shape)
             args = [inputs[k] for k in names]
-            compiled = jax.jit(jax.vmap(fn)).lower(*args).compile()
+            compiled = jax.jit(fn).lower(*args).compile()
             times[rounds] = median_seconds(lambda c=compiled, a=args: c(*a), repeats=3)
             if rounds == 12:
                 mem = compiled.memory_analysis()

@@ -33,6 +33,7 @@ from jax.flatten_util import ravel_pytree
 from gtgen.anderson import anderson_init, anderson_step
 from gtgen.game import Game, Group, own_moments
 from gtgen.moments import ROUTINGS, exact_best_response, sampled_best_response
+from gtgen.rounds import RoundInfo, run_rounds, single
 from gtgen.routing import routing_plan
 
 METHODS = ("sampled", "exact", "anderson")
@@ -45,13 +46,6 @@ class State(NamedTuple):
     average: tuple[jax.Array, ...]
     count: jax.Array  # iterates in the average
     round: jax.Array
-
-
-class RoundInfo(NamedTuple):
-    """Per-round diagnostics; ``solve`` stacks them into a trace (NaN after the last round)."""
-
-    step: jax.Array  # max |μ_{t+1} − μ_t|
-    distance: jax.Array  # max |μ_{t+1} − reference| (NaN without a reference)
 
 
 class Solution(NamedTuple):
@@ -77,7 +71,7 @@ def init_state(params: Sequence[jax.Array]) -> State:
     return State(params, params, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
 
-def _advance(state: State, new, burn_in, reference) -> tuple[State, RoundInfo]:
+def advance(state: State, new, burn_in, reference) -> tuple[State, RoundInfo]:
     """Bookkeeping shared by every solver: averaging after burn-in (none when ``burn_in`` is
     None) and diagnostics."""
     if burn_in is None:
@@ -104,7 +98,7 @@ def make_round(groups: Sequence[Group], samples: int, routing: str = "expected")
     def round_fn(key, state, alpha, own, damping, burn_in, reference=None):
         best = sampled_best_response(groups, alpha, own, state.params, key, samples, routing)
         new = tuple(p + damping * (b - p) for p, b in zip(state.params, best))
-        return _advance(state, new, burn_in, reference)
+        return advance(state, new, burn_in, reference)
 
     return round_fn
 
@@ -116,26 +110,38 @@ def make_solver(
     rounds: int = 200,
     samples: int = 1000,
     memory: int = 5,
+    *,
+    batched: bool = False,
 ):
-    """The whole solve as a pure function of traced inputs (jit it, vmap it for sweeps).
+    """The whole solve as a pure function of traced inputs (jit it; sweeps use ``batched``).
 
     ``run(key, alpha, data, weights, damping, burn_in, tol, reference) -> (state, trace, rounds_run)``
-    with ``data`` / ``weights`` the per-group padded arrays of a ``Game``.
+    with ``data`` / ``weights`` the per-group padded arrays of a ``Game``. With ``batched=True``
+    every argument and output has a leading axis of games, run in lockstep by
+    ``gtgen.rounds.run_rounds`` (faster than vmapping the one-game form: see there).
     """
     groups = tuple(groups)
     sampled_round = make_round(groups, samples, routing)
 
-    def run(key, alpha, data, weights, damping, burn_in, tol, reference):
+    def prepare(key, alpha, data, weights, damping, burn_in, reference):
+        """One game's read-only context and starting carry."""
         own = own_moments(groups, data, weights)
         plan = routing_plan(alpha, routing if method == "sampled" else "expected")
-        flat0, unflatten = ravel_pytree(own)
+        extra = {
+            "sampled": key,
+            "exact": None,
+            "anderson": anderson_init(ravel_pytree(own)[0], memory),
+        }[method]
+        return (own, plan, damping, burn_in, reference), (init_state(own), extra)
 
-        # Each method carries only what it needs: a key (sampled), Anderson's history, or nothing.
-        def step(state, extra):
-            if method == "sampled":
-                extra, sub = jax.random.split(extra)
-                state, info = sampled_round(sub, state, plan, own, damping, burn_in, reference)
-                return state, info, extra
+    # Each method carries only what it needs: a key (sampled), Anderson's history, or nothing.
+    def step(context, carry):
+        own, plan, damping, burn_in, reference = context
+        state, extra = carry
+        if method == "sampled":
+            extra, sub = jax.random.split(extra)
+            state, info = sampled_round(sub, state, plan, own, damping, burn_in, reference)
+        else:
             best = exact_best_response(groups, plan, own, state.params)
             if method == "exact":
                 new = tuple(p + damping * (b - p) for p, b in zip(state.params, best))
@@ -143,32 +149,17 @@ def make_solver(
                 flat, extra = anderson_step(
                     extra, ravel_pytree(state.params)[0], ravel_pytree(best)[0], damping
                 )
-                new = unflatten(flat)
-            state, info = _advance(state, new, None, reference)
-            return state, info, extra
+                new = ravel_pytree(own)[1](flat)
+            state, info = advance(state, new, None, reference)
+        scale = jnp.maximum(1.0, jnp.max(jnp.stack([jnp.max(jnp.abs(p)) for p in state.params])))
+        return (state, extra), info, info.step / scale
 
-        def body(carry):
-            t, state, extra, trace, _ = carry
-            state, info, extra = step(state, extra)
-            trace = RoundInfo(
-                trace.step.at[t].set(info.step), trace.distance.at[t].set(info.distance)
-            )
-            scale = jnp.maximum(
-                1.0, jnp.max(jnp.stack([jnp.max(jnp.abs(p)) for p in state.params]))
-            )
-            return t + 1, state, extra, trace, info.step / scale
-
-        def cond(carry):
-            t, *_, last = carry
-            return (t < rounds) & ~(last < tol)
-
-        extra = {"sampled": key, "exact": None, "anderson": anderson_init(flat0, memory)}[method]
-        trace = RoundInfo(jnp.full((rounds,), jnp.nan), jnp.full((rounds,), jnp.nan))
-        init = (jnp.zeros((), jnp.int32), init_state(own), extra, trace, jnp.asarray(jnp.inf))
-        t, state, _, trace, _ = jax.lax.while_loop(cond, body, init)
+    def run_batch(key, alpha, data, weights, damping, burn_in, tol, reference):
+        context, carry = jax.vmap(prepare)(key, alpha, data, weights, damping, burn_in, reference)
+        (state, _), trace, t = run_rounds(step, context, carry, tol, rounds)
         return state, trace, t
 
-    return run
+    return run_batch if batched else single(run_batch)
 
 
 @functools.lru_cache(maxsize=64)

@@ -133,7 +133,7 @@ def sweep(
                     resumed = False
                     inputs, host = chunk_inputs(shape, chunk.points, chunk.size, data_file, pad_k)
                     if compiled is None:
-                        point_fn, names = PROGRAMS[shape["family"]](shape)
+                        batch_fn, names = PROGRAMS[shape["family"]](shape)
                         args = placement.put(inputs, names)
                         cache_key = (key, placement.description, _device_ids(device_list),
                                      tuple((n, a.shape, str(a.dtype)) for n, a in zip(names, args)))
@@ -141,7 +141,7 @@ def sweep(
                         if compiled is None:
                             bar.describe(f"compiling shape {g + 1}/{len(keys)}")
                             tc = time.perf_counter()
-                            compiled = placement.program(point_fn, names).lower(*args).compile()
+                            compiled = placement.program(batch_fn, names).lower(*args).compile()
                             group_compile = time.perf_counter() - tc
                             compile_s += group_compile
                             programs += 1

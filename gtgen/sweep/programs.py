@@ -1,11 +1,12 @@
 """One compiled program per shape: a whole solve plus its checks, vmapped over sweep points.
 
-``point_program(shape)`` returns ``(point_fn, input_names)``; ``point_fn`` maps one point's inputs
-to ``Outputs``. The runner vmaps it over the sweep axis, shards that axis (or, for large games,
-the player axis) over a device mesh, and compiles it ahead of time once per shape.
+``PROGRAMS[family](shape)`` returns ``(batch_fn, input_names)``; ``batch_fn`` maps a batch of
+points' inputs (leading sweep axis) to ``Outputs`` with the same leading axis. The games of a batch
+run in lockstep inside one loop (``gtgen.rounds.run_rounds``). The runner shards the sweep axis (or,
+for large games, the player axis) over a device mesh and compiles it ahead of time once per shape.
 
 Extension point: a new kind of player (neural players, say) adds an entry to ``PROGRAMS`` keyed by
-its family name, taking the same shape dictionary and returning a ``point_fn`` with outputs of the
+its family name, taking the same shape dictionary and returning a ``batch_fn`` with outputs of the
 same ``Outputs`` form (NaN where it has no closed form to compare with), and an entry to
 ``OWN_STATS`` (or none, to report no distance to a closed form).
 """
@@ -59,44 +60,51 @@ def _checks(player, params, best, reference):
 
 
 def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple[str, ...]]:
-    """The point function of an exponential-family game with these shape settings."""
+    """The batched program of an exponential-family game with these shape settings."""
     player = family(shape["family"], shape["dim"])
     n, rounds = shape["players"], shape["rounds"]
     if shape["structure"] != "dense":
-        method = shape["method"]
-        run = make_structured_solver(player, shape["structure"], method, rounds, shape["samples"])
+        kind = shape["structure"]
+        run = make_structured_solver(player, kind, shape["method"], rounds, shape["samples"])
 
-        def structured_point(seed, self_weight, index, weight, data, weights, damping, burn_in,
-                             stop_tol, reference):
-            key = jax.random.key(seed)
-            params, trace_d, trace_s, t = run(
-                key, self_weight, index, weight, data, weights, damping, burn_in, stop_tol,
-                reference,
-            )
+        def structured_checks(params, self_weight, index, weight, data, weights, reference):
             own = jax.vmap(player.init)(data, weights)
-            best = structured_best_response(
-                player, shape["structure"], own, params, self_weight, index, weight
-            )
-            return Outputs(t, trace_d, trace_s, *_checks(player, params, best, reference))
+            best = structured_best_response(player, kind, own, params, self_weight, index, weight)
+            return _checks(player, params, best, reference)
 
-        return structured_point, STRUCTURED_INPUTS
+        def structured_batch(seed, self_weight, index, weight, data, weights, damping, burn_in,
+                             stop_tol, reference):
+            keys = jax.vmap(jax.random.key)(seed)
+            params, trace, t = run(keys, self_weight, index, weight, data, weights, damping,
+                                   burn_in, stop_tol, reference)
+            checks = jax.vmap(structured_checks)(
+                params, self_weight, index, weight, data, weights, reference
+            )
+            return Outputs(t, trace.distance, trace.step, *checks)
+
+        return structured_batch, STRUCTURED_INPUTS
 
     groups = (Group(player, tuple(range(n))),)
     solver = make_solver(
-        groups, shape["method"], shape["routing"], rounds, shape["samples"], shape["memory"]
+        groups, shape["method"], shape["routing"], rounds, shape["samples"], shape["memory"],
+        batched=True,
     )
 
-    def dense_point(seed, alpha, data, weights, damping, burn_in, stop_tol, reference):
-        key = jax.random.key(seed)  # the key gtgen.solve(game, jax.random.key(seed)) gets
-        state, trace, t = solver(
-            key, alpha, (data,), (weights,), damping, burn_in, stop_tol, (reference,)
-        )
+    def dense_checks(state, alpha, data, weights, reference):
         params = jnp.where(state.count > 0, state.average[0], state.params[0])
         own = jax.vmap(player.init)(data, weights)
         best = exact_best_response(groups, alpha, (own,), (params,))[0]
-        return Outputs(t, trace.distance, trace.step, *_checks(player, params, best, reference))
+        return _checks(player, params, best, reference)
 
-    return dense_point, DENSE_INPUTS
+    def dense_batch(seed, alpha, data, weights, damping, burn_in, stop_tol, reference):
+        keys = jax.vmap(jax.random.key)(seed)  # the keys gtgen.solve(game, jax.random.key(seed)) gets
+        state, trace, t = solver(
+            keys, alpha, (data,), (weights,), damping, burn_in, stop_tol, (reference,)
+        )
+        checks = jax.vmap(dense_checks)(state, alpha, data, weights, reference)
+        return Outputs(t, trace.distance, trace.step, *checks)
+
+    return dense_batch, DENSE_INPUTS
 
 
 PROGRAMS: dict[str, Callable[[dict[str, Any]], tuple[Callable[..., Outputs], tuple[str, ...]]]] = {

@@ -243,16 +243,15 @@ class Placement:
             else f"{'sweep' if self.dense else 'player'} axis over {n} devices"
         )
 
-    def program(self, point_fn: Callable, names: tuple[str, ...]) -> Callable:
-        batched = jax.vmap(point_fn)
+    def program(self, batch_fn: Callable, names: tuple[str, ...]) -> Callable:
         if self.mesh is not None and self.dense:
             # Each device runs its slice with no collectives; check_vma=False because the
             # solver's loop carries start as constants (not marked as varying over 'sweep').
-            batched = jax.shard_map(
-                batched, mesh=self.mesh, in_specs=P("sweep"), out_specs=P("sweep"),
+            batch_fn = jax.shard_map(
+                batch_fn, mesh=self.mesh, in_specs=P("sweep"), out_specs=P("sweep"),
                 check_vma=False,
             )
-        return jax.jit(batched)
+        return jax.jit(batch_fn)
 
     def spec(self, name: str, ndim: int) -> P:
         if self.dense:

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gtgen.exchange import advance, init_state
+from gtgen.rounds import run_rounds
 from gtgen.sweep.families import Structure
 
 
@@ -44,47 +46,43 @@ def inflow(kind: str, stats, self_weight, index, weight, xp=jnp):
 def make_structured_solver(player, kind: str, method: str, rounds: int, samples: int):
     """``run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference)``.
 
-    Returns ``(params, trace_distance [rounds], trace_step [rounds], rounds_run)`` with the same
-    conventions as gtgen.exchange.make_solver: the iterate average when averaging ran, NaN trace
-    entries after the last round, stop once the relative step is below ``tol``.
+    Every argument has a leading axis of games (run in lockstep by ``gtgen.rounds.run_rounds``,
+    the loop of ``gtgen.exchange.make_solver``). Returns ``(params, trace, rounds_run)`` with the
+    same conventions: the iterate average when averaging ran, NaN trace entries after the last
+    round, stop once the relative step is below ``tol``.
     """
 
     def mean_stats(pool):
         return jax.vmap(player.stats)(pool).mean(axis=0)
 
-    def run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference):
+    def prepare(key, self_weight, index, weight, data, weights, damping, burn_in, reference):
         own = jax.vmap(player.init)(data, weights)
-        a = self_weight[:, None]
+        context = (own, self_weight, index, weight, damping, burn_in, reference)
+        return context, (init_state((own,)), key)
 
-        def body(carry):
-            t, params, average, count, trace_d, trace_s, key, _ = carry
+    def step(context, carry):
+        own, self_weight, index, weight, damping, burn_in, reference = context
+        state, key = carry
+        (params,) = state.params
+        if method == "sampled":
             key, sub = jax.random.split(key)
-            if method == "sampled":
-                keys = jax.random.split(sub, params.shape[0])
-                pools = jax.vmap(player.sample, in_axes=(0, 0, None))(keys, params, samples)
-                seen = jax.vmap(mean_stats)(pools)
-            else:
-                seen = params
-            best = a * own + inflow(kind, seen, self_weight, index, weight)
-            new = params + damping * (best - params)
-            keep = (t >= burn_in) & (method == "sampled")
-            count = count + keep.astype(jnp.int32)
-            average = average + jnp.where(keep, 1.0 / jnp.maximum(count, 1), 0.0) * (new - average)
-            step = jnp.max(jnp.abs(new - params))
-            trace_d = trace_d.at[t].set(jnp.max(jnp.abs(new - reference)))
-            trace_s = trace_s.at[t].set(step)
-            scale = jnp.maximum(1.0, jnp.max(jnp.abs(new)))
-            return t + 1, new, average, count, trace_d, trace_s, key, step / scale
+            keys = jax.random.split(sub, params.shape[0])
+            pools = jax.vmap(player.sample, in_axes=(0, 0, None))(keys, params, samples)
+            seen = jax.vmap(mean_stats)(pools)
+        else:
+            seen = params
+        best = self_weight[:, None] * own + inflow(kind, seen, self_weight, index, weight)
+        new = params + damping * (best - params)
+        state, info = advance(state, (new,), burn_in if method == "sampled" else None, (reference,))
+        return (state, key), info, info.step / jnp.maximum(1.0, jnp.max(jnp.abs(new)))
 
-        def cond(carry):
-            t, *_, last = carry
-            return (t < rounds) & ~(last < tol)
-
-        nan = jnp.full((rounds,), jnp.nan, jnp.float32)
-        init = (jnp.zeros((), jnp.int32), own, own, jnp.zeros((), jnp.int32), nan, nan, key,
-                jnp.asarray(jnp.inf, jnp.float32))
-        t, params, average, count, trace_d, trace_s, _, _ = jax.lax.while_loop(cond, body, init)
-        return jnp.where(count > 0, average, params), trace_d, trace_s, t
+    def run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference):
+        context, carry = jax.vmap(prepare)(
+            key, self_weight, index, weight, data, weights, damping, burn_in, reference
+        )
+        (state, _), trace, t = run_rounds(step, context, carry, tol, rounds)
+        params = jnp.where(state.count[:, None, None] > 0, state.average[0], state.params[0])
+        return params, trace, t
 
     return run
 

@@ -1,0 +1,101 @@
+"""The round loop every solver shares: a batch of games advanced in lockstep until each stops.
+
+``run_rounds(step, context, carry, tol, rounds)`` runs ``step`` — one round of ONE game — over a
+batch of games under a single ``lax.while_loop``. The batch axis lives inside the loop (the step is
+vmapped there), not outside it: vmapping a whole while-loop solver instead makes every round
+select over each game's full trace array and scatter into it at a per-game index, which costs
+O(rounds) per round. Here the round counter is shared, a round writes one row of the trace, and a
+game that has stopped simply keeps its carry (its trace rows stay NaN).
+
+Stop rule, per game: after at most ``rounds`` rounds, or once a round's relative step is below
+``tol`` (a negative ``tol`` never stops early). The loop ends when every game has stopped. A game
+run alone (a batch of one) and the same game inside a batch give the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class RoundInfo(NamedTuple):
+    """Per-round diagnostics; solvers stack them into a trace (NaN after the last round)."""
+
+    step: jax.Array  # max |μ_{t+1} − μ_t|
+    distance: jax.Array  # max |μ_{t+1} − reference| (NaN without a reference)
+
+
+Step = Callable[[Any, Any], tuple[Any, RoundInfo, jax.Array]]
+
+
+def _keep(active: jax.Array, new: Any, old: Any) -> Any:
+    def pick(n, o):
+        mask = active.reshape(active.shape + (1,) * (n.ndim - 1))
+        return jnp.where(mask, n, o)
+
+    return jax.tree.map(pick, new, old)
+
+
+def run_rounds(
+    step: Step, context: Any, carry: Any, tol: jax.Array, rounds: int
+) -> tuple[Any, RoundInfo, jax.Array]:
+    """Advance a batch of games until each has run ``rounds`` rounds or met its tolerance.
+
+    Args:
+      step: ``step(context, carry) -> (carry, RoundInfo, relative_step)`` for one game.
+      context: per-game inputs the step reads (pytree, leading batch axis B).
+      carry: per-game state the step updates (pytree, leading batch axis B).
+      tol: [B] stop once ``relative_step < tol``.
+      rounds: the most rounds (static).
+
+    Returns ``(carry, trace, rounds_run)``: trace fields are [B, rounds], rounds_run is [B] int32.
+    """
+    batch = tol.shape[0]
+    batched_step = jax.vmap(step)
+
+    def body(loop):
+        t, carry, trace, run, last = loop
+        new, info, rel = batched_step(context, carry)
+        if batch == 1:  # the loop runs only while the one game is active: nothing to mask
+            active = jnp.ones((1,), bool)
+            carry = new
+        else:
+            active = ~(last < tol)
+            carry = _keep(active, new, carry)
+            info = jax.tree.map(lambda x: jnp.where(active, x, jnp.nan), info)
+            rel = jnp.where(active, rel, last)
+        trace = jax.tree.map(
+            lambda rows, x: jax.lax.dynamic_update_index_in_dim(rows, x.astype(rows.dtype), t, 0),
+            trace,
+            info,
+        )
+        return t + 1, carry, trace, run + active.astype(jnp.int32), rel
+
+    def cond(loop):
+        t, *_, last = loop
+        return (t < rounds) & jnp.any(~(last < tol))
+
+    nan = jnp.full((rounds, batch), jnp.nan, jnp.float32)
+    init = (
+        jnp.zeros((), jnp.int32),
+        carry,
+        RoundInfo(nan, nan),
+        jnp.zeros((batch,), jnp.int32),
+        jnp.full((batch,), jnp.inf, jnp.float32),
+    )
+    _, carry, trace, run, _ = jax.lax.while_loop(cond, body, init)
+    return carry, RoundInfo(*(x.T for x in trace)), run
+
+
+def single(batched: Callable[..., Any]) -> Callable[..., Any]:
+    """The one-game form of a function of batched arguments: add a batch axis of one to every
+    argument (pytree leaves, keys included), drop it from every output."""
+
+    def run(*args):
+        out = batched(*jax.tree.map(lambda x: x[None], args))
+        return jax.tree.map(lambda x: x[0], out)
+
+    return run
