@@ -26,7 +26,7 @@ The conv variant's figures carry the prefix ``conv_``.
 
 ``neural_sweep``: the α sweep of experiment IV-A (self-weight a ∈ {0.1, …, 1.0} × 2 players,
 digits 0–4 / 5–9, the HVAE "digits-small" player, batch 256, ``iterations`` rounds per run) as
-one program (``jax.jit(jax.vmap(train))`` over α, keys and initial states) against the same 10
+one program (``gtgen.xla_options.jit(jax.vmap(train))`` over α, keys and initial states) against the same 10
 runs one after another, each a call of the compiled ``train`` (compiled once, as a user's loop
 of ``train(...)`` calls would be; each result is waited for). ``ratio_vs_loop`` excludes
 compilation on both sides; ``ratio_vs_loop_end_to_end`` includes it on both (one compile each).
@@ -56,6 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.timing import median_seconds
+from gtgen import xla_options
 from gtgen.data import disjoint_slices, load_digits
 from gtgen.neural_round import init_states, make_train
 from gtgen.players.neural import NeuralPlayer, VAEConfig, hvae_player, vae_player
@@ -90,7 +91,7 @@ def _options(s: dict) -> dict | None:
 
 def _init(player: NeuralPlayer, n_players: int, options: dict | None):
     """``key -> stacked states`` of ``n_players`` players, compiled."""
-    fn = jax.jit(lambda k: init_states(player, k, n_players))
+    fn = xla_options.jit(lambda k: init_states(player, k, n_players))
     return fn.lower(jax.random.key(0)).compile(options)
 
 
@@ -111,7 +112,7 @@ def _matmul_flops_per_s(size: int, repeats: int) -> float:
     machine the median would count other processes' interference against the machine)."""
     a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
     b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
-    mm = jax.jit(jnp.matmul)
+    mm = xla_options.jit(jnp.matmul)
     jax.block_until_ready(mm(a, b))
     best = math.inf
     for _ in range(repeats):
@@ -326,7 +327,7 @@ def _sweep_ratio(player: NeuralPlayer, batch: int, values: np.ndarray, iteration
 
     t_loop = median_seconds(loop, repeats=repeats)
 
-    sweep = jax.jit(jax.vmap(lambda k, st, a: train(k, st, data, counts, a, iterations)))
+    sweep = xla_options.jit(jax.vmap(lambda k, st, a: train(k, st, data, counts, a, iterations)))
     _, swept, sweep_compile = _compile(sweep, (keys, stacked, alphas), options)
     t_sweep = median_seconds(lambda: swept(keys, stacked, alphas), repeats=repeats)
 

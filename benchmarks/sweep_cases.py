@@ -2,9 +2,13 @@
 
 ``sweep_1000``: 1000 Gaussian games (10 values of a × 100 seeds, N = 8, d = 2, 200 rounds) as one
 ``gtgen.sweep`` against the same 1000 solves one after another (``gtgen.solve`` on prebuilt games,
-compiled once, in the same process). Figures:
+compiled once, in the same process). The case runs in a child process that gives JAX one CPU
+device per core (``gtgen.sweep.use_cpu_cores``, what ``gtgen sweep`` does); the loop runs on the
+default device, as a user's loop would. Figures:
 - ``ratio_vs_loop``: exact best response, 200 rounds each (no early stop): loop time / sweep run
-  time (compilation excluded on both sides, as the loop's is);
+  time, the sweep sharded over every device (compilation excluded on both sides: the loop is
+  timed after a warm-up solve, the sweep after a warm-up sweep);
+- ``ratio_vs_loop_one_device``: the same sweep on the default device only;
 - ``ratio_vs_loop_end_to_end``: the same with the sweep's compilation, data synthesis and closed
   forms counted;
 - ``sampled_ratio_vs_loop``: the paper's sampled exchange (m synthetic samples per player per
@@ -24,16 +28,25 @@ size (it never goes down, so it includes whatever ran earlier in the process).
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import resource
+import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
 
 import gtgen
 from benchmarks.timing import median_seconds
+from gtgen import xla_options
 from gtgen.sweep import alpha_matrix, parse_config, sweep, synthetic_data
+from gtgen.sweep.distributed import cpu_core_count
 from gtgen.sweep.programs import expfam_program
 from gtgen.sweep.runner import _shape_dict, chunk_inputs, plan
 
@@ -48,21 +61,36 @@ def _games(cfg):
     return games
 
 
+REPEATS = 3  # timed passes of each side; the figures use their medians
+
+
 def _loop_seconds(games, **solve_args) -> float:
+    """Median over REPEATS passes of the solves one after another, after a warm-up solve."""
     game, seed = games[0]
     jax.block_until_ready(gtgen.solve(game, jax.random.key(seed), **solve_args).state)  # compile
-    start = time.perf_counter()
-    for game, seed in games:
-        jax.block_until_ready(gtgen.solve(game, jax.random.key(seed), **solve_args).state)
-    return time.perf_counter() - start
+    passes = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for game, seed in games:
+            jax.block_until_ready(gtgen.solve(game, jax.random.key(seed), **solve_args).state)
+        passes.append(time.perf_counter() - start)
+    return statistics.median(passes)
 
 
-def sweep_1000(quick: bool = False) -> dict:
+def _warm_sweep(settings: dict, devices) -> tuple[Any, float]:
+    """(first sweep, median run seconds of REPEATS more): the first compiles, the others reuse
+    its program and are timed warm, as the loop is timed after a warm-up solve."""
+    first = sweep(**settings, devices=devices)
+    runs = [sum(r["wall_s"] for r in sweep(**settings, devices=devices).rows) for _ in range(REPEATS)]
+    return first, statistics.median(runs)
+
+
+def _sweep_1000_here(quick: bool) -> dict:
     a = [round(0.1 * i, 1) for i in range(1, 11)]
     base = {"family": "gaussian", "dim": 2, "players": 8, "a": a, "rounds": 200, "batch": 1000}
     exact = dict(base, seeds=100, method="exact", stop_tol=0.0)
-    result = sweep(**exact)
-    run_s = sum(r["wall_s"] for r in result.rows)
+    first, run_s = _warm_sweep(exact, "all")
+    _, one_device_s = _warm_sweep(exact, None)
     cfg = parse_config(exact)
     timed = cfg.points[:: 10] if quick else cfg.points
     loop_s = _loop_seconds(_games(cfg._replace(points=timed)), method="exact", rounds=200, tol=0.0)
@@ -71,26 +99,28 @@ def sweep_1000(quick: bool = False) -> dict:
     m = 100
     sampled_seeds = 4 if quick else 20
     sampled = dict(base, seeds=sampled_seeds, method="sampled", samples=m)
-    s_result = sweep(**sampled)
-    s_run = sum(r["wall_s"] for r in s_result.rows)
+    s_first, s_run = _warm_sweep(sampled, "all")
     s_cfg = parse_config(sampled)
     s_loop = _loop_seconds(_games(s_cfg), method="sampled", rounds=200, samples=m)
     n_s = len(s_cfg.points)
-    draw = jax.jit(lambda k: jax.random.normal(k, (n_s, 200, 8, m, 2)))
+    draw = xla_options.jit(lambda k: jax.random.normal(k, (n_s, 200, 8, m, 2)))
     floor_s = median_seconds(lambda: draw(jax.random.key(0)), repeats=3)
     return {
         "name": "sweep-1000",
-        "points": result.meta["points"],
+        "points": first.meta["points"],
         "players": 8, "dim": 2, "rounds": 200,
-        "distinct_shapes": result.meta["distinct_shapes"],
-        "compilations": result.meta["compilations"],
-        "compile_s": result.meta["compile_s"],
+        "devices": first.meta["devices"],
+        "distinct_shapes": first.meta["distinct_shapes"],
+        "compilations": first.meta["compilations"],
+        "compile_s": first.meta["compile_s"],
         "sweep_run_s": run_s,
-        "sweep_wall_s": result.meta["wall_s"],
+        "sweep_run_s_one_device": one_device_s,
+        "sweep_wall_s": first.meta["wall_s"],
         "loop_s": loop_s,
         "loop_points_timed": len(timed),
         "ratio_vs_loop": loop_s / run_s,
-        "ratio_vs_loop_end_to_end": loop_s / result.meta["wall_s"],
+        "ratio_vs_loop_one_device": loop_s / one_device_s,
+        "ratio_vs_loop_end_to_end": loop_s / first.meta["wall_s"],
         "sampled_points": n_s,
         "sampled_samples": m,
         "sampled_run_s": s_run,
@@ -98,9 +128,22 @@ def sweep_1000(quick: bool = False) -> dict:
         "sampled_ratio_vs_loop": s_loop / s_run,
         "sampled_floor_s": floor_s,
         "sampled_loop_ceiling": s_loop / floor_s,
-        "sampled_compilations": s_result.meta["compilations"],
+        "sampled_compilations": s_first.meta["compilations"],
         "targets": {"ratio_vs_loop": 50},
     }
+
+
+def sweep_1000(quick: bool = False) -> dict:
+    """Runs in a child process with one JAX CPU device per core, as ``gtgen sweep`` runs (JAX
+    fixes its devices at start-up, and the other cases use the default device only)."""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(cpu_core_count()))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    args = [sys.executable, "-m", "benchmarks.sweep_cases", "sweep-1000"] + (["--quick"] if quick else [])
+    done = subprocess.run(args, env=env, cwd=root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"sweep-1000 child process failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _peak_rss_mb() -> float:
@@ -149,3 +192,7 @@ def scale_players(quick: bool = False) -> dict:
 
 
 CASES = [sweep_1000, scale_players]
+
+if __name__ == "__main__":  # the child process of sweep_1000
+    if sys.argv[1:2] == ["sweep-1000"]:
+        print(json.dumps(_sweep_1000_here(quick="--quick" in sys.argv)))

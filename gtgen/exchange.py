@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from gtgen import xla_options
 from gtgen.anderson import anderson_init, anderson_step
 from gtgen.game import Game, Group, own_moments
 from gtgen.moments import ROUTINGS, exact_best_response, sampled_best_response
@@ -165,7 +166,7 @@ def make_solver(
 @functools.lru_cache(maxsize=64)
 def _compiled(groups, method, routing, rounds, samples, memory):
     """One jitted solver per structure; everything a sweep varies is a traced argument."""
-    return jax.jit(make_solver(groups, method, routing, rounds, samples, memory))
+    return xla_options.jit(make_solver(groups, method, routing, rounds, samples, memory))
 
 
 def solve(

@@ -17,6 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gtgen import xla_options
+
 
 class _MLP(nn.Module):
     hidden: Sequence[int]
@@ -74,7 +76,7 @@ def train_classifier(
         logits, _ = module.apply(p, xb)
         return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
 
-    @jax.jit
+    @xla_options.jit
     def train(params, key):
         def step(carry, k):
             p, s = carry

@@ -41,6 +41,19 @@ def _block(matrix: jax.Array, rows: Group, cols: Group) -> jax.Array:
     return matrix[np.ix_(r, c)]
 
 
+SMALL_MIX = 16  # senders per group up to which mixing is written as multiply-add, not a dot
+
+
+def _mix(weights: jax.Array, stats: jax.Array) -> jax.Array:
+    """Σ_j w_ij s_j for every receiver i: weights [n_g, n_h], stats [n_h, K] -> [n_g, K].
+
+    A handful of senders is summed as broadcast multiply-add: batched over a sweep's games, XLA
+    CPU runs the fused multiply-add ~5x faster than thousands of tiny dot products."""
+    if weights.shape[-1] <= SMALL_MIX:
+        return jnp.sum(weights[:, :, None] * stats[None, :, :], axis=1)
+    return weights @ stats
+
+
 def _plan(alpha_or_plan, routing: str) -> RoutingPlan:
     if isinstance(alpha_or_plan, RoutingPlan):
         return alpha_or_plan
@@ -64,7 +77,7 @@ def exact_best_response(
         acc = self_weight[_index(g)][:, None] * m_g
         for h, p_h in zip(groups, params):
             seen = jax.vmap(lambda mu: cross_moments(g.player, h.player, mu))(p_h)
-            acc = acc + _block(off, g, h) @ seen
+            acc = acc + _mix(_block(off, g, h), seen)
         out.append(g.player.best_response(acc))
     return tuple(out)
 
@@ -126,7 +139,7 @@ def sampled_best_response(
             continue
         per_sender = [_mean_stats(g, pool) for pool in pools]  # [n_h, K_g] each
         if routing == "expected":
-            acc = sum(_block(off, g, h) @ s for h, s in zip(groups, per_sender))
+            acc = sum(_mix(_block(off, g, h), s) for h, s in zip(groups, per_sender))
         else:  # meanfield: uniform off-diagonal rows, so only the pooled mixture matters
             total = sum(s.sum(axis=0) for s in per_sender)
             own_pool = per_sender[groups.index(g)]

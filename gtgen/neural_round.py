@@ -25,7 +25,9 @@ compiled program. Vmap ``train`` over a leading axis of (keys, states, α) to tr
 sweep at once::
 
     train = make_train(player, n_players=2, batch=256)
-    sweep = jax.jit(jax.vmap(lambda k, s, a: train(k, s, data, counts, a, iterations=1000)))
+    sweep = gtgen.xla_options.jit(
+        jax.vmap(lambda k, s, a: train(k, s, data, counts, a, iterations=1000))
+    )
     states, info = sweep(keys, stacked_states, alphas)   # alphas [S, 2, 2]
 """
 
@@ -40,6 +42,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from gtgen import xla_options
 from gtgen.players.neural.common import Metrics, NeuralPlayer, Samples, State
 from gtgen.routing import batch_shares, draw_sources, off_diagonal_rows
 
@@ -178,4 +181,4 @@ def make_train(
 
         return jax.lax.scan(body, states, jax.random.split(key, iterations))
 
-    return jax.jit(train, static_argnames="iterations")
+    return xla_options.jit(train, static_argnames="iterations")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,13 @@ def run(args: argparse.Namespace) -> int:
         from gtgen.sweep import initialize
 
         initialize(args.coordinator, args.num_processes, args.process_id)
+    elif not args.single_device and not _cpu_devices_chosen():
+        from gtgen.sweep import use_cpu_cores
+
+        try:
+            use_cpu_cores()  # one CPU device per core (a GPU machine's sweep runs on its GPUs)
+        except RuntimeError:
+            pass  # JAX already started in this process (gtgen.cli.main called from Python)
     from gtgen.sweep import load_config, sweep
 
     cfg = load_config(args.config)  # validate before touching the output folder
@@ -56,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"results in {out}/ (results.csv, results.parquet, sweep.json, plots)")
     return 0
+
+
+def _cpu_devices_chosen() -> bool:
+    """The user already fixed the CPU device count (JAX_NUM_CPU_DEVICES or XLA_FLAGS)."""
+    return "JAX_NUM_CPU_DEVICES" in os.environ or "xla_force_host_platform_device_count" in (
+        os.environ.get("XLA_FLAGS", "")
+    )
 
 
 def _is_lead() -> bool:

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gtgen import xla_options
 from gtgen.equilibrium import Report, check, game_equilibrium
 from gtgen.exchange import init_state, make_round
 from gtgen.game import Game
@@ -46,7 +47,7 @@ def run(seed: int = 0, rounds: int = 40, samples: int = 4000) -> DemoResult:
     step = make_round(game.groups, samples)
     alpha = jnp.asarray(game.alpha, jnp.float32)
 
-    @jax.jit
+    @xla_options.jit
     def play(key):
         def body(state, k):
             state, _ = step(k, state, alpha, own, jnp.float32(1.0), jnp.int32(rounds // 2))

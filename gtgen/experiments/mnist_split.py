@@ -46,6 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gtgen import xla_options
 from gtgen.data import Dataset, by_classes, load_digits, load_mnist
 from gtgen.metrics import Classifier, class_fractions, frechet_distance, train_classifier
 from gtgen.neural_round import init_states, make_train
@@ -330,14 +331,14 @@ def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: flo
         states, trace = train(key, states, rows, counts, alpha, iterations=iterations)
         return states, {k: v.mean(axis=0) for k, v in trace.metrics.items()}
 
-    return jax.jit(jax.vmap(one, in_axes=(0, 0, None, 0, 0, None)))
+    return xla_options.jit(jax.vmap(one, in_axes=(0, 0, None, 0, 0, None)))
 
 
 @functools.lru_cache(maxsize=8)
 def _init_pair(model: HVAEConfig) -> Callable[[jax.Array], Any]:
     """The compiled initialisation of two players (compiled once per model and process)."""
     player = hvae_player(model)
-    return jax.jit(lambda key: init_states(player, key, PLAYERS))
+    return xla_options.jit(lambda key: init_states(player, key, PLAYERS))
 
 
 def initial_states(config: Config, n_entries: int) -> Any:
@@ -461,7 +462,9 @@ def image_sampler(model: HVAEConfig, n: int, kind: str) -> Callable:
         logits = decoder.apply(state.p.params["p_x"], s.z0, s.z1)
         return jax.nn.sigmoid(logits) if kind == "mean" else (logits > 0).astype(jnp.float32)
 
-    return jax.jit(lambda key, states: jax.vmap(one)(jax.random.split(key, PLAYERS), states))
+    return xla_options.jit(
+        lambda key, states: jax.vmap(one)(jax.random.split(key, PLAYERS), states)
+    )
 
 
 class Evaluation(NamedTuple):

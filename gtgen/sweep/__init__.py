@@ -41,6 +41,9 @@ damping, burn-in and tolerances are traced inputs, so each group compiles exactl
 Devices: the sweep axis is sharded over every device (``jax.sharding.Mesh`` with
 ``jax.shard_map``); games with more than ``DENSE_MAX`` players keep α sparse
 (gtgen.sweep.structured) and shard the player axis. Results do not depend on the sharding.
+On a CPU machine JAX sees one device unless told otherwise; ``gtgen.sweep.use_cpu_cores()``
+(called right after ``import jax``; ``gtgen sweep`` does it itself) gives it one per core, so the
+sweep runs on every core.
 
 Several hosts: start one process per host and call ``gtgen.sweep.initialize`` (a thin wrapper of
 ``jax.distributed.initialize``) before anything else touches JAX:
@@ -63,7 +66,7 @@ from gtgen.sweep.config import (
     load_config,
     parse_config,
 )
-from gtgen.sweep.distributed import initialize
+from gtgen.sweep.distributed import initialize, use_cpu_cores
 from gtgen.sweep.families import Structure, alpha_matrix, structure, synthetic_data
 from gtgen.sweep.runner import compile_count
 
@@ -83,4 +86,5 @@ __all__ = [
     "structure",
     "sweep",
     "synthetic_data",
+    "use_cpu_cores",
 ]

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from gtgen import xla_options
 from gtgen.sweep import output
 from gtgen.sweep.config import GRID_KEYS, SweepConfig, load_config, parse_config
 from gtgen.sweep.programs import PROGRAMS
@@ -89,6 +90,7 @@ def sweep(
       ValueError: a bad setting, naming the field.
     """
     cfg = _resolve(config, settings)
+    xla_options.compiler_options()  # probes the backend once (a compile not of this sweep)
     start = time.perf_counter()
     compiles0 = compile_count()
     data_file = DataFile(cfg.data_file) if cfg.data_file is not None else None

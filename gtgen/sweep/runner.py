@@ -31,6 +31,7 @@ from jax import monitoring
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from gtgen import xla_options
 from gtgen.sweep import families
 from gtgen.sweep.config import DENSE_MAX, SHAPE_KEYS, Point, SweepConfig, shape_key
 from gtgen.sweep.programs import PLAYER_AXIS, Outputs, own_moments
@@ -251,7 +252,7 @@ class Placement:
                 batch_fn, mesh=self.mesh, in_specs=P("sweep"), out_specs=P("sweep"),
                 check_vma=False,
             )
-        return jax.jit(batch_fn)
+        return xla_options.jit(batch_fn)
 
     def spec(self, name: str, ndim: int) -> P:
         if self.dense:
