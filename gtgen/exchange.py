@@ -67,6 +67,12 @@ def _max_abs(a: Sequence[jax.Array], b: Sequence[jax.Array]) -> jax.Array:
     return jnp.max(jnp.stack([jnp.max(jnp.abs(x - y)) for x, y in zip(a, b)]))
 
 
+def stop_scale(carry) -> jax.Array:
+    """max(1, max |μ|): the stop rule's scale (a step below tol · scale stops the solve)."""
+    state, _ = carry
+    return jnp.maximum(1.0, jnp.max(jnp.stack([jnp.max(jnp.abs(p)) for p in state.params])))
+
+
 def init_state(params: Sequence[jax.Array]) -> State:
     params = tuple(params)
     return State(params, params, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
@@ -152,12 +158,11 @@ def make_solver(
                 )
                 new = ravel_pytree(own)[1](flat)
             state, info = advance(state, new, None, reference)
-        scale = jnp.maximum(1.0, jnp.max(jnp.stack([jnp.max(jnp.abs(p)) for p in state.params])))
-        return (state, extra), info, info.step / scale
+        return (state, extra), info
 
     def run_batch(key, alpha, data, weights, damping, burn_in, tol, reference):
         context, carry = jax.vmap(prepare)(key, alpha, data, weights, damping, burn_in, reference)
-        (state, _), trace, t = run_rounds(step, context, carry, tol, rounds)
+        (state, _), trace, t = run_rounds(step, stop_scale, context, carry, tol, rounds)
         return state, trace, t
 
     return run_batch if batched else single(run_batch)

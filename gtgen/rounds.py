@@ -8,7 +8,7 @@ O(rounds) per round. Here the round counter is shared, a round writes one row of
 game that has stopped simply keeps its carry (its trace rows stay NaN).
 
 Stop rule, per game: after at most ``rounds`` rounds, or once a round's relative step is below
-``tol`` (a negative ``tol`` never stops early). The loop ends when every game has stopped. A game
+``tol`` (a ``tol`` ≤ 0 never stops early). The loop ends when every game has stopped. A game
 run alone (a batch of one) and the same game inside a batch give the same numbers.
 """
 
@@ -28,7 +28,7 @@ class RoundInfo(NamedTuple):
     distance: jax.Array  # max |μ_{t+1} − reference| (NaN without a reference)
 
 
-Step = Callable[[Any, Any], tuple[Any, RoundInfo, jax.Array]]
+Step = Callable[[Any, Any], tuple[Any, RoundInfo]]
 
 
 def _keep(active: jax.Array, new: Any, old: Any) -> Any:
@@ -40,25 +40,36 @@ def _keep(active: jax.Array, new: Any, old: Any) -> Any:
 
 
 def run_rounds(
-    step: Step, context: Any, carry: Any, tol: jax.Array, rounds: int
+    step: Step,
+    scale: Callable[[Any], jax.Array],
+    context: Any,
+    carry: Any,
+    tol: jax.Array,
+    rounds: int,
 ) -> tuple[Any, RoundInfo, jax.Array]:
     """Advance a batch of games until each has run ``rounds`` rounds or met its tolerance.
 
     Args:
-      step: ``step(context, carry) -> (carry, RoundInfo, relative_step)`` for one game.
+      step: ``step(context, carry) -> (carry, RoundInfo)``, one round of one game.
+      scale: ``scale(carry) -> scalar``: a game stops once ``info.step / scale(carry) < tol``.
       context: per-game inputs the step reads (pytree, leading batch axis B).
       carry: per-game state the step updates (pytree, leading batch axis B).
-      tol: [B] stop once ``relative_step < tol``.
+      tol: [B]; a tolerance ≤ 0 never stops its game early.
       rounds: the most rounds (static).
 
     Returns ``(carry, trace, rounds_run)``: trace fields are [B, rounds], rounds_run is [B] int32.
+
+    When no game of the batch can stop early (every ``tol`` ≤ 0: the sampled exchange, sweeps of
+    a fixed number of rounds) the rounds run as a plain ``lax.scan``: no stop test, no masking.
     """
     batch = tol.shape[0]
     batched_step = jax.vmap(step)
+    batched_scale = jax.vmap(scale)
 
     def body(loop):
         t, carry, trace, run, last = loop
-        new, info, rel = batched_step(context, carry)
+        new, info = batched_step(context, carry)
+        rel = info.step / batched_scale(new)
         if batch == 1:  # the loop runs only while the one game is active: nothing to mask
             active = jnp.ones((1,), bool)
             carry = new
@@ -78,15 +89,27 @@ def run_rounds(
         t, *_, last = loop
         return (t < rounds) & jnp.any(~(last < tol))
 
-    nan = jnp.full((rounds, batch), jnp.nan, jnp.float32)
-    init = (
-        jnp.zeros((), jnp.int32),
-        carry,
-        RoundInfo(nan, nan),
-        jnp.zeros((batch,), jnp.int32),
-        jnp.full((batch,), jnp.inf, jnp.float32),
-    )
-    _, carry, trace, run, _ = jax.lax.while_loop(cond, body, init)
+    def until_stopped(carry):
+        nan = jnp.full((rounds, batch), jnp.nan, jnp.float32)
+        init = (
+            jnp.zeros((), jnp.int32),
+            carry,
+            RoundInfo(nan, nan),
+            jnp.zeros((batch,), jnp.int32),
+            jnp.full((batch,), jnp.inf, jnp.float32),
+        )
+        _, carry, trace, run, _ = jax.lax.while_loop(cond, body, init)
+        return carry, trace, run
+
+    def every_round(carry):
+        def scan_body(carry, _):
+            carry, info = batched_step(context, carry)
+            return carry, jax.tree.map(lambda x: x.astype(jnp.float32), info)
+
+        carry, trace = jax.lax.scan(scan_body, carry, length=rounds)
+        return carry, trace, jnp.full((batch,), rounds, jnp.int32)
+
+    carry, trace, run = jax.lax.cond(jnp.any(tol > 0), until_stopped, every_round, carry)
     return carry, RoundInfo(*(x.T for x in trace)), run
 
 

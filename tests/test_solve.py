@@ -511,3 +511,55 @@ def test_traced_inputs_do_not_recompile():
                 burn_in=10 * k,
             )
     assert (exact_fn._cache_size(), sampled_fn._cache_size()) == sizes
+
+
+# ----------------------------------------------------------------------------- batched solver
+
+
+@pytest.mark.parametrize("method", ["exact", "anderson", "sampled"])
+def test_batched_solver_equals_each_game_alone(method):
+    """``make_solver(batched=True)`` runs games in lockstep in one loop; each game must come out
+    as it does alone, including one that stops early while the others go on."""
+    from gtgen.exchange import make_solver
+
+    other = np.random.default_rng(5).dirichlet(np.ones(3), size=3)
+    games = [family_game("gaussian", seed=s, alpha=a)[0] for s, a in [(0, ALPHA3), (1, other), (0, ALPHA3)]]
+    groups = games[0].groups
+    rounds, samples = 60, 32
+    tols = [1e-2, 0.0, 1e-6] if method != "sampled" else [-1.0, -1.0, -1.0]
+    refs = [tuple(np.asarray(r, np.float32) for r in gtgen.game_equilibrium(g)) for g in games]
+    single = jax.jit(make_solver(groups, method, "expected", rounds, samples, 5))
+    batched = jax.jit(make_solver(groups, method, "expected", rounds, samples, 5, batched=True))
+    keys = [jax.random.key(7 + i) for i in range(3)]
+    args = [
+        (keys[i], np.asarray(g.alpha, np.float32), g.data, g.weights, np.float32(0.9),
+         np.int32(rounds // 2), np.float32(tols[i]), refs[i])
+        for i, g in enumerate(games)
+    ]
+    stacked = jax.tree.map(lambda *xs: jax.numpy.stack(xs), *args)
+    state_b, trace_b, t_b = batched(*stacked)
+    runs = []
+    for i in range(3):
+        state, trace, t = single(*args[i])
+        runs.append(int(t))
+        assert int(t_b[i]) == int(t)
+        for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(state_b)):
+            np.testing.assert_allclose(np.asarray(y[i]), np.asarray(x), rtol=1e-5, atol=1e-6)
+        for x, y in zip(trace, trace_b):
+            np.testing.assert_allclose(np.asarray(y[i]), np.asarray(x), rtol=1e-5, atol=1e-7)
+    if method == "exact":  # game 0 and game 2 differ only in tol: they stop apart
+        assert runs[0] < runs[2] and runs[1] == rounds
+
+
+def test_compiled_programs_nest_inside_a_users_jit():
+    """gtgen's jitted functions carry compiler options, which JAX accepts only at the top
+    level; called inside a user's jit they must still work and agree with the top-level call."""
+    from gtgen import xla_options
+
+    f = xla_options.jit(lambda x: jax.numpy.max(jax.numpy.abs(x), axis=(1, 2)))
+    x = np.random.default_rng(0).normal(size=(50, 8, 4)).astype(np.float32)
+    nested = jax.jit(lambda y: f(y) * 2.0)
+    np.testing.assert_array_equal(np.asarray(nested(x)), 2.0 * np.asarray(f(x)))
+    np.testing.assert_array_equal(np.asarray(f(x)), np.abs(x).max(axis=(1, 2)))
+    options = xla_options.compiler_options()
+    assert options is None or (jax.default_backend() == "cpu" and options == xla_options.CPU_OPTIONS)

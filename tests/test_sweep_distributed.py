@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gtgen.sweep import sweep
 
@@ -124,3 +125,43 @@ jax.distributed.shutdown()
             _assert_same(col, local.column(key).astype(np.float64), key)
     meta = json.loads((tmp_path / "out" / "sweep.json").read_text())  # written by process 0
     assert meta["processes"] == 2 and meta["points"] == len(local.rows)
+
+
+def test_use_cpu_cores_gives_jax_one_device_per_core_and_the_cli_shards_over_them(tmp_path):
+    """``use_cpu_cores(3)`` before JAX starts gives three CPU devices; ``gtgen sweep`` does it by
+    itself (one per core) and reports the devices it sharded over."""
+    probe = _python("""
+        import json
+        import jax
+        from gtgen.sweep import use_cpu_cores
+        n = use_cpu_cores(3)
+        jax.numpy.ones(1)  # JAX starts here
+        try:
+            use_cpu_cores(2)
+            late = "no error"
+        except RuntimeError:
+            late = "RuntimeError"
+        print(json.dumps({"set": n, "devices": len(jax.devices("cpu")), "late": late}))
+    """, {})
+    assert _finish(probe) == {"set": 3, "devices": 3, "late": "RuntimeError"}
+
+    config = tmp_path / "s.toml"
+    config.write_text('players = 4\nrounds = 10\nmethod = "exact"\na = [0.3, 0.6]\nseeds = 3\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
+    done = subprocess.run(
+        [sys.executable, "-m", "gtgen.cli", "sweep", str(config), "--out", str(tmp_path / "o"),
+         "--json", "--no-plots"], env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    from gtgen.sweep.distributed import cpu_core_count
+
+    assert json.loads(done.stdout.strip().splitlines()[-1])["devices"] == cpu_core_count()
+
+
+def test_use_cpu_cores_rejects_a_bad_count():
+    from gtgen.sweep import use_cpu_cores
+
+    for bad in (0, -1, 2.5, True, "2"):
+        with pytest.raises(ValueError, match="count"):
+            use_cpu_cores(bad)

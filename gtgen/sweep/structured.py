@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gtgen.exchange import advance, init_state
+from gtgen.exchange import stop_scale, advance, init_state
 from gtgen.rounds import run_rounds
 from gtgen.sweep.families import Structure
 
@@ -74,13 +74,13 @@ def make_structured_solver(player, kind: str, method: str, rounds: int, samples:
         best = self_weight[:, None] * own + inflow(kind, seen, self_weight, index, weight)
         new = params + damping * (best - params)
         state, info = advance(state, (new,), burn_in if method == "sampled" else None, (reference,))
-        return (state, key), info, info.step / jnp.maximum(1.0, jnp.max(jnp.abs(new)))
+        return (state, key), info
 
     def run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference):
         context, carry = jax.vmap(prepare)(
             key, self_weight, index, weight, data, weights, damping, burn_in, reference
         )
-        (state, _), trace, t = run_rounds(step, context, carry, tol, rounds)
+        (state, _), trace, t = run_rounds(step, stop_scale, context, carry, tol, rounds)
         params = jnp.where(state.count[:, None, None] > 0, state.average[0], state.params[0])
         return params, trace, t
 
