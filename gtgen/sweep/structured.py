@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gtgen.exchange import stop_scale, advance, init_state
+from gtgen.exchange import advance, init_state, stop_scale
 from gtgen.rounds import run_rounds
 from gtgen.sweep.families import Structure
 
