@@ -132,12 +132,31 @@ def test_cli_reports_divergence_in_one_line(capsys, tmp_path, monkeypatch) -> No
     (["--iterations", "-5"], "iterations"),
     (["--model", "paper-mnist"], "model: made for 28×28 images, but the embedded 8×8 digits"),
     (["--model", "nonesuch"], "model"),
+    (["--composition", "mixed"], "--composition"),
 ])
 def test_bad_input_is_one_line_and_status_2(capsys, tmp_path, argv, field) -> None:
     status, _, err = run_cli(capsys, "experiment", "mnist-split", "--out", str(tmp_path / "o"),
                              "--quiet", *argv)
     assert status == 2 and field in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_weighted_composition_trains_and_differs_from_batch_shares(smoke) -> None:
+    """``composition="weighted"`` (α as loss weights) runs the same experiment through another
+    round: finite losses and parameters of the same shapes, but other values; a bad name is a
+    ValueError naming the choices."""
+    results, _ = smoke
+    config = SMOKE._replace(composition="weighted", iterations=250, baseline=False)
+    trained = mnist_split.train(mnist_split.validate(config), mnist_split.load_data(config),
+                                progress=False)
+    shares = jax.tree.leaves(results.trained.states)
+    weighted = jax.tree.leaves(trained.states)
+    assert all(np.isfinite(np.asarray(x)).all() for x in weighted)
+    assert len(trained.history) == 1 and np.isfinite(trained.history[0]["loss_p"]).all()
+    assert any(w.shape[1:] == s.shape[1:] and not np.allclose(np.asarray(w), np.asarray(s[: len(w)]))
+               for w, s in zip(weighted, shares))
+    with pytest.raises(ValueError, match="composition must be one of shares, weighted"):
+        mnist_split.validate(SMOKE._replace(composition="mixed"))
 
 
 def test_alphas_of_the_wrong_shape() -> None:

@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--chunk", type=int, help="rounds between checkpoints")
     m.add_argument("--batch", type=int, help="batch size (default: 128 digits, 1000 MNIST)")
     m.add_argument("--lr", type=float, help="Adam learning rate (default: the model's)")
+    m.add_argument("--composition", choices=("shares", "weighted"),
+                   help="α as batch shares (default, the authors') or as loss weights")
     m.add_argument("--model", help="HVAE configuration name, e.g. paper-mnist, digits-small")
     m.add_argument("--eval-samples", type=int, help="samples per model for the evaluation")
     m.add_argument("--no-baseline", action="store_true", help="skip the all-digits baseline")
@@ -50,7 +52,8 @@ def config_from(args: argparse.Namespace):
     base = Config() if args.data_dir is None else mnist_config(args.data_dir)
     options = {"alphas": [a for group in args.alphas for a in group] if args.alphas else None,
                "iterations": args.iterations, "chunk": args.chunk, "batch": args.batch,
-               "learning_rate": args.lr, "model": args.model, "eval_samples": args.eval_samples}
+               "learning_rate": args.lr, "model": args.model, "eval_samples": args.eval_samples,
+               "composition": args.composition}
     changes = {k: v for k, v in options.items() if v is not None}
     return base._replace(seed=args.seed, baseline=not args.no_baseline, **changes)
 

@@ -67,6 +67,9 @@ SAMPLE_BLOCK = 10_000  # samples per model drawn at once in the evaluation
 DIGITS_MODEL = HVAEConfig(z0=16, z1=32, prior_hidden=(128, 128), hidden=(128, 128), lr=1e-3)
 
 
+COMPOSITIONS = ("shares", "weighted")
+
+
 class Config(NamedTuple):
     """Everything that defines one run of the experiment (the defaults: embedded digits).
 
@@ -80,6 +83,9 @@ class Config(NamedTuple):
                        digits, turning many 8s into 1s); ``"sample"`` the binary samples.
     ``iterations``     rounds per entry, run in chunks of ``chunk`` (rounded up to equal chunks).
     ``batch``          items per batch: round(batch·a) own images, the rest synthetic.
+    ``composition``    ``"shares"``: that batch composition (the authors' code); ``"weighted"``:
+                       a full own batch and a full synthetic batch, their losses weighted a and
+                       1 − a (gtgen.neural_round).
     ``flip_prob``      salt-and-pepper noise on the real binary images (the authors: 0.001).
     ``data_dir``       a folder with the MNIST IDX files; ``None`` uses the embedded 8×8 digits.
     ``baseline``       also train a pair of models on all digits (α = I), the reference level.
@@ -95,6 +101,7 @@ class Config(NamedTuple):
     iterations: int = 10_000
     chunk: int = 500
     batch: int = 128
+    composition: str = "shares"
     flip_prob: float = 0.001
     seed: int = 0
     data_dir: str | None = None
@@ -201,6 +208,10 @@ def validate(config: Config) -> Config:
         raise ValueError(f"lr_final must be a number in [0, 1], got {config.lr_final!r}")
     if config.eval_images not in IMAGE_KINDS:
         raise ValueError(f"eval_images must be one of {IMAGE_KINDS}, got {config.eval_images!r}")
+    if config.composition not in COMPOSITIONS:
+        raise ValueError(
+            f"composition must be one of {', '.join(COMPOSITIONS)}, got {config.composition!r}"
+        )
     if not 0.0 <= float(config.flip_prob) < 0.5:
         raise ValueError(f"flip_prob must lie in [0, 0.5), got {config.flip_prob!r}")
     return config._replace(alphas=check_alphas(config.alphas), seed=int(config.seed))
@@ -316,7 +327,8 @@ def with_learning_rate(states: Any, rate: Callable[[jax.Array], jax.Array]) -> A
 
 
 @functools.lru_cache(maxsize=8)
-def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: float) -> Callable:
+def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: float,
+                  composition: str = "shares") -> Callable:
     """``program(keys [S], states, rows, counts [S, 2], alpha [S, 2, 2], schedule)
     -> (states, losses)`` for one chunk (``schedule``: a :class:`Schedule`, applied at the
     start of the chunk).
@@ -324,7 +336,7 @@ def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: flo
     One compiled program for every entry of the sweep and both players (cached per shape, so
     runs in one process share it). ``losses`` are the chunk's mean p and q losses ``[S, 2]``.
     """
-    train = make_train(hvae_player(model), PLAYERS, batch, flip_prob=flip_prob)
+    train = make_train(hvae_player(model), PLAYERS, batch, composition, flip_prob=flip_prob)
 
     def one(key, states, rows, counts, alpha, schedule):
         states = with_learning_rate(states, schedule.rate)
@@ -357,7 +369,7 @@ def _run_identity(config: Config) -> dict:
     the learning rate may change between calls (a schedule by hand)."""
     _, per_chunk = chunking(config)
     return {"alphas": list(config.alphas), "model": repr(_architecture(config.hvae())),
-            "batch": config.batch,
+            "batch": config.batch, "composition": config.composition,
             "chunk": per_chunk, "flip_prob": config.flip_prob, "seed": config.seed,
             "data_dir": config.data_dir, "baseline": config.baseline}
 
@@ -371,6 +383,7 @@ def _open_checkpoints(config: Config, checkpoint_dir: Path) -> list[dict]:
     identity = _run_identity(config)
     if stamp.exists():
         saved = json.loads(stamp.read_text())
+        saved.setdefault("composition", "shares")  # folders written before the option existed
         diff = sorted(k for k in identity if saved.get(k) != identity[k])
         if diff:
             raise ValueError(f"checkpoint_dir: {checkpoint_dir} holds a run with different "
@@ -415,7 +428,7 @@ def train(
     ent = entries(config, data)
     chunks, per_chunk = chunking(config)
     program = sweep_program(_architecture(config.hvae()), config.batch, per_chunk,
-                            float(config.flip_prob))
+                            float(config.flip_prob), config.composition)
     rows, counts, alpha = jnp.asarray(data.rows), jnp.asarray(ent.counts), jnp.asarray(ent.alpha)
     schedule = Schedule(*np.float32([config.hvae().lr, config.lr_final, chunks * per_chunk]))
     n = len(ent.alphas)
