@@ -183,6 +183,8 @@ def test_data_file(tmp_path):
         ({"rounds": 10, "burn_in": 20}, "burn_in: 20 is more than rounds"),
         ({"players": 5000, "alpha": "dirichlet"}, "alpha: dirichlet rows are dense"),
         ({"batch": 0}, "batch: must be an integer"),
+        ({"family": "vae", "method": "exact"}, "method: vae players learn from samples only"),
+        ({"family": "vae", "players": 11}, "players: vae players split the 10 digit classes"),
     ],
 )
 def test_bad_settings_name_the_field(settings, field):
@@ -235,3 +237,48 @@ def test_notebook_runs():
 
     ns = run_notebook(ROOT / "notebooks" / "04_sweeps.ipynb", {"SEEDS": 4, "ROUNDS": 60})
     assert ns["result"].meta["compilations"] == ns["result"].meta["distinct_shapes"]
+
+
+# ----------------------------------------------------------------------------- neural players
+
+
+def test_neural_sweep_matches_direct_training_and_shares_one_program(tmp_path):
+    """``family = "vae"``: VAE players on the digits. Oracle: the same training called directly
+    (gtgen.neural_round with the keys the sweep derives from the seed) gives the same final loss;
+    a sweep mixing neural and Gaussian points compiles one program per shape."""
+    from gtgen.neural_round import init_states, make_train
+    from gtgen.players.neural import VAEConfig, vae_player
+    from gtgen.sweep.neural import digits_split, final_loss
+
+    settings = {"family": "vae", "players": 2, "a": [0.3, 1.0], "seeds": 2, "rounds": 12,
+                "samples": 16}
+    result = sweep(**settings, out=tmp_path / "n", progress=False)
+    assert result.meta["compilations"] == 1 and result.meta["distinct_shapes"] == 1
+    assert result.meta["nonfinite_points"] == 0
+    rows = result.rows
+    assert all(math.isnan(r["distance"]) and math.isnan(r["nash_gap_max"]) for r in rows)
+    assert [r["rate"] for r in rows] == pytest.approx([0.7, 0.7, 0.0, 0.0])  # ρ(B) = 1 − a, N = 2
+    assert all(r["rounds_run"] == 12 and np.isfinite(r["final_loss"]) for r in rows)
+    assert (tmp_path / "n" / "loss_vs_a.png").is_file()
+
+    player = vae_player(VAEConfig())
+    data, counts = digits_split(2)
+    train = make_train(player, 2, 16)
+    row = rows[1]  # a = 0.3, seed 1
+    k_init, k_train = jax.random.split(jax.random.key(row["seed"]))
+    alpha = np.array([[0.3, 0.7], [0.7, 0.3]], np.float32)
+    _, info = train(k_train, init_states(player, k_init, 2), data, counts, alpha, iterations=12)
+    assert row["final_loss"] == pytest.approx(float(final_loss(info.metrics["loss"])), rel=1e-4)
+
+    mixed = sweep(points=[{"family": "vae", "players": 2, "a": 0.5, "rounds": 12, "samples": 16},
+                          {"family": "gaussian", "players": 3, "method": "exact", "a": 0.5}],
+                  progress=False)
+    assert mixed.meta["distinct_shapes"] == 2 and mixed.meta["compilations"] <= 2
+    assert np.isfinite(mixed.rows[0]["final_loss"]) and math.isnan(mixed.rows[1]["final_loss"])
+    assert mixed.rows[1]["distance"] < 1e-4
+
+
+def test_neural_points_refuse_a_data_file(tmp_path):
+    np.savez(tmp_path / "d.npz", player0=np.zeros((5, 2)), player1=np.ones((5, 2)))
+    with pytest.raises(ValueError, match=r"^data_file: neural players"):
+        sweep(data_file=str(tmp_path / "d.npz"), family="vae", players=2)

@@ -11,6 +11,8 @@ Settings (TOML keys or keyword arguments; any of them given as a list is a grid 
 ``seeds = 32`` is the axis 0 … 31; ``[[points]]`` tables list sub-grids instead):
 
     family      gaussian | gaussian-full | bernoulli | poisson | categorical   ("gaussian")
+                | vae: neural players on the embedded digits (gtgen.sweep.neural; ``samples`` is
+                  their batch, ``rounds`` their training rounds, method sampled, N ≤ 10)
     dim         sample dimension, classes for categorical                        (2)
     players     N                                                                (8)
     alpha       uniform | dirichlet | ring | star | small-world (gtgen.sweep.families) ("uniform")
@@ -27,11 +29,14 @@ Settings (TOML keys or keyword arguments; any of them given as a list is a grid 
 One row per point holds the settings and: rate ρ(B), observed_rate (from the trace),
 rounds_run, rounds_to_tol (first round within ``tol`` of the closed form, -1 if never),
 distance (final, to the closed form μ* = (I − B)^{-1} D m in float64), residual, nash_gap_max /
-nash_gap_mean (KL(p_BR ‖ p_i) over players) and wall_s (the point's share of its chunk's run).
+nash_gap_mean (KL(p_BR ‖ p_i) over players), final_loss (neural players: mean training loss at
+the end; NaN for exponential families, as distance, residual and gaps are for neural players)
+and wall_s (the point's share of its chunk's run).
 
 Output folder: results.csv, results.parquet (plus each point's distance trace), sweep.json
 (points, distinct_shapes, compilations, wall_s, …), distance_vs_rounds.png, rate_vs_a.png,
-error_vs_samples.png and chunks/ (the resumable state: rerunning resumes).
+error_vs_samples.png (exponential-family points), loss_vs_a.png (neural points) and
+chunks/ (the resumable state: rerunning resumes).
 
 Compilation: the settings that fix shapes (family, dim, players, method, routing, rounds,
 samples, memory, data size, and for large games the α family) define a group; α, seeds, data,

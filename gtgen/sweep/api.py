@@ -14,6 +14,7 @@ import numpy as np
 from gtgen import xla_options
 from gtgen.sweep import output
 from gtgen.sweep.config import GRID_KEYS, SweepConfig, load_config, parse_config
+from gtgen.sweep.neural import NEURAL_FAMILIES
 from gtgen.sweep.programs import PROGRAMS
 from gtgen.sweep.runner import (
     ChunkStore,
@@ -36,7 +37,7 @@ _PROGRAM_CACHE_SIZE = 32
 
 RESULT_COLUMNS = (
     "rate", "observed_rate", "rounds_run", "rounds_to_tol", "distance", "residual",
-    "nash_gap_max", "nash_gap_mean", "wall_s",
+    "nash_gap_max", "nash_gap_mean", "final_loss", "wall_s",
 )
 
 
@@ -93,6 +94,9 @@ def sweep(
     xla_options.compiler_options()  # probes the backend once (a compile not of this sweep)
     start = time.perf_counter()
     compiles0 = compile_count()
+    if cfg.data_file is not None and any(p.settings["family"] in NEURAL_FAMILIES for p in cfg.points):
+        raise ValueError("data_file: neural players (family = \"vae\") train on the embedded "
+                         "digits; a data_file holds exponential-family data")
     data_file = DataFile(cfg.data_file) if cfg.data_file is not None else None
     if data_file is not None:
         cfg = data_file.check(cfg)
@@ -201,7 +205,7 @@ def sweep(
         "devices": n_dev,
         "processes": jax.process_count(),
         "backend": jax.default_backend(),
-        "nonfinite_points": int(sum(not np.isfinite(r["distance"]) for r in rows)),
+        "nonfinite_points": int(sum(not np.isfinite(_outcome(r)) for r in rows)),
         "shapes": shapes_meta,
         "config": cfg.raw,
         "versions": {"jax": jax.__version__, "python": platform.python_version()},
@@ -217,6 +221,11 @@ def sweep(
         meta["files"].append("sweep.json")
         output.write_json(out_dir / "sweep.json", meta)
     return SweepResult(rows, trace_list, meta, out_dir)
+
+
+def _outcome(row: dict[str, Any]) -> float:
+    """The number a point is judged by: final loss (neural players), else the distance."""
+    return row["final_loss"] if row["family"] in NEURAL_FAMILIES else row["distance"]
 
 
 def _device_ids(devices) -> tuple:
@@ -268,6 +277,7 @@ def _chunk_arrays(chunk, fetched, host, run_s) -> dict[str, np.ndarray]:
         "residual": fetched["residual"][:n].astype(np.float64),
         "nash_gap_max": fetched["gap_max"][:n].astype(np.float64),
         "nash_gap_mean": fetched["gap_mean"][:n].astype(np.float64),
+        "final_loss": fetched["final_loss"][:n].astype(np.float64),
         "wall_s": np.full(n, run_s / n),
         "trace_distance": traces,
         "trace_step": fetched["trace_step"][:n],

@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from gtgen.sweep.neural import NEURAL_FAMILIES
+
 PLOTS = ("distance_vs_rounds.png", "rate_vs_a.png", "error_vs_samples.png")
+NEURAL_PLOT = "loss_vs_a.png"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -161,11 +164,37 @@ def plot_error_vs_samples(rows, path: Path) -> None:
     _save(fig, path)
 
 
+def plot_loss_vs_a(rows, path: Path) -> None:
+    """Neural players: final training loss against the self-weight a (median over seeds)."""
+    fig, ax = _figure()
+    for (family, alpha, n), members in sorted(_groups(rows, ("family", "alpha", "players")).items()):
+        a = np.array([rows[i]["a"] for i in members])
+        xs = np.unique(a)
+        ys = [np.median([rows[i]["final_loss"] for i in members if rows[i]["a"] == v]) for v in xs]
+        ax.plot(xs, ys, "o-", ms=4, label=f"{family}, {alpha}, N={n}")
+    ax.set_xlabel("self-weight a")
+    ax.set_ylabel("final training loss (median over seeds)")
+    ax.set_title("Neural players: loss on own + synthetic data against a")
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
 def write_plots(out: Path, rows, traces) -> list[str]:
-    plot_distance_vs_rounds(rows, traces, out / PLOTS[0])
-    plot_rate_vs_a(rows, out / PLOTS[1])
-    plot_error_vs_samples(rows, out / PLOTS[2])
-    return list(PLOTS)
+    """The standard plots of the rows they apply to: closed-form plots for exponential-family
+    points, the loss plot for neural points. Returns the files written."""
+    neural = [i for i, r in enumerate(rows) if r["family"] in NEURAL_FAMILIES]
+    expfam = [i for i in range(len(rows)) if i not in set(neural)]
+    written = []
+    if expfam:
+        kept = [rows[i] for i in expfam]
+        plot_distance_vs_rounds(kept, [traces[i] for i in expfam], out / PLOTS[0])
+        plot_rate_vs_a(kept, out / PLOTS[1])
+        plot_error_vs_samples(kept, out / PLOTS[2])
+        written += PLOTS
+    if neural:
+        plot_loss_vs_a([rows[i] for i in neural], out / NEURAL_PLOT)
+        written.append(NEURAL_PLOT)
+    return written
 
 
 def _colormap(n: int):

@@ -24,6 +24,7 @@ from gtgen.exchange import make_solver
 from gtgen.game import Group
 from gtgen.moments import exact_best_response
 from gtgen.players.expfam import family
+from gtgen.sweep.neural import NEURAL_FAMILIES, neural_program
 from gtgen.sweep.structured import exact_best_response as structured_best_response
 from gtgen.sweep.structured import make_structured_solver
 
@@ -38,6 +39,7 @@ class Outputs(NamedTuple):
     residual: jax.Array  # max |μ̂ − BR(μ̂)|
     gap_max: jax.Array  # max over players of the Nash gap KL(p_BR ‖ p_i)
     gap_mean: jax.Array
+    final_loss: jax.Array  # neural players: mean training loss at the end (NaN otherwise)
 
 
 DENSE_INPUTS = ("seed", "alpha", "data", "weights", "damping", "burn_in", "stop_tol", "reference")
@@ -80,7 +82,7 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
             checks = jax.vmap(structured_checks)(
                 params, self_weight, index, weight, data, weights, reference
             )
-            return Outputs(t, trace.distance, trace.step, *checks)
+            return Outputs(t, trace.distance, trace.step, *checks, _nan_like(t))
 
         return structured_batch, STRUCTURED_INPUTS
 
@@ -102,14 +104,36 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
             keys, alpha, (data,), (weights,), damping, burn_in, stop_tol, (reference,)
         )
         checks = jax.vmap(dense_checks)(state, alpha, data, weights, reference)
-        return Outputs(t, trace.distance, trace.step, *checks)
+        return Outputs(t, trace.distance, trace.step, *checks, _nan_like(t))
 
     return dense_batch, DENSE_INPUTS
 
 
+def _nan_like(t: jax.Array) -> jax.Array:
+    return jnp.full(t.shape, jnp.nan, jnp.float32)
+
+
+def neural_batch_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple[str, ...]]:
+    """The batched program of a neural game (gtgen.sweep.neural): no closed form, so the
+    distance, residual, gap and trace outputs are NaN."""
+    fn, names = neural_program(shape)
+
+    def neural_batch(*args):
+        final = fn(*args)
+        points = final.shape[0]
+        rounds = jnp.full((points,), shape["rounds"], jnp.int32)
+        nan, traces = _nan_like(rounds), jnp.full((points, shape["rounds"]), jnp.nan)
+        return Outputs(rounds, traces, traces, nan, nan, nan, nan, final)
+
+    return neural_batch, names
+
+
 PROGRAMS: dict[str, Callable[[dict[str, Any]], tuple[Callable[..., Outputs], tuple[str, ...]]]] = {
-    name: expfam_program
-    for name in ("gaussian", "gaussian-full", "bernoulli", "poisson", "categorical")
+    **{
+        name: expfam_program
+        for name in ("gaussian", "gaussian-full", "bernoulli", "poisson", "categorical")
+    },
+    **{name: neural_batch_program for name in NEURAL_FAMILIES},
 }
 
 

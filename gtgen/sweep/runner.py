@@ -34,6 +34,7 @@ from jax.sharding import PartitionSpec as P
 from gtgen import xla_options
 from gtgen.sweep import families
 from gtgen.sweep.config import DENSE_MAX, SHAPE_KEYS, Point, SweepConfig, shape_key
+from gtgen.sweep.neural import NEURAL_FAMILIES, neural_inputs
 from gtgen.sweep.programs import PLAYER_AXIS, Outputs, own_moments
 from gtgen.sweep.structured import closed_form, device_structure, rate
 
@@ -163,6 +164,10 @@ def chunk_inputs(shape: dict[str, Any], points: list[Point], size: int, data_fil
                  pad_k: int | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Device inputs (padded to ``size``) and host-side facts (rate, start distance) of a chunk."""
     settings = [p.settings for p in points]
+    if shape["family"] in NEURAL_FAMILIES:
+        inputs, rates = neural_inputs(settings)
+        host = {"rate": rates, "start_distance": np.full(len(points), np.nan)}
+        return _pad_points(inputs, size - len(points)), host
     structs = [families.structure(s) for s in settings]
     if data_file is None:
         data = families.synthetic_data_batch(settings)
@@ -201,11 +206,15 @@ def chunk_inputs(shape: dict[str, Any], points: list[Point], size: int, data_fil
         arrays = [device_structure(_pad_structure(st, k)) for st in structs]
         for name in ("self_weight", "index", "weight"):
             inputs[name] = np.stack([x[name] for x in arrays])
-    pad = size - len(points)
-    if pad:
-        inputs = {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in inputs.items()}
     host = {"rate": rates, "start_distance": start}
-    return inputs, host
+    return _pad_points(inputs, size - len(points)), host
+
+
+def _pad_points(inputs: dict[str, np.ndarray], pad: int) -> dict[str, np.ndarray]:
+    """Fill a chunk up to its group's size by repeating its last point."""
+    if not pad:
+        return inputs
+    return {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in inputs.items()}
 
 
 def _pad_structure(st: families.Structure, k: int) -> families.Structure:
