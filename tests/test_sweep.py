@@ -235,7 +235,8 @@ def test_example_config():
 def test_notebook_runs():
     from notebooks import run_notebook
 
-    ns = run_notebook(ROOT / "notebooks" / "04_sweeps.ipynb", {"SEEDS": 4, "ROUNDS": 60})
+    ns = run_notebook(ROOT / "notebooks" / "04_sweeps.ipynb",
+                      {"SEEDS": 4, "ROUNDS": 60, "NEURAL_ROUNDS": 20})
     assert ns["result"].meta["compilations"] == ns["result"].meta["distinct_shapes"]
 
 
