@@ -384,4 +384,85 @@ def neural_sweep(quick: bool = False, sizes: dict | None = None) -> dict:
     return out
 
 
-CASES = [neural_vae_n8, neural_sweep]
+def _fake_mnist(folder, n_train: int, n_test: int) -> None:
+    """MNIST-format IDX files of random 28×28 images (speed does not depend on their content)."""
+    from gtgen.data import save_idx
+
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", n_train), ("t10k", n_test)):
+        save_idx(folder / f"{stem}-images-idx3-ubyte", (rng.random((n, 28, 28)) * 255).astype(np.uint8))
+        save_idx(folder / f"{stem}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
+
+
+def _paper_iteration_seconds(alphas, s: dict, folder) -> tuple[float, float]:
+    """(seconds per iteration, compile seconds) of the experiment's own compiled program for
+    these values of a (what ``gtgen experiment mnist-split --data-dir`` runs)."""
+    from gtgen.experiments import mnist_split as ms
+
+    config = ms.validate(ms.mnist_config(
+        str(folder), alphas=tuple(alphas), baseline=False, iterations=s["iterations"],
+        chunk=s["iterations"], model=s["model"], batch=s["batch"]))
+    data = ms.load_data(config)
+    ent = ms.entries(config, data)
+    program = ms.sweep_program(ms._architecture(config.hvae()), config.batch, s["iterations"],
+                               float(config.flip_prob), config.composition)
+    n = len(ent.alphas)
+    args = (jax.random.split(jax.random.key(0), n), ms.initial_states(config, n),
+            jnp.asarray(data.rows), jnp.asarray(ent.counts), jnp.asarray(ent.alpha),
+            ms.Schedule(*np.float32([config.hvae().lr, 1.0, s["iterations"]])))
+    start = time.perf_counter()
+    compiled = program.lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    return median_seconds(lambda: compiled(*args), repeats=s["repeats"]) / s["iterations"], compile_s
+
+
+PAPER_CPU_NOTE = (
+    "not run on a CPU: one iteration of the authors' configuration takes minutes here (2-core VM: "
+    "one player's sample + update 27-33 s at batch 1000, the two-player program over 15 min, in "
+    "XLA CPU's generic convolutions for the decoder's kernel gradients); run it on a GPU, or pass "
+    "sizes={'run_on_cpu': True}"
+)
+
+
+def neural_paper_mnist(quick: bool = False, sizes: dict | None = None) -> dict:
+    """The authors' IV-A configuration (paper-mnist HVAE: binary latents 30 / 100, conv image
+    networks, batch 1000, Adam 1e-4, both players) at full size on random 28×28 images in MNIST
+    files: iterations per second of one value of a, and of all ten in one program, and the
+    projected hours for the authors' 10^6 iterations. Their figure: 15 h per value of a on one
+    H100; the targets (≤ 1.5 h per value, ≤ 3 h for all ten in one program) are for one GPU.
+    Runs where JAX's default backend is a GPU (or TPU); on a CPU it returns a note instead
+    (see PAPER_CPU_NOTE) unless ``sizes["run_on_cpu"]``. ``sizes`` may also swap the model and
+    batch (tests: a tiny model)."""
+    import tempfile
+    from pathlib import Path
+
+    accelerator = jax.default_backend() != "cpu"
+    s = {"iterations": 20 if accelerator else 1, "repeats": 3 if accelerator else 1,
+         "values": 10, "images": 2000, "model": "paper-mnist", "batch": 1000,
+         "run_on_cpu": False}
+    s.update(sizes or {})
+    out: dict[str, Any] = {"name": "neural-paper-mnist", "backend": jax.default_backend(),
+                           "model": str(s["model"]), "batch": s["batch"], "players": 2,
+                           "authors_hours_per_value_h100": 15.0}
+    if not accelerator and not s["run_on_cpu"]:
+        out["note"] = PAPER_CPU_NOTE
+        return out
+    alphas = np.round(np.linspace(0.1, 1.0, s["values"]), 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        _fake_mnist(Path(tmp), s["images"], s["images"] // 4)
+        one, one_compile = _paper_iteration_seconds([0.5], s, tmp)
+        every, every_compile = _paper_iteration_seconds(alphas, s, tmp)
+    out.update({
+        "iterations_timed": s["iterations"],
+        "one_value_iterations_per_s": 1.0 / one,
+        "one_value_projected_hours": 1e6 * one / 3600.0,
+        "all_values": len(alphas),
+        "all_values_iterations_per_s": 1.0 / every,
+        "all_values_projected_hours": 1e6 * every / 3600.0,
+        "compile_s": [one_compile, every_compile],
+        "targets": {"one_value_projected_hours": "≤ 1.5 on one GPU",
+                    "all_values_projected_hours": "≤ 3 on one GPU"},
+    })
+    return out
+
+CASES = [neural_vae_n8, neural_sweep, neural_paper_mnist]

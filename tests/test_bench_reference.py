@@ -75,7 +75,27 @@ def test_sweep_tiny() -> None:
 
 
 def test_cases_are_registered() -> None:
-    assert neural_cases.CASES == [neural_cases.neural_vae_n8, neural_cases.neural_sweep]
+    assert neural_cases.CASES == [neural_cases.neural_vae_n8, neural_cases.neural_sweep,
+                                  neural_cases.neural_paper_mnist]
+
+
+def test_paper_mnist_case_runs_the_experiments_program_tiny() -> None:
+    """The authors'-configuration case, with a tiny 28×28 model in place of paper-mnist: the
+    experiment's own program on MNIST-format files, one value of a and two in one program."""
+    from gtgen.players.neural import HVAEConfig
+
+    tiny = HVAEConfig(event_shape=(28, 28), z0=4, z1=4, prior_hidden=(8,), hidden=(16,))
+    out = neural_cases.neural_paper_mnist(sizes={
+        "model": tiny, "batch": 8, "iterations": 1, "repeats": 1, "values": 2, "images": 40,
+        "run_on_cpu": True})
+    assert out["name"] == "neural-paper-mnist" and out["all_values"] == 2
+    for key in ("one_value_iterations_per_s", "all_values_iterations_per_s",
+                "one_value_projected_hours", "all_values_projected_hours"):
+        assert positive(out[key]), (key, out[key])
+    assert out["one_value_projected_hours"] == pytest.approx(
+        1e6 / out["one_value_iterations_per_s"] / 3600)
+    if jax.default_backend() == "cpu":  # without run_on_cpu a CPU gets the note, not a run
+        assert "note" in neural_cases.neural_paper_mnist()
 
 
 def test_analytic_flops_of_the_default_mlp() -> None:
