@@ -57,7 +57,7 @@ import numpy as np
 
 from benchmarks.timing import median_seconds
 from gtgen import xla_options
-from gtgen.data import disjoint_slices, load_digits
+from gtgen.data import disjoint_slices, load_digits, stack_players
 from gtgen.neural_round import init_states, make_train
 from gtgen.players.neural import NeuralPlayer, VAEConfig, hvae_player, vae_player
 
@@ -177,9 +177,7 @@ def _digits_split(n_players: int, seed: int = 0) -> tuple[list[np.ndarray], np.n
     ds = load_digits()
     per_class = int(np.bincount(ds.labels).min()) // n_players
     parts = [ds.images[idx] for idx in disjoint_slices(ds.labels, n_players, per_class, seed)]
-    n_max = max(len(p) for p in parts)
-    padded = np.stack([np.pad(p, ((0, n_max - len(p)), (0, 0), (0, 0))) for p in parts])
-    return parts, padded, np.array([len(p) for p in parts], np.int32)
+    return parts, *stack_players(parts)
 
 
 def _uniform_alpha(n: int, a: float) -> np.ndarray:
@@ -302,10 +300,8 @@ def neural_vae_n8(quick: bool = False, sizes: dict | None = None) -> dict:
 def _two_player_digits() -> tuple[jax.Array, jax.Array]:
     """Digits 0–4 / 5–9, padded into ``[2, n_max, 8, 8]``, and the counts."""
     ds = load_digits()
-    parts = [ds.images[ds.labels < 5], ds.images[ds.labels >= 5]]
-    n_max = max(len(p) for p in parts)
-    padded = np.stack([np.pad(p, ((0, n_max - len(p)), (0, 0), (0, 0))) for p in parts])
-    return jnp.asarray(padded), jnp.asarray([len(p) for p in parts], jnp.int32)
+    padded, counts = stack_players([ds.images[ds.labels < 5], ds.images[ds.labels >= 5]])
+    return jnp.asarray(padded), jnp.asarray(counts)
 
 
 def _sweep_ratio(player: NeuralPlayer, batch: int, values: np.ndarray, iterations: int,

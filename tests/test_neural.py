@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gtgen.data import load_digits
+from gtgen.data import load_digits, stack_players
 from gtgen.neural_round import init_states, make_round, make_train
 from gtgen.players.neural import (
     HSample,
@@ -219,10 +219,8 @@ def test_unknown_names_are_rejected() -> None:
 def digits() -> tuple[jax.Array, jax.Array]:
     """Binarised 8×8 digits split 0–4 / 5–9, padded into ``[2, n_max, 8, 8]`` + counts."""
     ds = load_digits()
-    parts = [ds.images[ds.labels < 5], ds.images[ds.labels >= 5]]
-    n_max = max(len(p) for p in parts)
-    padded = [np.pad(p, ((0, n_max - len(p)), (0, 0), (0, 0))) for p in parts]
-    return jnp.asarray(np.stack(padded)), jnp.asarray([len(p) for p in parts])
+    padded, counts = stack_players([ds.images[ds.labels < 5], ds.images[ds.labels >= 5]])
+    return jnp.asarray(padded), jnp.asarray(counts)
 
 
 DIGITS_PLAYER = hvae_player("digits-small")

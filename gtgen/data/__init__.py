@@ -6,7 +6,7 @@ IDX files in a folder the user names.
 
 from gtgen.data.digits import DIGITS_THRESHOLD, Dataset, flip_noise, load_digits
 from gtgen.data.idx import MNIST_THRESHOLD, load_idx, load_mnist, save_idx
-from gtgen.data.partition import by_classes, dirichlet, disjoint_slices
+from gtgen.data.partition import by_classes, dirichlet, disjoint_slices, stack_players
 
 __all__ = [
     "DIGITS_THRESHOLD",
@@ -20,4 +20,5 @@ __all__ = [
     "load_idx",
     "load_mnist",
     "save_idx",
+    "stack_players",
 ]

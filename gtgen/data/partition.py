@@ -135,3 +135,11 @@ def dirichlet(
         for k, piece in enumerate(np.split(rng.permutation(idx), cuts)):
             parts[k].append(piece)
     return _join(parts)
+
+
+def stack_players(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-player arrays ``[n_k, ...]`` as one zero-padded ``[N, max n_k, ...]`` array and the
+    counts ``[N]`` (int32), the layout gtgen.neural_round reads (rows past a count are padding)."""
+    n_max = max(len(p) for p in parts)
+    padded = np.stack([np.pad(p, [(0, n_max - len(p))] + [(0, 0)] * (p.ndim - 1)) for p in parts])
+    return padded, np.array([len(p) for p in parts], np.int32)

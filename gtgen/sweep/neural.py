@@ -23,10 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from gtgen.data import load_digits
-from gtgen.data.partition import by_classes
+from gtgen.data.partition import by_classes, stack_players
 from gtgen.neural_round import init_states, make_train
 from gtgen.players.neural import VAEConfig, vae_player
 from gtgen.sweep import families
+from gtgen.sweep.structured import rate
 
 NEURAL_FAMILIES = ("vae",)
 MAX_PLAYERS = 10  # one digit class at least per player
@@ -39,9 +40,8 @@ def digits_split(players: int) -> tuple[np.ndarray, np.ndarray]:
     ds = load_digits()
     parts = [ds.images[idx] for idx in by_classes(ds.labels, [
         list(range(k, 10, players)) for k in range(players)])]
-    n_max = max(len(p) for p in parts)
-    padded = np.stack([np.pad(p, ((0, n_max - len(p)), (0, 0), (0, 0))) for p in parts])
-    return padded.astype(np.float32), np.array([len(p) for p in parts], np.int32)
+    padded, counts = stack_players(parts)
+    return padded.astype(np.float32), counts
 
 
 def final_loss(loss: jax.Array) -> jax.Array:
@@ -72,8 +72,7 @@ def neural_inputs(settings: list[dict[str, Any]]) -> tuple[dict[str, np.ndarray]
     data, counts = digits_split(n)
     structs = [families.structure(s) for s in settings]
     alphas = np.stack([families.dense(st) for st in structs])
-    off = alphas * (1.0 - np.eye(n))
-    rates = np.array([float(np.max(np.abs(np.linalg.eigvals(b)))) for b in off])
+    rates = np.array([rate(st, al) for st, al in zip(structs, alphas)])
     inputs = {
         "seed": np.array([s["seed"] for s in settings], np.uint32),
         "alpha": alphas.astype(np.float32),
