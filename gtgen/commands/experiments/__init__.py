@@ -1,0 +1,1 @@
+"""One module per ``gtgen experiment`` subcommand: ``NAME`` and ``register(subparsers)``."""
