@@ -58,7 +58,8 @@ import numpy as np
 from benchmarks.timing import median_seconds
 from gtgen import xla_options
 from gtgen.data import disjoint_slices, load_digits, stack_players
-from gtgen.neural_round import init_states, make_train
+from gtgen.exchange import RoundSpec, init_states, make_train
+from gtgen.game import Group
 from gtgen.players.neural import NeuralPlayer, VAEConfig, hvae_player, vae_player
 
 NO_TORCH = ("torch is not importable: install the [reference] extra (torch==2.13.0) "
@@ -81,7 +82,9 @@ def _player(spec: Any) -> NeuralPlayer:
 
 @functools.cache
 def _train(player: NeuralPlayer, n_players: int, batch: int):
-    return make_train(player, n_players, batch)
+    """The one exchange round on ``n_players`` of ``player``, scanned (iterations static)."""
+    train = make_train(player, n_players, RoundSpec(batch, routing="sampled"))
+    return xla_options.jit(train, static_argnames="rounds")
 
 
 def _options(s: dict) -> dict | None:
@@ -91,7 +94,8 @@ def _options(s: dict) -> dict | None:
 
 def _init(player: NeuralPlayer, n_players: int, options: dict | None):
     """``key -> stacked states`` of ``n_players`` players, compiled."""
-    fn = xla_options.jit(lambda k: init_states(player, k, n_players))
+    groups = (Group(player, tuple(range(n_players))),)
+    fn = xla_options.jit(lambda k: init_states(groups, k, (None,))[0])
     return fn.lower(jax.random.key(0)).compile(options)
 
 
@@ -393,7 +397,7 @@ def _fake_mnist(folder, n_train: int, n_test: int) -> None:
 def _paper_iteration_seconds(alphas, s: dict, folder) -> tuple[float, float]:
     """(seconds per iteration, compile seconds) of the experiment's own compiled program for
     these values of a (what ``gtgen experiment mnist-split --data-dir`` runs)."""
-    from gtgen.experiments import mnist_split as ms
+    from gtgen.experiments.mnist_split import experiment as ms
 
     config = ms.validate(ms.mnist_config(
         str(folder), alphas=tuple(alphas), baseline=False, iterations=s["iterations"],

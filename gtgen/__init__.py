@@ -9,10 +9,21 @@
 """
 
 from gtgen import expfam
-from gtgen.equilibrium import Report, check, game_equilibrium, nash_equilibrium, spectral_radius
-from gtgen.exchange import METHODS, RoundInfo, Solution, State, make_round, make_solver, solve
+from gtgen.exchange import ROUTINGS, RoundSpec, make_play, make_round
 from gtgen.game import Game, validate_alpha
-from gtgen.moments import ROUTINGS
+from gtgen.solvers import (
+    METHODS,
+    Report,
+    RoundInfo,
+    Solution,
+    State,
+    check,
+    game_equilibrium,
+    make_solver,
+    nash_equilibrium,
+    solve,
+    spectral_radius,
+)
 from gtgen.sweep import (  # gtgen.sweep is the function; its package stays importable
     SweepResult,
     sweep,
@@ -26,12 +37,14 @@ __all__ = [
     "Game",
     "Report",
     "RoundInfo",
+    "RoundSpec",
     "Solution",
     "State",
     "SweepResult",
     "check",
     "expfam",
     "game_equilibrium",
+    "make_play",
     "make_round",
     "make_solver",
     "nash_equilibrium",

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gtgen.exchange import check_settings, solve
+from gtgen.solvers.solve import check_settings, solve
 from gtgen.game import Game
 from gtgen.players.expfam import FAMILIES, family
 

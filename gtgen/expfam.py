@@ -4,7 +4,7 @@
     >>> mu_star = gtgen.expfam.nash_equilibrium(alpha, own_moments)
 """
 
-from gtgen.equilibrium import nash_equilibrium
+from gtgen.solvers.equilibrium import nash_equilibrium
 from gtgen.players.expfam import (
     FAMILIES,
     ExpFamPlayer,

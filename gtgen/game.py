@@ -1,13 +1,15 @@
 """A game: players, the trust matrix α, and each player's private data.
 
 ``Game`` validates everything once, at construction, with one clear message naming the field
-and the problem (ValueError / TypeError). It then holds:
+and the problem (ValueError / TypeError). Players may be of any kind (exponential families,
+neural players of any configuration): what they must agree on is the meaning of the variables
+they exchange (gtgen.players.base). It then holds:
 
-- ``groups``: players of one family and shape form a group (vmapped together); a group knows
-  the global indices of its members;
-- per group, the private data padded to the longest member ``[n_g, n_max, *event]`` with a weight
-  array ``[n_g, n_max]`` (0 on padding; user sample weights otherwise), FedJAX-style, so ragged
-  data never needs a Python loop.
+- ``groups``: players with the same ``name`` (family or configuration) form a group, vmapped
+  together; a group knows the global indices of its members;
+- per group, the private data as named variables padded to the longest member
+  ``{name: [n_g, n_max, *shape]}`` with a weight array ``[n_g, n_max]`` (0 on padding; user
+  sample weights otherwise), FedJAX-style, so ragged data never needs a Python loop.
 
 The privacy boundary is structural: nothing in a game lets one player's data or parameters reach
 another player; the exchange round (gtgen.exchange) passes only synthetic samples.
@@ -15,25 +17,24 @@ another player; the exchange round (gtgen.exchange) passes only synthetic sample
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gtgen.players.base import group_key
-from gtgen.players.expfam import ExpFamPlayer, can_exchange
+from gtgen.players.base import check_compatible, check_values, check_variables, group_key
+from gtgen.players.base import variable_map
 
 ROW_SUM_TOLERANCE = 1e-6
 
 
 class Group(NamedTuple):
-    """Players sharing one family and shape; ``members`` are their global indices."""
+    """Players sharing one family or configuration; ``members`` are their global indices."""
 
-    player: ExpFamPlayer
+    player: Any
     members: tuple[int, ...]
-
 
 def validate_alpha(alpha: Any, n_players: int | None = None) -> np.ndarray:
     """α as a float64 [N, N] array, or ValueError naming what is wrong."""
@@ -58,37 +59,66 @@ def validate_alpha(alpha: Any, n_players: int | None = None) -> np.ndarray:
     return a
 
 
-def _validate_player(player: Any, i: int) -> ExpFamPlayer:
-    if not isinstance(player, ExpFamPlayer):
-        raise TypeError(
-            f"players[{i}]: expected an exponential-family player such as gtgen.expfam.gaussian(2), "
-            f"got {type(player).__name__}"
-        )
+def _validate_player(player: Any, i: int) -> Any:
+    check_variables(player, f"players[{i}]")
     return player
 
 
-def _validate_data(x: Any, player: ExpFamPlayer, i: int) -> np.ndarray:
+def _as_named(x: Any, player: Any, i: int) -> dict[str, Any]:
+    """A player's data as ``{variable: array}``: an array stands for its one observed variable."""
+    if isinstance(x, Mapping):
+        want, got = set(player.observed), set(x)
+        if want != got:
+            raise ValueError(
+                f"data[{i}]: {player.name} observes {sorted(want)}, got variables {sorted(got)}"
+            )
+        return dict(x)
+    if len(player.observed) != 1:
+        raise ValueError(
+            f"data[{i}]: {player.name} observes {list(player.observed)}; pass a dict of arrays"
+        )
+    return {player.observed[0]: x}
+
+
+def _validate_array(x: Any, name: str, var, player: Any, field: str) -> np.ndarray:
     try:
         arr = np.asarray(x)
     except Exception:  # noqa: BLE001 - any conversion failure is bad input
-        raise ValueError(f"data[{i}]: cannot be read as an array") from None
+        raise ValueError(f"{field}: cannot be read as an array") from None
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
-        raise ValueError(f"data[{i}]: must be numeric, got dtype {arr.dtype}")
+        raise ValueError(f"{field}: must be numeric, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"data[{i}]: must be real, got complex dtype {arr.dtype}")
-    event = tuple(player.event_shape)
+        raise ValueError(f"{field}: must be real, got complex dtype {arr.dtype}")
+    event = tuple(var.shape)
     if arr.ndim != 1 + len(event) or tuple(arr.shape[1:]) != event:
         want = "[n]" if not event else f"[n, {', '.join(map(str, event))}]"
-        raise ValueError(f"data[{i}]: has shape {arr.shape} but {player.name} needs {want}")
+        raise ValueError(f"{field}: has shape {arr.shape} but {player.name} needs {want}")
     if arr.shape[0] == 0:
-        raise ValueError(f"data[{i}]: player {i} has no data (an empty player)")
+        raise ValueError(f"{field}: player {field[5:].split(']')[0]} has no data (an empty player)")
     arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"data[{i}]: contains NaN or infinite values")
-    problem = player.check_support(arr)
+        raise ValueError(f"{field}: contains NaN or infinite values")
+    check = getattr(player, "check_support", None)
+    problem = check(arr) if check is not None else check_values(var, arr)
     if problem:
-        raise ValueError(f"data[{i}]: {problem}")
+        raise ValueError(f"{field}: {problem}")
     return arr
+
+
+def _validate_data(x: Any, player: Any, i: int) -> dict[str, np.ndarray]:
+    named = _as_named(x, player, i)
+    variables = variable_map(player)
+    many = len(named) > 1
+    out = {
+        name: _validate_array(
+            value, name, variables[name], player, f"data[{i}][{name!r}]" if many else f"data[{i}]"
+        )
+        for name, value in named.items()
+    }
+    sizes = {len(a) for a in out.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"data[{i}]: variables have different numbers of rows {sorted(sizes)}")
+    return out
 
 
 def _validate_weights(w: Any, n: int, i: int) -> np.ndarray:
@@ -107,17 +137,20 @@ class Game:
     """Players, α and private data of one synthetic-data exchange game.
 
     Args:
-      players: one player per participant (e.g. ``[gtgen.expfam.gaussian(2)] * 3``); players of
-        different families must share a sample space (diagonal and full Gaussians, say).
+      players: one player per participant (e.g. ``[gtgen.expfam.gaussian(2)] * 3``), of any
+        kind; every pair must agree on the variables they exchange (a Gaussian and a VAE on 2-D
+        real data, diagonal and full Gaussians, say).
       alpha: row-stochastic [N, N] trust matrix; ``alpha[i][i]`` weighs player i's own data,
         ``alpha[i][j]`` player j's synthetic samples.
-      data: one array per player, ``[n_i, *event_shape]``; the n_i may differ.
+      data: one array per player, ``[n_i, *shape]`` of its observed variable (or a dict of
+        arrays for a player that observes several, e.g. ``{"c": labels, "x": images}``); the n_i
+        may differ.
       weights: optional per-sample weights, one array ``[n_i]`` per player.
     """
 
     def __init__(
         self,
-        players: Sequence[ExpFamPlayer],
+        players: Sequence[Any],
         alpha: Any,
         data: Sequence[Any],
         weights: Sequence[Any] | None = None,
@@ -131,18 +164,13 @@ class Game:
             raise TypeError("data: must be a list with one array per player")
         if len(data) != n:
             raise ValueError(f"data: has {len(data)} arrays but there are {n} players")
-        first = players[0]
-        for i, p in enumerate(players):
-            if tuple(p.event_shape) != tuple(first.event_shape):
-                raise ValueError(
-                    f"players[{i}]: {p.name} has samples of shape {p.event_shape}, player 0 "
-                    f"({first.name}) has {first.event_shape}; all players need one sample space"
-                )
-            if not can_exchange(p, first):
-                raise ValueError(f"players[{i}]: {p.name} cannot play with {first.name}")
+        for i, p in enumerate(players):  # every pair must agree on what they exchange
+            for j in range(i):
+                check_compatible(p, players[j], f"players[{i}]")
+                check_compatible(players[j], p, f"players[{i}]")
         arrays = [_validate_data(x, p, i) for i, (x, p) in enumerate(zip(data, players))]
         if weights is None:
-            wts = [np.ones(len(x)) for x in arrays]
+            wts = [np.ones(_rows(x)) for x in arrays]
         else:
             if isinstance(weights, (str, bytes, np.ndarray)) or not isinstance(weights, Sequence):
                 raise TypeError(
@@ -150,7 +178,9 @@ class Game:
                 )
             if len(weights) != n:
                 raise ValueError(f"weights: has {len(weights)} arrays but there are {n} players")
-            wts = [_validate_weights(w, len(x), i) for i, (w, x) in enumerate(zip(weights, arrays))]
+            wts = [
+                _validate_weights(w, _rows(x), i) for i, (w, x) in enumerate(zip(weights, arrays))
+            ]
 
         self.players = players
         order: dict[tuple, list[int]] = {}
@@ -159,26 +189,35 @@ class Game:
         self.groups = tuple(Group(players[m[0]], tuple(m)) for m in order.values())
         padded = [self._pad(g, arrays, wts) for g in self.groups]
         self.data = tuple(
-            jnp.asarray(x, g.player.sample_dtype) for g, (x, _) in zip(self.groups, padded)
+            {name: jnp.asarray(x, _dtype(g.player, name)) for name, x in d.items()}
+            for g, (d, _) in zip(self.groups, padded)
         )
         self.weights = tuple(jnp.asarray(w, jnp.float32) for _, w in padded)
+        self.expfam = all(g.player.reads == "statistics" for g in self.groups)
         with jax.enable_x64(True):  # exact own moments for the closed form and the checks
             self.own_moments64 = tuple(
-                np.asarray(m) for m in own_moments(self.groups, *zip(*padded))
+                np.asarray(jax.vmap(g.player.init)(d[g.player.variable], w))
+                if g.player.reads == "statistics"
+                else None
+                for g, (d, w) in zip(self.groups, padded)
             )
-        self.counts = np.array([len(x) for x in arrays])
+        self.counts = np.array([_rows(x) for x in arrays])
 
     @staticmethod
-    def _pad(group: Group, arrays, wts) -> tuple[np.ndarray, np.ndarray]:
-        n_max = max(len(arrays[i]) for i in group.members)
-        event = tuple(group.player.event_shape)
-        data = np.zeros((len(group.members), n_max, *event))
+    def _pad(group: Group, arrays, wts) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        n_max = max(_rows(arrays[i]) for i in group.members)
+        variables = variable_map(group.player)
+        data = {}
+        for name in group.player.observed:
+            block = np.zeros((len(group.members), n_max, *variables[name].shape))
+            for row, i in enumerate(group.members):
+                block[row, : _rows(arrays[i])] = arrays[i][name]
+            if np.issubdtype(_dtype(group.player, name), np.integer):
+                block = block.astype(np.int64)
+            data[name] = block
         weights = np.zeros((len(group.members), n_max))
         for row, i in enumerate(group.members):
-            data[row, : len(arrays[i])] = arrays[i]
-            weights[row, : len(arrays[i])] = wts[i]
-        if np.issubdtype(group.player.sample_dtype, np.integer):
-            data = data.astype(np.int64)
+            weights[row, : _rows(arrays[i])] = wts[i]
         return data, weights
 
     @property
@@ -192,7 +231,16 @@ class Game:
     def own_moments(self) -> tuple[jax.Array, ...]:
         """Per group, the members' own-data moments m_i = E_{π_i}[T(x)]: [n_g, K_g] (float32, as
         the solvers see them; ``own_moments64`` holds the same in float64 for the closed form)."""
+        self.require_expfam("own_moments")
         return own_moments(self.groups, self.data, self.weights)
+
+    def require_expfam(self, what: str) -> None:
+        """ValueError naming ``what`` unless every player is an exponential family."""
+        if not self.expfam:
+            other = next(g.player.name for g in self.groups if g.player.reads != "statistics")
+            raise ValueError(
+                f"{what}: needs exponential-family players (closed forms); {other} is not one"
+            )
 
     def stack(self, per_group: Sequence[Any]) -> np.ndarray:
         """Per-group [n_g, K] arrays as one [N, K] array in player order (same K required)."""
@@ -218,5 +266,17 @@ class Game:
 
 
 def own_moments(groups, data, weights) -> tuple[jax.Array, ...]:
-    """Weighted mean sufficient statistics of every player's own data, vmapped per group."""
-    return tuple(jax.vmap(g.player.init)(x, w) for g, x, w in zip(groups, data, weights))
+    """Weighted mean sufficient statistics of every player's own data, vmapped per group
+    (exponential-family groups; ``data`` per group a dict of named arrays)."""
+    return tuple(
+        jax.vmap(g.player.init)(x[g.player.variable], w) for g, x, w in zip(groups, data, weights)
+    )
+
+
+def _rows(named: dict[str, np.ndarray]) -> int:
+    return len(next(iter(named.values())))
+
+
+def _dtype(player: Any, name: str) -> Any:
+    dtype = getattr(player, "sample_dtype", None)
+    return dtype if dtype is not None else variable_map(player)[name].dtype

@@ -405,7 +405,7 @@ def test_rounds_to_tol_dense_alpha_within_two_rounds():
 def test_spectral_radius_large_games_bracket():
     """Above the dense limit ρ(B) is a Collatz–Wielandt upper bound: tight when power iteration
     converges (uniform rows: ρ = 1 − a exactly), and still ≥ ρ on a cyclic ring."""
-    n = gtgen.equilibrium.DENSE_EIGEN_MAX + 50
+    n = gtgen.solvers.equilibrium.DENSE_EIGEN_MAX + 50
     a = 0.3
     uniform_alpha = np.full((n, n), (1 - a) / (n - 1))
     np.fill_diagonal(uniform_alpha, a)

@@ -17,9 +17,9 @@ import pytest
 from gtgen.cli import main
 from gtgen.data import save_idx
 from gtgen.experiments import mnist_split
-from gtgen.experiments.report import claims, metrics
+from gtgen.experiments.mnist_split import claims, metrics
 from gtgen.players.neural import HVAEConfig
-from gtgen.training import Diverged
+from gtgen.experiments.runner import Diverged
 from notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(smoke, tmp_path, monkeypat
 
         return run
 
-    monkeypatch.setattr(mnist_split, "sweep_program", poisoned)
+    monkeypatch.setattr(mnist_split.experiment, "sweep_program", poisoned)
     longer = SMOKE._replace(iterations=1500)
     with pytest.raises(Diverged, match=r"NaN or inf .* chunk 4; the last good checkpoint is step 4"):
         mnist_split.train(longer, data, ck, progress=False)

@@ -9,8 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gtgen.data import load_digits, stack_players
-from gtgen.neural_round import init_states, make_round, make_train
+from gtgen.data import load_digits, row_weights, stack_players
+from gtgen.exchange import RoundSpec, init_states, make_context, make_round, make_train
+from gtgen.game import Group
+from gtgen.players.base import Batch, real
+from gtgen.players.base import binary as gtgen_binary
 from gtgen.players.neural import (
     HSample,
     HVAEConfig,
@@ -50,12 +53,12 @@ def vae_scenario(player: NeuralPlayer):
     def run(key: jax.Array):
         k_init, k_sample, k_step = jax.random.split(key, 3)
         state = player.init(k_init)
-        x, w = jnp.asarray(BINARY), jnp.ones(16)
-        new, metrics = player.update(k_step, state, x, w, x, jnp.zeros(16))
+        x, w = {"x": jnp.asarray(BINARY)}, jnp.ones(16)
+        new, metrics = player.learn(k_step, state, Batch(x, w), Batch(x, jnp.zeros(16)))
         both = jax.tree.map(lambda a, b: jnp.stack([a, b]), state, new)
         # the same ε before and after the step: a paired comparison
         losses = jax.vmap(lambda st: player.loss(k_step, st, x, w))(both)
-        return player.sample(k_sample, state, 5), metrics, losses
+        return player.sample(k_sample, state, 5)["x"], metrics, losses
 
     return run
 
@@ -63,7 +66,8 @@ def vae_scenario(player: NeuralPlayer):
 @pytest.mark.parametrize("kind", sorted(VAES))
 def test_vae_shapes_determinism_and_update(kind: str) -> None:
     player = vae_player(VAES[kind])
-    assert hash(player.name) and kind in player.name and player.event_shape == (8, 8)
+    assert hash(player.name) and kind in player.name
+    assert player.variables == (("x", gtgen_binary(8, 8)),) and player.observed == ("x",)
     run = vae_scenario(player)
     out = run(jax.random.key(0))
     assert leaves_equal(out, run(jax.random.key(0)))
@@ -87,15 +91,17 @@ def test_hvae_shapes_determinism_and_update() -> None:
         state = player.init(k_init)
         triples = player.sample(k_sample, state, 16)  # as if received: codes are observed
         none, ones = jnp.zeros(16), jnp.ones(16)
-        new, metrics = player.update(k_step, state, triples.x, none, triples, ones)
-        return triples, metrics, nlls(state, triples), nlls(new, triples)
+        own = Batch({"x": triples["x"]}, none)
+        new, metrics = player.learn(k_step, state, own, Batch(triples, ones))
+        t = HSample(**triples)
+        return triples, metrics, nlls(state, t), nlls(new, t)
 
     out = run(jax.random.key(0))
     assert leaves_equal(out, run(jax.random.key(0)))
     s, metrics, (p0, q0), (p1, q1) = out
-    assert isinstance(s, HSample)
-    assert (s.x.shape, s.z0.shape, s.z1.shape) == ((16, 8, 8), (16, 4), (16, 8))
-    assert set(np.unique(np.asarray(s.z1))) <= {0.0, 1.0}
+    assert set(s) == {"x", "z0", "z1"}
+    assert (s["x"].shape, s["z0"].shape, s["z1"].shape) == ((16, 8, 8), (16, 4), (16, 8))
+    assert set(np.unique(np.asarray(s["z1"]))) <= {0.0, 1.0}
     assert jnp.isclose(metrics["loss_p"], p0) and jnp.isclose(metrics["loss_q"], q0)
     assert p1 < p0 and q1 < q0
 
@@ -134,9 +140,9 @@ def test_paper_mnist_shapes() -> None:
     player = hvae_player("paper-mnist")
     state = jax.eval_shape(player.init, key)
     s = jax.eval_shape(lambda k, st: player.sample(k, st, 1000), key, state)
-    assert (s.x.shape, s.z0.shape, s.z1.shape) == ((1000, 28, 28), (1000, 30), (1000, 100))
+    assert (s["x"].shape, s["z0"].shape, s["z1"].shape) == ((1000, 28, 28), (1000, 30), (1000, 100))
     w = jax.ShapeDtypeStruct((1000,), jnp.float32)
-    new, _ = jax.eval_shape(player.update, key, state, s.x, w, s, w)
+    new, _ = jax.eval_shape(player.learn, key, state, Batch({"x": s["x"]}, w), Batch(s, w))
     assert jax.tree.structure(new) == jax.tree.structure(state)
 
 
@@ -147,30 +153,33 @@ class Probe(NamedTuple):
     """A player whose state is its id: samples carry the sender's id, the update reports what it got."""
 
     name: str = "probe"
-    event_shape: tuple[int, ...] = (1,)
+    variables: tuple = (("x", real(1)),)
+    observed: tuple = ("x",)
     config: None = None
+    reads = "items"
 
     @staticmethod
     def init(key: jax.Array) -> jax.Array:
         return jnp.zeros(())
 
     @staticmethod
-    def sample(key: jax.Array, state: jax.Array, n: int) -> jax.Array:
-        return jnp.full((n, 1), state)
+    def sample(key: jax.Array, state: jax.Array, n: int) -> dict:
+        return {"x": jnp.full((n, 1), state)}
 
     @staticmethod
-    def loss(key, state, x, weights) -> jax.Array:
+    def loss(key, state, items, weights) -> jax.Array:
         return jnp.zeros(())
 
     @staticmethod
-    def update(key, state, own, own_w, synth, synth_w, shared_slots=False):
-        used_o, used_s = own_w > 0, synth_w > 0
+    def learn(key, state, own, synth, shared_slots=False):
+        used_o, used_s = own.weights > 0, synth.weights > 0
+        x_own, x_syn = own.items["x"][:, 0], synth.items["x"][:, 0]
         metrics = {
             "own": used_o.sum(),
             "synth": used_s.sum(),
             "overlap": (used_o & used_s).sum(),
-            "own_is_mine": jnp.all(jnp.where(used_o, own[:, 0] == 100 + state, True)),
-            "from": jnp.stack([(used_s & (synth[:, 0] == j)).sum() for j in range(3)]),
+            "own_is_mine": jnp.all(jnp.where(used_o, x_own == 100 + state, True)),
+            "from": jnp.stack([(used_s & (x_syn == j)).sum() for j in range(3)]),
         }
         return state, metrics
 
@@ -183,12 +192,13 @@ def probe_data(n_players: int = 3, rows: int = 4):
 def test_routing_realises_batch_shares() -> None:
     alpha = jnp.array([[0.3, 0.6, 0.1], [0.35, 0.3, 0.35], [0.5, 0.2, 0.3]])
     states, data, counts = probe_data()
-    train = make_train(Probe(), 3, batch=10)
+    train = jax.jit(make_train(Probe(), 3, RoundSpec(10, routing="sampled")), static_argnums=5)
     _, trace = train(jax.random.key(0), states, data, counts, alpha, 400)
-    m = trace.metrics
+    m = trace.metrics[0]
     assert jnp.all(m["own"] == 3) and jnp.all(m["synth"] == 7)
     assert jnp.all(m["overlap"] == 0) and jnp.all(m["own_is_mine"])
-    assert jnp.all(trace.own_weight == 3) and jnp.all(trace.synthetic_weight == 7)
+    np.testing.assert_allclose(trace.own_weight[0], 0.3, atol=1e-6)
+    np.testing.assert_allclose(trace.synthetic_weight[0], 0.7, atol=1e-6)
     got = m["from"].sum(axis=0) / m["from"].sum(axis=(0, 2))[:, None]  # [receiver, sender]
     assert jnp.all(jnp.diagonal(got) == 0)  # never one's own samples
     expected = np.array([[0, 6 / 7, 1 / 7], [0.5, 0, 0.5], [5 / 7, 2 / 7, 0]])
@@ -198,17 +208,19 @@ def test_routing_realises_batch_shares() -> None:
 def test_weighted_composition_uses_full_batches() -> None:
     alpha = jnp.array([[0.3, 0.7], [1.0, 0.0]])
     states, data, counts = probe_data(2)
-    round_fn = jax.jit(make_round(Probe(), 2, batch=10, composition="weighted"))
-    _, info = round_fn(jax.random.key(0), states, data, counts, alpha)
-    assert jnp.all(info.metrics["own"] == jnp.array([10, 0]))
-    assert jnp.all(info.metrics["synth"] == 10)
-    np.testing.assert_allclose(info.own_weight, [3.0, 0.0], atol=1e-6)
-    np.testing.assert_allclose(info.synthetic_weight, [7.0, 10.0], atol=1e-6)
+    groups = (Group(Probe(), (0, 1)),)
+    spec = RoundSpec(10, routing="sampled", composition="weighted")
+    context = make_context(groups, alpha, ({"x": data},), (row_weights(counts, 4),), spec)
+    _, info = jax.jit(make_round(groups, spec))(jax.random.key(0), (states,), context)
+    assert jnp.all(info.metrics[0]["own"] == jnp.array([10, 0]))
+    assert jnp.all(info.metrics[0]["synth"] == 10)
+    np.testing.assert_allclose(info.own_weight[0], [0.3, 0.0], atol=1e-6)
+    np.testing.assert_allclose(info.synthetic_weight[0], [0.7, 1.0], atol=1e-6)
 
 
 def test_unknown_names_are_rejected() -> None:
     with pytest.raises(ValueError, match="composition"):
-        make_round(Probe(), 2, batch=4, composition="mixed")
+        make_round((Group(Probe(), (0, 1)),), RoundSpec(4, composition="mixed"))
     with pytest.raises(ValueError, match="unknown HVAE configuration"):
         hvae_player("paper-cifar")
     with pytest.raises(ValueError, match="28×28"):
@@ -230,12 +242,14 @@ CHUNK = 5  # rounds per call of the compiled train function; both tests below sh
 @pytest.fixture(scope="module")
 def digits_train():
     """One compiled ``train`` for two digits-small players (compiled once, used by two tests)."""
-    return make_train(DIGITS_PLAYER, 2, batch=32, flip_prob=0.001)
+    spec = RoundSpec(32, routing="sampled", flip_prob=0.001)
+    return jax.jit(make_train(DIGITS_PLAYER, 2, spec), static_argnames="rounds")
 
 
 @pytest.fixture(scope="module")
 def init_pair():
-    return jax.jit(lambda k: init_states(DIGITS_PLAYER, k, 2))
+    groups = (Group(DIGITS_PLAYER, (0, 1)),)
+    return jax.jit(lambda k: init_states(groups, k, (None,))[0])
 
 
 def test_alpha_is_traced_and_sweep_matches_single_runs(digits, digits_train, init_pair) -> None:
@@ -251,7 +265,7 @@ def test_alpha_is_traced_and_sweep_matches_single_runs(digits, digits_train, ini
     assert leaves_equal(again, single[0])  # same key, same result
 
     def one(key, st, alpha):
-        return digits_train(key, st, data, counts, alpha, iterations=CHUNK)
+        return digits_train(key, st, data, counts, alpha, rounds=CHUNK)
 
     swept = jax.jit(jax.vmap(one))(keys, states, alphas)
     for s in range(2):
@@ -266,14 +280,16 @@ def test_short_training_on_digits_reduces_loss(digits, digits_train, init_pair) 
     traces = []
     for key in jax.random.split(jax.random.key(1), 30):  # 150 rounds, no recompilation
         trained, trace = digits_train(key, trained, data, counts, alpha, CHUNK)
-        traces.append(trace.metrics)
+        traces.append(trace.metrics[0])
     assert digits_train._cache_size() == 1
     loss_p = jnp.concatenate([m["loss_p"] for m in traces])
     assert loss_p.shape == (150, 2) and jnp.all(jnp.isfinite(loss_p))
     assert loss_p[-10:].mean() < loss_p[:10].mean()
 
     x, w = data[:, :200], jnp.ones((2, 200))
-    held = jax.jit(jax.vmap(lambda st, x, w: DIGITS_PLAYER.loss(jax.random.key(2), st, x, w)))
+    held = jax.jit(
+        jax.vmap(lambda st, x, w: DIGITS_PLAYER.loss(jax.random.key(2), st, {"x": x}, w))
+    )
     before, after = held(states, x, w), held(trained, x, w)
     print("held-out negative ELBO before / after:", before, after)
     assert jnp.all(after < 0.8 * before)

@@ -19,7 +19,7 @@ from scipy.linalg import solve_discrete_lyapunov
 
 import gtgen
 from gtgen import expfam
-from gtgen.exchange import _compiled
+from gtgen.solvers.solve import _compiled
 
 EXACT_ROUNDS = 500  # every exact / Anderson solve uses this, so structures share compiles
 SIZES = (25, 40, 61)  # ragged on purpose
@@ -520,7 +520,7 @@ def test_traced_inputs_do_not_recompile():
 def test_batched_solver_equals_each_game_alone(method):
     """``make_solver(batched=True)`` runs games in lockstep in one loop; each game must come out
     as it does alone, including one that stops early while the others go on."""
-    from gtgen.exchange import make_solver
+    from gtgen.solvers.solve import make_solver
 
     other = np.random.default_rng(5).dirichlet(np.ones(3), size=3)
     games = [family_game("gaussian", seed=s, alpha=a)[0] for s, a in [(0, ALPHA3), (1, other), (0, ALPHA3)]]

@@ -245,9 +245,10 @@ def test_notebook_runs():
 
 def test_neural_sweep_matches_direct_training_and_shares_one_program(tmp_path):
     """``family = "vae"``: VAE players on the digits. Oracle: the same training called directly
-    (gtgen.neural_round with the keys the sweep derives from the seed) gives the same final loss;
+    (the exchange round with the keys the sweep derives from the seed) gives the same final loss;
     a sweep mixing neural and Gaussian points compiles one program per shape."""
-    from gtgen.neural_round import init_states, make_train
+    from gtgen.exchange import RoundSpec, init_states, make_train
+    from gtgen.game import Group
     from gtgen.players.neural import VAEConfig, vae_player
     from gtgen.sweep.neural import digits_split, final_loss
 
@@ -264,12 +265,13 @@ def test_neural_sweep_matches_direct_training_and_shares_one_program(tmp_path):
 
     player = vae_player(VAEConfig())
     data, counts = digits_split(2)
-    train = make_train(player, 2, 16)
+    train = make_train(player, 2, RoundSpec(16, routing="sampled"))
     row = rows[1]  # a = 0.3, seed 1
     k_init, k_train = jax.random.split(jax.random.key(row["seed"]))
     alpha = np.array([[0.3, 0.7], [0.7, 0.3]], np.float32)
-    _, info = train(k_train, init_states(player, k_init, 2), data, counts, alpha, iterations=12)
-    assert row["final_loss"] == pytest.approx(float(final_loss(info.metrics["loss"])), rel=1e-4)
+    (states,) = init_states((Group(player, (0, 1)),), k_init, (None,))
+    _, info = jax.jit(train, static_argnums=5)(k_train, states, data, counts, alpha, 12)
+    assert row["final_loss"] == pytest.approx(float(final_loss(info.metrics[0]["loss"])), rel=1e-4)
 
     mixed = sweep(points=[{"family": "vae", "players": 2, "a": 0.5, "rounds": 12, "samples": 16},
                           {"family": "gaussian", "players": 3, "method": "exact", "a": 0.5}],

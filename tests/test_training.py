@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gtgen.training import Diverged, run_chunks
+from gtgen.experiments.runner import Diverged, run_chunks
 
 
 def noisy_walk(key, state):

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gtgen.experiments import mnist_split
-from gtgen.experiments.report import claims, report_text
+from gtgen.experiments.mnist_split import claims, report_text
 from gtgen.plots import image_tiles
 
 ALPHAS = (0.3, 0.6, 1.0)        # self-weights a to compare

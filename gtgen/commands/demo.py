@@ -28,10 +28,11 @@ def run(args: argparse.Namespace) -> int:
 
 def digits(args: argparse.Namespace) -> int:
     from gtgen.experiments import mnist_split
-    from gtgen.experiments.report import check_out_dir, report_text, write_outputs
+    from gtgen.experiments.mnist_split import report_text, write_outputs
+    from gtgen.experiments.runner import check_out_dir
 
     out = check_out_dir(args.out)
-    results = mnist_split.run(mnist_split.demo_config(seed=args.seed))
+    results = mnist_split.compute(mnist_split.demo_config(seed=args.seed))
     write_outputs(results, out)
     print(report_text(results))
     print(f"wrote {out}/samples.png, samples/, frechet.png, class_fractions.png, metrics.json, "
@@ -41,7 +42,7 @@ def digits(args: argparse.Namespace) -> int:
 
 def gaussian(args: argparse.Namespace) -> int:
     from gtgen.experiments import gaussian_demo
-    from gtgen.experiments.report import check_out_dir, write_folder_atomically
+    from gtgen.experiments.runner import check_out_dir, write_folder_atomically
     from gtgen.plots import ellipse_paths
 
     out = check_out_dir(args.out)

@@ -10,8 +10,8 @@ import jax
 import numpy as np
 
 from gtgen.config import load_config
-from gtgen.equilibrium import check, game_equilibrium
-from gtgen.exchange import solve
+from gtgen.solvers.equilibrium import check, game_equilibrium
+from gtgen.solvers.solve import solve
 
 
 def register(sub: argparse._SubParsersAction) -> None:

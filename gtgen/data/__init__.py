@@ -6,7 +6,7 @@ IDX files in a folder the user names.
 
 from gtgen.data.digits import DIGITS_THRESHOLD, Dataset, flip_noise, load_digits
 from gtgen.data.idx import MNIST_THRESHOLD, load_idx, load_mnist, save_idx
-from gtgen.data.partition import by_classes, dirichlet, disjoint_slices, stack_players
+from gtgen.data.partition import by_classes, dirichlet, disjoint_slices, row_weights, stack_players
 
 __all__ = [
     "DIGITS_THRESHOLD",
@@ -19,6 +19,7 @@ __all__ = [
     "load_digits",
     "load_idx",
     "load_mnist",
+    "row_weights",
     "save_idx",
     "stack_players",
 ]

@@ -139,7 +139,15 @@ def dirichlet(
 
 def stack_players(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per-player arrays ``[n_k, ...]`` as one zero-padded ``[N, max n_k, ...]`` array and the
-    counts ``[N]`` (int32), the layout gtgen.neural_round reads (rows past a count are padding)."""
+    counts ``[N]`` (int32); ``row_weights(counts, n_max)`` gives the weights a round reads (rows
+    past a count are padding)."""
     n_max = max(len(p) for p in parts)
     padded = np.stack([np.pad(p, [(0, n_max - len(p))] + [(0, 0)] * (p.ndim - 1)) for p in parts])
     return padded, np.array([len(p) for p in parts], np.int32)
+
+
+def row_weights(counts: jax.Array, n_max: int) -> jax.Array:
+    """Weights ``[N, n_max]`` of padded rows: 1 on each player's first ``counts[i]`` rows, 0 on
+    its padding (works on traced counts, so a sweep may change them without recompiling)."""
+    counts = jax.numpy.asarray(counts)
+    return (jax.numpy.arange(n_max)[None, :] < counts[:, None]).astype(jax.numpy.float32)

@@ -1,7 +1,7 @@
 """Four 2-D Gaussian players moving from their own data to the Nash equilibrium.
 
 Each player holds a small, differently shaped cloud of points. They play the paper's sampled
-exchange (``gtgen.make_round``) with a uniform α = 1/4, for which the equilibrium has the closed
+exchange (``gtgen.exchange.make_round``) with a uniform α = 1/4, for which the equilibrium has the closed
 form p_i = (2 π_i + Σ_{j≠i} π_j) / 5 (PAPERS.md §1). The result holds every round's parameters,
 so the picture can show the covariance ellipses travelling to the closed form.
 """
@@ -15,9 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from gtgen import xla_options
-from gtgen.equilibrium import Report, check, game_equilibrium
-from gtgen.exchange import init_state, make_round
+from gtgen.exchange import RoundSpec, make_context, make_round
 from gtgen.game import Game
+from gtgen.solvers.equilibrium import Report, check, game_equilibrium
 from gtgen.players.expfam import gaussian_full
 
 CENTRES = np.array([[-3.0, 0.0], [3.0, 0.0], [0.0, 3.0], [0.0, -3.0]])
@@ -43,18 +43,21 @@ def make_game(seed: int = 0, n_per_player: int = 200) -> tuple[Game, list[np.nda
 def run(seed: int = 0, rounds: int = 40, samples: int = 4000) -> DemoResult:
     """Play ``rounds`` sampled exchange rounds and check the average of the last half."""
     game, data = make_game(seed)
-    own = game.own_moments()
-    step = make_round(game.groups, samples)
+    spec = RoundSpec(samples)
+    round_fn = make_round(game.groups, spec)
     alpha = jnp.asarray(game.alpha, jnp.float32)
 
     @xla_options.jit
-    def play(key):
-        def body(state, k):
-            state, _ = step(k, state, alpha, own, jnp.float32(1.0), jnp.int32(rounds // 2))
-            return state, state.params[0]
+    def play(key, data, weights):
+        context = make_context(game.groups, alpha, data, weights, spec)
 
-        return jax.lax.scan(body, init_state(own), jax.random.split(key, rounds))
+        def body(states, k):
+            states, _ = round_fn(k, states, context)
+            return states, states[0]
 
-    state, path = play(jax.random.key(seed))
-    path = np.concatenate([np.asarray(own[0])[None], np.asarray(path)])
-    return DemoResult(game, data, path, game_equilibrium(game)[0], check(game, state.average))
+        return context.own[0], jax.lax.scan(body, context.own, jax.random.split(key, rounds))[1]
+
+    own, path = play(jax.random.key(seed), game.data, game.weights)
+    path = np.concatenate([np.asarray(own)[None], np.asarray(path)])
+    average = path[1 + rounds // 2 :].mean(axis=0)
+    return DemoResult(game, data, path, game_equilibrium(game)[0], check(game, (average,)))

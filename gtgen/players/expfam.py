@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gtgen.players.base import Variable, Variables
+
 # Moments are clamped this far inside the family's domain before converting to natural
 # parameters, so that a degenerate fit (a constant pixel, a never-seen class) gives a large but
 # finite log-density instead of NaN. Mean parameters themselves are never altered.
@@ -54,8 +56,27 @@ class ExpFamPlayer(NamedTuple):
     # sample_each(key, mu [..., K]) -> one sample per parameter row [..., *event]; lets the
     # sampled routing draw every item straight from its source (no pool, no gather of samples)
     sample_each: Callable[[jax.Array, jax.Array], jax.Array] | None = None
+    # the one variable the player models, its name and meaning (see gtgen.players.base)
+    variable: str = "x"
+    value: Variable = Variable("real")
+
+    reads = "statistics"  # the exchange round hands it mixed sufficient statistics
 
     # --- derived functions, written once for every family -------------------------------------
+
+    @property
+    def variables(self) -> Variables:
+        return ((self.variable, self.value),)
+
+    @property
+    def observed(self) -> tuple[str, ...]:
+        return (self.variable,)
+
+    def learn(self, mu, own, self_weight, received, damping):
+        """One damped best response: μ + λ(BR(α_ii m_i + Σ_j α_ij s_j) − μ), where ``received``
+        is the α-weighted sum of the senders' statistics; λ = 1 is the best response itself."""
+        best = self.best_response(self_weight * own + received)
+        return mu + damping * (best - mu)
 
     def init(self, data: jax.Array, weights: jax.Array) -> jax.Array:
         """Maximum-likelihood mean parameters of weighted data ``[n, *event]`` (padding: weight 0)."""
@@ -100,11 +121,22 @@ def _no_support_check(data: np.ndarray) -> str | None:
     return None
 
 
+def _variable_name(variable: Any) -> str:
+    if not isinstance(variable, str) or not variable.isidentifier():
+        raise ValueError(f"variable: must be a name such as 'x', got {variable!r}")
+    return variable
+
+
+def _named(name: str, variable: str) -> str:
+    """The player's name; a variable other than the default ``x`` is part of it."""
+    return name if variable == "x" else f"{name[:-1]}, variable={variable!r})"
+
+
 # --- diagonal Gaussian --------------------------------------------------------------------
 
 
 @functools.cache
-def gaussian(dim: int) -> ExpFamPlayer:
+def gaussian(dim: int, variable: str = "x") -> ExpFamPlayer:
     """Diagonal Gaussian on R^dim. T(x) = (x, x²), so μ = (E x, E x²) and K = 2·dim."""
     d = _positive_int(dim, "dim")
 
@@ -139,7 +171,9 @@ def gaussian(dim: int) -> ExpFamPlayer:
         return jnp.concatenate([m, jnp.diagonal(second)])
 
     return ExpFamPlayer(
-        name=f"gaussian(dim={d})",
+        name=_named(f"gaussian(dim={d})", variable),
+        variable=_variable_name(variable),
+        value=Variable("real", (d,)),
         event_shape=(d,),
         num_stats=2 * d,
         space=f"real^{d}",
@@ -161,7 +195,7 @@ def gaussian(dim: int) -> ExpFamPlayer:
 
 
 @functools.cache
-def gaussian_full(dim: int) -> ExpFamPlayer:
+def gaussian_full(dim: int, variable: str = "x") -> ExpFamPlayer:
     """Full-covariance Gaussian on R^dim. T(x) = (x, vec(x xᵀ)), K = dim + dim²."""
     d = _positive_int(dim, "dim")
     eye = np.eye(d, dtype=np.float32)
@@ -208,7 +242,9 @@ def gaussian_full(dim: int) -> ExpFamPlayer:
         return jnp.concatenate([m, second.reshape(-1)])
 
     return ExpFamPlayer(
-        name=f"gaussian-full(dim={d})",
+        name=_named(f"gaussian-full(dim={d})", variable),
+        variable=_variable_name(variable),
+        value=Variable("real", (d,)),
         event_shape=(d,),
         num_stats=d + d * d,
         space=f"real^{d}",
@@ -235,7 +271,7 @@ def _binary_support(data: np.ndarray) -> str | None:
 
 
 @functools.cache
-def bernoulli(dim: int) -> ExpFamPlayer:
+def bernoulli(dim: int, variable: str = "x") -> ExpFamPlayer:
     """Independent Bernoullis on {0,1}^dim. T(x) = x, μ = p, η = logit p, A = Σ softplus η."""
     d = _positive_int(dim, "dim")
 
@@ -247,7 +283,9 @@ def bernoulli(dim: int) -> ExpFamPlayer:
         return jax.random.bernoulli(key, mu).astype(mu.dtype)
 
     return ExpFamPlayer(
-        name=f"bernoulli(dim={d})",
+        name=_named(f"bernoulli(dim={d})", variable),
+        variable=_variable_name(variable),
+        value=Variable("binary", (d,)),
         event_shape=(d,),
         num_stats=d,
         space=f"binary^{d}",
@@ -267,7 +305,7 @@ def bernoulli(dim: int) -> ExpFamPlayer:
 
 
 @functools.cache
-def categorical(num_classes: int) -> ExpFamPlayer:
+def categorical(num_classes: int, variable: str = "x") -> ExpFamPlayer:
     """Categorical on {0, …, k−1}. T(x) = onehot(x), μ = class probabilities, η = log μ.
 
     The parametrisation is over-complete (η is defined up to a constant), which the Bregman
@@ -286,7 +324,9 @@ def categorical(num_classes: int) -> ExpFamPlayer:
         return jax.random.categorical(key, jnp.log(jnp.clip(mu, 1e-30, None)))
 
     return ExpFamPlayer(
-        name=f"categorical(k={k})",
+        name=_named(f"categorical(k={k})", variable),
+        variable=_variable_name(variable),
+        value=Variable("categorical", (), k),
         event_shape=(),
         num_stats=k,
         space=f"categorical^{k}",
@@ -312,7 +352,7 @@ def _count_support(data: np.ndarray) -> str | None:
 
 
 @functools.cache
-def poisson(dim: int) -> ExpFamPlayer:
+def poisson(dim: int, variable: str = "x") -> ExpFamPlayer:
     """Independent Poisson counts on N^dim. T(x) = x, μ = λ, η = log λ, h(x) = 1 / Π x!."""
     d = _positive_int(dim, "dim")
 
@@ -320,7 +360,9 @@ def poisson(dim: int) -> ExpFamPlayer:
         return jax.random.poisson(key, mu).astype(mu.dtype)
 
     return ExpFamPlayer(
-        name=f"poisson(dim={d})",
+        name=_named(f"poisson(dim={d})", variable),
+        variable=_variable_name(variable),
+        value=Variable("count", (d,)),
         event_shape=(d,),
         num_stats=d,
         space=f"count^{d}",
@@ -361,11 +403,16 @@ def cross_moments(receiver: ExpFamPlayer, sender: ExpFamPlayer, mu_sender: jax.A
     return receiver.from_common(sender.to_common(mu_sender))
 
 
-def can_exchange(a: ExpFamPlayer, b: ExpFamPlayer) -> bool:
-    """Whether two families can learn from each other's samples with a closed form."""
-    if a.name == b.name:
+def has_closed_form(receiver: ExpFamPlayer, sender: ExpFamPlayer) -> bool:
+    """Whether ``receiver``'s statistics under ``sender``'s model have a closed form
+    (``cross_moments``): the same family, or both with a common representation."""
+    if receiver.name == sender.name:
         return True
-    return a.space == b.space and a.to_common is not None and b.to_common is not None
+    return (
+        receiver.space == sender.space
+        and receiver.to_common is not None
+        and sender.to_common is not None
+    )
 
 
 def _positive_int(value: Any, field: str) -> int:

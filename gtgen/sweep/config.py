@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gtgen.exchange import METHODS
-from gtgen.moments import ROUTINGS
+from gtgen.solvers.solve import METHODS
+from gtgen.exchange import ROUTINGS
 from gtgen.players.expfam import FAMILIES
 from gtgen.sweep.neural import MAX_PLAYERS as NEURAL_MAX_PLAYERS
 from gtgen.sweep.neural import NEURAL_FAMILIES

@@ -4,7 +4,7 @@
 binarised digits). Player k of N holds the digits whose class c has c mod N = k (N ≤ 10; with
 N = 2: even / odd digits). Per point, α is built from ``alpha`` and ``a`` as for exponential
 families; the players are initialised from the point's seed and trained for ``rounds`` rounds of
-gtgen.neural_round with batch ``samples`` (the authors' composition: round(samples·a) own
+the exchange round (gtgen.exchange) with batch ``samples`` (the authors' composition: round(samples·a) own
 images, the rest synthetic from the others). All points of a shape train in one compiled,
 vmapped program, α and seeds traced.
 
@@ -24,7 +24,8 @@ import numpy as np
 
 from gtgen.data import load_digits
 from gtgen.data.partition import by_classes, stack_players
-from gtgen.neural_round import init_states, make_train
+from gtgen.exchange import RoundSpec, init_states, make_train
+from gtgen.game import Group
 from gtgen.players.neural import VAEConfig, vae_player
 from gtgen.sweep import families
 from gtgen.sweep.structured import rate
@@ -53,15 +54,16 @@ def final_loss(loss: jax.Array) -> jax.Array:
 def neural_program(shape: dict[str, Any]):
     """``(fn, input names)``: ``fn(seed, alpha, data, counts)`` over a leading axis of points
     returns each point's final loss [P]."""
-    player = vae_player(VAEConfig())
     n, rounds, batch = shape["players"], shape["rounds"], shape["samples"]
-    train = make_train(player, n, batch)
+    player = vae_player(VAEConfig())
+    train = make_train(player, n, RoundSpec(batch, routing="sampled"))
+    groups = (Group(player, tuple(range(n))),)
 
     def one(seed, alpha, data, counts):
         k_init, k_train = jax.random.split(jax.random.key(seed))
-        states = init_states(player, k_init, n)
-        _, info = train(k_train, states, data, counts, alpha, iterations=rounds)
-        return final_loss(info.metrics["loss"])  # from [rounds, N]
+        (states,) = init_states(groups, k_init, (None,))
+        _, info = train(k_train, states, data, counts, alpha, rounds)
+        return final_loss(info.metrics[0]["loss"])  # from [rounds, N]
 
     return jax.vmap(one), NEURAL_INPUTS
 

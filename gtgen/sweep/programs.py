@@ -2,7 +2,7 @@
 
 ``PROGRAMS[family](shape)`` returns ``(batch_fn, input_names)``; ``batch_fn`` maps a batch of
 points' inputs (leading sweep axis) to ``Outputs`` with the same leading axis. The games of a batch
-run in lockstep inside one loop (``gtgen.rounds.run_rounds``). The runner shards the sweep axis (or,
+run in lockstep inside one loop (``gtgen.solvers.loop.run_rounds``). The runner shards the sweep axis (or,
 for large games, the player axis) over a device mesh and compiles it ahead of time once per shape.
 
 Extension point: a new kind of player (neural players, say) adds an entry to ``PROGRAMS`` keyed by
@@ -20,9 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gtgen.exchange import make_solver
 from gtgen.game import Group
-from gtgen.moments import exact_best_response
+from gtgen.solvers.equilibrium import exact_best_response
+from gtgen.solvers.solve import make_solver
 from gtgen.players.expfam import family
 from gtgen.sweep.neural import NEURAL_FAMILIES, neural_program
 from gtgen.sweep.structured import exact_best_response as structured_best_response
@@ -101,7 +101,8 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
     def dense_batch(seed, alpha, data, weights, damping, burn_in, stop_tol, reference):
         keys = jax.vmap(jax.random.key)(seed)  # the keys gtgen.solve(game, jax.random.key(seed)) gets
         state, trace, t = solver(
-            keys, alpha, (data,), (weights,), damping, burn_in, stop_tol, (reference,)
+            keys, alpha, ({player.variable: data},), (weights,), damping, burn_in, stop_tol,
+            (reference,),
         )
         checks = jax.vmap(dense_checks)(state, alpha, data, weights, reference)
         return Outputs(t, trace.distance, trace.step, *checks, _nan_like(t))

@@ -9,7 +9,7 @@ statistics [N, K], and every receiver mixes the means of its sources:
 - ``star``:       the hub takes the leaves' pooled sum, each leaf the hub's mean;
 - ``neighbors``:  Σ_k w_ik s_{index_ik}, a gather of k rows per player.
 
-This is the ``expected`` routing of gtgen.moments (each sender's samples weighed by α_ij) without
+This is the ``expected`` routing of gtgen.exchange.statistics (each sender's samples weighed by α_ij) without
 the [N, N] product. Solvers: ``sampled`` (with damping and iterate averaging after burn-in, as in
 gtgen.exchange) and ``exact``. The player axis can be sharded over devices: jit partitions every
 [N, …] array and gathers the [N, K] means where a receiver needs another shard's sender.
@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gtgen.exchange import advance, init_state, stop_scale
-from gtgen.rounds import run_rounds
+from gtgen.solvers.solve import advance, init_state, stop_scale
+from gtgen.solvers.loop import run_rounds
 from gtgen.sweep.families import Structure
 
 
@@ -46,8 +46,8 @@ def inflow(kind: str, stats, self_weight, index, weight, xp=jnp):
 def make_structured_solver(player, kind: str, method: str, rounds: int, samples: int):
     """``run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference)``.
 
-    Every argument has a leading axis of games (run in lockstep by ``gtgen.rounds.run_rounds``,
-    the loop of ``gtgen.exchange.make_solver``). Returns ``(params, trace, rounds_run)`` with the
+    Every argument has a leading axis of games (run in lockstep by ``gtgen.solvers.loop.run_rounds``,
+    the loop of ``gtgen.solvers.make_solver``). Returns ``(params, trace, rounds_run)`` with the
     same conventions: the iterate average when averaging ran, NaN trace entries after the last
     round, stop once the relative step is below ``tol``.
     """

@@ -60,7 +60,8 @@ def config_from(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import mnist_split
-    from gtgen.experiments.report import check_out_dir, report_text
+    from gtgen.experiments.mnist_split import report_text
+    from gtgen.experiments.runner import check_out_dir
 
     out = check_out_dir(args.out)
     config = mnist_split.validate(config_from(args))

@@ -18,39 +18,43 @@ import numpy as np
 import optax
 from jax.scipy.special import ndtri
 
+from gtgen.players.base import Batch, Samples, Variables
+
 Params = Any  # a flax variables pytree
 State = Any  # a player's whole train state (parameters and optimiser states)
-Samples = Any  # a pytree of arrays with a leading sample axis
 Metrics = dict[str, jax.Array]
 
 
 class NeuralPlayer(NamedTuple):
     """A neural player: pure functions over its train state (see ``gtgen.players.base``).
 
-    ``name``         hashable, includes the full configuration: equal names form one group.
-    ``event_shape``  shape of one image, e.g. ``(8, 8)``.
-    ``config``       the frozen configuration the functions were built from.
-    ``init``         ``init(key) -> state``.
-    ``sample``       ``sample(key, state, n) -> samples`` (a pytree with leading axis ``n``).
-    ``loss``         ``loss(key, state, x, weights) -> scalar``: weighted negative ELBO per
-                     item (a one-sample estimate; exact likelihoods are intractable here).
-    ``update``       ``update(key, state, own, own_weights, synth, synth_weights,
-                     shared_slots=False) -> (state, metrics)``: one learning step on the
-                     player's own images ``own [B, *event_shape]`` and the received synthetic
-                     samples ``synth`` (same pytree as ``sample`` returns), each item
-                     weighted; the loss is the weighted mean over all items. With
-                     ``shared_slots=True`` the caller promises that slot k holds the own item
-                     where ``own_weights[k] > 0`` and the synthetic one otherwise, so the step
-                     runs on B items instead of 2B.
+    ``name``       hashable, includes the full configuration: equal names form one group.
+    ``variables``  the named variables it models and exchanges, e.g. ``(("x", binary(8, 8)),)``.
+    ``observed``   the names its private data holds (the others are latent).
+    ``config``     the frozen configuration the functions were built from.
+    ``init``       ``init(key) -> state``.
+    ``sample``     ``sample(key, state, n) -> {name: [n, ...]}``: named synthetic samples.
+    ``loss``       ``loss(key, state, items, weights) -> scalar``: the weighted mean per-item loss
+                   on ``items`` (a dict of the observed variables), e.g. a one-sample negative
+                   ELBO (exact likelihoods are intractable here).
+    ``learn``      ``learn(key, state, own, synthetic, shared_slots=False) -> (state, metrics)``:
+                   one learning step on the player's own items and the received synthetic items,
+                   two weighted :class:`gtgen.players.base.Batch` es; the loss is the weighted
+                   mean over all items. With ``shared_slots=True`` the caller promises that slot
+                   k holds the own item where ``own.weights[k] > 0`` and the synthetic one
+                   otherwise, so the step runs on B items instead of 2B.
     """
 
     name: str
-    event_shape: tuple[int, ...]
+    variables: Variables
+    observed: tuple[str, ...]
     config: Any
     init: Callable[[jax.Array], State]
     sample: Callable[[jax.Array, State, int], Samples]
-    loss: Callable[[jax.Array, State, jax.Array, jax.Array], jax.Array]
-    update: Callable[..., tuple[State, Metrics]]
+    loss: Callable[[jax.Array, State, Samples, jax.Array], jax.Array]
+    learn: Callable[..., tuple[State, Metrics]]
+
+    reads = "items"  # the exchange round hands it weighted batches of items
 
 
 class TrainState(NamedTuple):
@@ -152,27 +156,31 @@ def weighted_mean(values: jax.Array, weights: jax.Array) -> jax.Array:
     return (weights * values).sum() / jnp.where(total > 0, total, 1.0)
 
 
-def combine(
-    own: Samples,
-    own_weights: jax.Array,
-    synth: Samples,
-    synth_weights: jax.Array,
-    shared_slots: bool,
-) -> tuple[Samples, jax.Array]:
-    """One weighted batch from own and synthetic items (same pytree structure).
+def combine(own: Batch, synthetic: Batch, shared_slots: bool) -> tuple[Samples, jax.Array]:
+    """One weighted batch from own and synthetic items (the same variables).
 
     Separate slots: the two batches are concatenated (2B items). Shared slots: slot k takes
-    the own item where ``own_weights[k] > 0`` and the synthetic one otherwise (B items).
+    the own item where ``own.weights[k] > 0`` and the synthetic one otherwise (B items).
     """
+    names = list(own.items)
+    synth = {n: synthetic.items[n] for n in names}
     if not shared_slots:
-        batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), own, synth)
-        return batch, jnp.concatenate([own_weights, synth_weights])
-    take_own = own_weights > 0
+        batch = {n: jnp.concatenate([own.items[n], synth[n]]) for n in names}
+        return batch, jnp.concatenate([own.weights, synthetic.weights])
+    take_own = own.weights > 0
 
     def pick(a: jax.Array, b: jax.Array) -> jax.Array:
         return jnp.where(take_own.reshape(take_own.shape + (1,) * (a.ndim - 1)), a, b)
 
-    return jax.tree.map(pick, own, synth), jnp.where(take_own, own_weights, synth_weights)
+    batch = {n: pick(own.items[n], synth[n]) for n in names}
+    return batch, jnp.where(take_own, own.weights, synthetic.weights)
+
+
+def gaussian_nll(mean: jax.Array, log_sigma: jax.Array, x: jax.Array, event_ndim: int) -> jax.Array:
+    """−log N(x | mean, σ²) summed over the last ``event_ndim`` axes (σ broadcast)."""
+    z = (x - mean) * jnp.exp(-log_sigma)
+    nll = 0.5 * z * z + log_sigma + 0.5 * math.log(2.0 * math.pi)
+    return nll.sum(axis=tuple(range(-event_ndim, 0)))
 
 
 class MLP(nn.Module):

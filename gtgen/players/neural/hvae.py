@@ -11,8 +11,11 @@ Symmetric equilibrium learning (Flach, Schlesinger, Shekhovtsov, AISTATS 2024), 
   3. dream: draw (z0, z1, x) ~ p from the updated p, as many as real items;
   4. one Adam step on q: weighted cross-entropy of q(z1 | x) and q(z0 | z1, x) on the dreamt
      triples and the received synthetic triples.
-Received triples carry the sender's latent codes and are treated as observed, so senders and
-receivers must share the latent layout (same configuration). p and q keep separate Adam states.
+Received triples carry the sender's latent codes and are treated as observed, as in the authors'
+code: the codes are exchanged variables ``z0``, ``z1`` beside the image ``x``, so senders and
+receivers must share the latent layout. With ``share_latents=False`` only ``x`` is exchanged and
+a received image is completed by the receiver's own encoder, like a real one (models of
+different latent sizes can then play together). p and q keep separate Adam states.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gtgen.players.base import Batch, binary
 from gtgen.players.neural.common import (
     MLP,
     ConvLayer,
@@ -64,6 +68,7 @@ class HVAEConfig:
     width: int = 32  # image networks, arch="conv"
     lr: float = 1e-3
     batch: int = 256
+    share_latents: bool = True  # exchange the codes z0, z1 with the image (the authors' IV-A)
 
 
 CONFIGS: dict[str, HVAEConfig] = {
@@ -199,7 +204,7 @@ def _check(config: HVAEConfig) -> None:
 def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
     """The symmetric-learning HVAE player for ``config`` (a name from ``CONFIGS`` or a config).
 
-    Its samples are :class:`HSample` triples, so the sender's codes travel with the images.
+    Its samples are named variables: the image ``x`` and, with ``share_latents``, its codes.
     """
     if isinstance(config, str):
         if config not in CONFIGS:
@@ -226,6 +231,10 @@ def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
         q = {name: params[name] for name in ("q_z1", "q_z0")}
         return HVAEState(init_train_state(optimizer, p), init_train_state(optimizer, q))
 
+    variables = (("x", binary(*shape)),)
+    if config.share_latents:
+        variables += (("z0", binary(config.z0)), ("z1", binary(config.z1)))
+
     # Noise blocks: completion uses (z1, z0), generation (z0, z1, x); see common.uniform_blocks.
     complete_sizes = [config.z1, config.z0]
     generate_sizes = [config.z0, config.z1, math.prod(shape)]
@@ -251,35 +260,45 @@ def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
 
     p_loss, q_loss = weighted(obj.p_nll), weighted(obj.q_nll)
 
-    def sample(key: jax.Array, state: HVAEState, n: int) -> HSample:
-        return generate(uniform_blocks(key, n, generate_sizes), state.p.params)
+    def sample(key: jax.Array, state: HVAEState, n: int) -> dict:
+        triple = generate(uniform_blocks(key, n, generate_sizes), state.p.params)
+        return {name: getattr(triple, name) for name, _ in variables}
 
-    def loss(key: jax.Array, state: HVAEState, x: jax.Array, weights: jax.Array) -> jax.Array:
+    def loss(key: jax.Array, state: HVAEState, items: dict, weights: jax.Array) -> jax.Array:
         """Weighted one-sample negative ELBO: −log p(x, z) + log q(z | x), z ~ q(z | x)."""
+        x = items["x"]
         s = complete(uniform_blocks(key, x.shape[0], complete_sizes), state.q.params, x)
         prior = config.z0 * math.log(2.0)
         per_item = prior + obj.p_nll(state.p.params, s) - obj.q_nll(state.q.params, s)
         return weighted_mean(per_item, weights)
 
-    def update(
+    def triples(key: jax.Array, q: Params, items: dict) -> dict:
+        """Received items as triples: their codes where they travel, else q's completion."""
+        if config.share_latents:
+            return items
+        x = items["x"]
+        return complete(uniform_blocks(key, x.shape[0], complete_sizes), q, x)._asdict()
+
+    def learn(
         key: jax.Array,
         state: HVAEState,
-        own: jax.Array,
-        own_weights: jax.Array,
-        synth: HSample,
-        synth_weights: jax.Array,
+        own: Batch,
+        synthetic: Batch,
         shared_slots: bool = False,
     ) -> tuple[HVAEState, Metrics]:
         """One symmetric-learning step; metrics: the p and q cross-entropies (nats per item)."""
-        noise = uniform_blocks(key, own.shape[0], complete_sizes + generate_sizes)
-        real = complete(noise[:2], state.q.params, own)
-        batch, weights = combine(real, own_weights, synth, synth_weights, shared_slots)
-        p, value_p = train_step(optimizer, state.p, p_loss, batch, weights)
-        dreamt = generate(noise[2:], p.params)
-        batch, weights = combine(dreamt, own_weights, synth, synth_weights, shared_slots)
-        q, value_q = train_step(optimizer, state.q, q_loss, batch, weights)
+        x = own.items["x"]
+        noise = uniform_blocks(key, x.shape[0], complete_sizes + generate_sizes)
+        received = Batch(triples(jax.random.fold_in(key, 1), state.q.params, synthetic.items),
+                         synthetic.weights)
+        real = Batch(complete(noise[:2], state.q.params, x)._asdict(), own.weights)
+        batch, weights = combine(real, received, shared_slots)
+        p, value_p = train_step(optimizer, state.p, p_loss, HSample(**batch), weights)
+        dreamt = Batch(generate(noise[2:], p.params)._asdict(), own.weights)
+        batch, weights = combine(dreamt, received, shared_slots)
+        q, value_q = train_step(optimizer, state.q, q_loss, HSample(**batch), weights)
         metrics = {"loss": value_p + value_q, "loss_p": value_p, "loss_q": value_q}
         return HVAEState(p, q), metrics
 
     name = "hvae" + repr(config).removeprefix("HVAEConfig")
-    return NeuralPlayer(name, shape, config, init, sample, loss, update)
+    return NeuralPlayer(name, variables, ("x",), config, init, sample, loss, learn)

@@ -28,8 +28,19 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from gtgen.exchange import Context, RoundSpec, make_round
+from gtgen.exchange.routing import routing_plan
 from gtgen.game import Game, validate_alpha
-from gtgen.moments import exact_best_response
+
+EXACT = RoundSpec(samples=1, routing="expected", draw="expected")
+
+
+def exact_best_response(groups, alpha, own, params) -> tuple:
+    """Every player's exact best response to the others' parameters: the exchange round with
+    closed-form statistics and no damping (the map whose fixed point is the equilibrium)."""
+    context = Context(routing_plan(alpha, "expected"), tuple(own), jnp.ones((), jnp.asarray(alpha).dtype))
+    best, _ = make_round(groups, EXACT)(None, tuple(params), context)
+    return best
 
 
 def reaches_real_data(alpha: np.ndarray) -> np.ndarray:
@@ -117,6 +128,7 @@ def _newton_functions(groups):
 
 def game_equilibrium(game: Game) -> tuple[np.ndarray, ...]:
     """The game's Nash equilibrium, per group ``[n_g, K_g]`` (float64), in closed form."""
+    game.require_expfam("game")
     _require_unique(game.alpha)
     own = list(game.own_moments64)
     if game.homogeneous:
@@ -220,6 +232,7 @@ def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:
 
     ``solution`` is a ``gtgen.Solution``, or per-group parameters as ``solve`` returns them.
     """
+    game.require_expfam("game")
     params = tuple(np.asarray(p, np.float64) for p in getattr(solution, "params", solution))
     if len(params) != len(game.groups) or any(
         p.shape != (len(g.members), g.player.num_stats) for p, g in zip(params, game.groups)

@@ -1,4 +1,4 @@
-"""Long runs: chunks of compiled iterations, progress, orbax checkpoints, resume, NaN stop.
+"""What every experiment shares: chunked long runs, checkpoints and resume, NaN stop, outputs.
 
 ``run_chunks`` drives any training whose state is a pytree and whose work is a jitted function
 ``chunk(key, state) -> (state, metrics)`` doing a fixed number of iterations (a ``lax.scan``).
@@ -7,10 +7,18 @@ random numbers the uninterrupted run would have drawn, and ends in the same stat
 
 After every chunk the state is checked for NaN/inf; a bad chunk is discarded, the last good
 checkpoint is kept, and ``Diverged`` (a ValueError) says where to find it.
+
+``open_checkpoints`` stamps a checkpoint folder with the run's identity (``run.json``) and
+refuses a folder of another run; ``History`` keeps the per-chunk records beside the
+checkpoints; ``write_folder_atomically`` writes an experiment's outputs so that a failure never
+leaves half of them.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -114,3 +122,67 @@ def _progress(enabled: bool, description: str, total: int, done: int):
 def host(tree: Any) -> Any:
     """Copy a pytree to numpy (for saving metrics or pictures)."""
     return jax.tree.map(np.asarray, tree)
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """``out`` as a Path, or ValueError if it exists and is not a folder (checked before a run,
+    so that a long computation does not end in an unwritable destination)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out: {out} exists and is not a folder")
+    return out
+
+
+def write_folder_atomically(out: str | Path, fill: Callable[[Path], object]) -> Path:
+    """Let ``fill(tmp)`` write into a temporary folder beside ``out``, then move everything
+    into ``out``: a failure never leaves half-written output. Entries of ``out`` with other
+    names (e.g. checkpoints) are kept."""
+    out = check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as tmp:
+        tmp = Path(tmp)
+        fill(tmp)
+        out.mkdir(exist_ok=True)
+        for entry in tmp.iterdir():
+            target = out / entry.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            entry.replace(target)
+    return out
+
+
+def open_checkpoints(
+    checkpoint_dir: Path, identity: dict, defaults: dict | None = None
+) -> list[dict]:
+    """Record the run's ``identity`` in the folder, or refuse a folder of a different run;
+    return the per-chunk history up to the newest checkpoint (later lines, from an interrupted
+    chunk that was never saved, are dropped from the file too).
+
+    ``defaults`` fills keys that folders written by older versions lack.
+    """
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    stamp = checkpoint_dir / "run.json"
+    if stamp.exists():
+        saved = {**(defaults or {}), **json.loads(stamp.read_text())}
+        diff = sorted(k for k in identity if saved.get(k) != identity[k])
+        if diff:
+            raise ValueError(f"checkpoint_dir: {checkpoint_dir} holds a run with different "
+                             f"{', '.join(diff)}; use another folder or the same settings")
+    else:
+        stamp.write_text(json.dumps(identity, indent=1))
+    ckpt = Checkpoints(checkpoint_dir)
+    done = ckpt.latest_step() or 0
+    ckpt.close()
+    path = checkpoint_dir / "history.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    history = [h for h in map(json.loads, filter(str.strip, lines)) if h["chunk"] < done]
+    path.write_text("".join(json.dumps(h) + "\n" for h in history))
+    return history
+
+
+def append_history(checkpoint_dir: Path | None, history: list[dict], record: dict) -> None:
+    """Add one chunk's record to ``history`` and, with a checkpoint folder, to its file."""
+    history.append(record)
+    if checkpoint_dir is not None:
+        with open(checkpoint_dir / "history.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")

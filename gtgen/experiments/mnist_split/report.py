@@ -1,6 +1,6 @@
 """What a run of experiment IV-A leaves behind: metrics.json, report.txt and pictures.
 
-Kept apart from ``mnist_split`` (which computes) so that the CLI, the notebook and the tests
+Kept apart from ``experiment`` (which computes) so that the CLI, the notebook and the tests
 share one definition of the outputs and of the paper's claims as checked here:
 
 - with a ≤ 0.5 each player generates every digit: each digit at least ``COVERAGE_MIN`` of its
@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from gtgen.experiments.mnist_split import CLASS_SETS, PLAYERS, Results
+from gtgen.experiments.mnist_split.experiment import CLASS_SETS, PLAYERS, Results
+from gtgen.experiments.runner import write_folder_atomically
 
 COVERAGE_MIN = 0.04
 ALONE_MAX_OTHER = 0.10
@@ -195,33 +193,6 @@ def pictures(results: Results, folder: Path) -> list[Path]:
         ylabel="Fréchet classifier distance (FID analogue)",
         title="distance of samples to real digits, averaged over the two players"))
     return written
-
-
-def check_out_dir(out: str | Path) -> Path:
-    """``out`` as a Path, or ValueError if it exists and is not a folder (checked before a run,
-    so that a long computation does not end in an unwritable destination)."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a folder")
-    return out
-
-
-def write_folder_atomically(out: str | Path, fill: Callable[[Path], object]) -> Path:
-    """Let ``fill(tmp)`` write into a temporary folder beside ``out``, then move everything
-    into ``out``: a failure never leaves half-written output. Entries of ``out`` with other
-    names (e.g. checkpoints) are kept."""
-    out = check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as tmp:
-        tmp = Path(tmp)
-        fill(tmp)
-        out.mkdir(exist_ok=True)
-        for entry in tmp.iterdir():
-            target = out / entry.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            entry.replace(target)
-    return out
 
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:

@@ -17,7 +17,7 @@ How gtgen runs it:
   so own-data count n_p means "my digits" and count n means "all digits";
 - every entry starts from the same two initial models (common random numbers: differences
   between entries come from a, not from the initialisation);
-- long runs go through ``gtgen.training.run_chunks``: progress bar, per-chunk losses, orbax
+- long runs go through ``gtgen.experiments.runner.run_chunks``: progress bar, per-chunk losses, orbax
   checkpoints that resume to exactly the uninterrupted result, and ``Diverged`` on NaN.
 
 Evaluation (``evaluate``), as the authors do it with gtgen's analogue of FID: a reference
@@ -34,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -49,10 +48,11 @@ import optax
 from gtgen import xla_options
 from gtgen.data import Dataset, by_classes, load_digits, load_mnist
 from gtgen.metrics import Classifier, class_fractions, frechet_distance, train_classifier
-from gtgen.neural_round import init_states, make_train
+from gtgen.exchange import RoundSpec, init_states, make_train
+from gtgen.game import Group
 from gtgen.players.neural import HVAE_CONFIGS, HVAEConfig, hvae_player
 from gtgen.players.neural.hvae import networks
-from gtgen.training import Checkpoints, host, run_chunks
+from gtgen.experiments.runner import append_history, host, open_checkpoints, run_chunks
 
 CLASS_SETS: tuple[tuple[int, ...], tuple[int, ...]] = ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9))
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 11))
@@ -85,7 +85,7 @@ class Config(NamedTuple):
     ``batch``          items per batch: round(batch·a) own images, the rest synthetic.
     ``composition``    ``"shares"``: that batch composition (the authors' code); ``"weighted"``:
                        a full own batch and a full synthetic batch, their losses weighted a and
-                       1 − a (gtgen.neural_round).
+                       1 − a (gtgen.exchange.items).
     ``flip_prob``      salt-and-pepper noise on the real binary images (the authors: 0.001).
     ``data_dir``       a folder with the MNIST IDX files; ``None`` uses the embedded 8×8 digits.
     ``baseline``       also train a pair of models on all digits (α = I), the reference level.
@@ -336,12 +336,13 @@ def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: flo
     One compiled program for every entry of the sweep and both players (cached per shape, so
     runs in one process share it). ``losses`` are the chunk's mean p and q losses ``[S, 2]``.
     """
-    train = make_train(hvae_player(model), PLAYERS, batch, composition, flip_prob=flip_prob)
+    spec = RoundSpec(batch, routing="sampled", composition=composition, flip_prob=flip_prob)
+    train = make_train(hvae_player(model), PLAYERS, spec)
 
     def one(key, states, rows, counts, alpha, schedule):
         states = with_learning_rate(states, schedule.rate)
-        states, trace = train(key, states, rows, counts, alpha, iterations=iterations)
-        return states, {k: v.mean(axis=0) for k, v in trace.metrics.items()}
+        states, trace = train(key, states, rows, counts, alpha, iterations)
+        return states, {k: v.mean(axis=0) for k, v in trace.metrics[0].items()}
 
     return xla_options.jit(jax.vmap(one, in_axes=(0, 0, None, 0, 0, None)))
 
@@ -349,8 +350,8 @@ def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: flo
 @functools.lru_cache(maxsize=8)
 def _init_pair(model: HVAEConfig) -> Callable[[jax.Array], Any]:
     """The compiled initialisation of two players (compiled once per model and process)."""
-    player = hvae_player(model)
-    return xla_options.jit(lambda key: init_states(player, key, PLAYERS))
+    groups = (Group(hvae_player(model), tuple(range(PLAYERS))),)
+    return xla_options.jit(lambda key: init_states(groups, key, (None,))[0])
 
 
 def initial_states(config: Config, n_entries: int) -> Any:
@@ -372,32 +373,6 @@ def _run_identity(config: Config) -> dict:
             "batch": config.batch, "composition": config.composition,
             "chunk": per_chunk, "flip_prob": config.flip_prob, "seed": config.seed,
             "data_dir": config.data_dir, "baseline": config.baseline}
-
-
-def _open_checkpoints(config: Config, checkpoint_dir: Path) -> list[dict]:
-    """Record the run's identity in the folder, or refuse a folder of a different run; return
-    the loss history up to the newest checkpoint (later lines, from an interrupted chunk that
-    was never saved, are dropped from the file too)."""
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    stamp = checkpoint_dir / "run.json"
-    identity = _run_identity(config)
-    if stamp.exists():
-        saved = json.loads(stamp.read_text())
-        saved.setdefault("composition", "shares")  # folders written before the option existed
-        diff = sorted(k for k in identity if saved.get(k) != identity[k])
-        if diff:
-            raise ValueError(f"checkpoint_dir: {checkpoint_dir} holds a run with different "
-                             f"{', '.join(diff)}; use another folder or the same settings")
-    else:
-        stamp.write_text(json.dumps(identity, indent=1))
-    ckpt = Checkpoints(checkpoint_dir)
-    done = ckpt.latest_step() or 0
-    ckpt.close()
-    path = checkpoint_dir / "history.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    history = [h for h in map(json.loads, filter(str.strip, lines)) if h["chunk"] < done]
-    path.write_text("".join(json.dumps(h) + "\n" for h in history))
-    return history
 
 
 class Trained(NamedTuple):
@@ -422,7 +397,7 @@ def train(
 
     With ``checkpoint_dir`` every chunk is saved and a later call resumes from the newest
     checkpoint, ending in exactly the state of an uninterrupted run. On NaN it raises
-    ``gtgen.training.Diverged`` naming the last good checkpoint. ``log`` receives a line of
+    ``gtgen.experiments.runner.Diverged`` naming the last good checkpoint. ``log`` receives a line of
     mean losses every ``log_every`` chunks.
     """
     ent = entries(config, data)
@@ -437,16 +412,15 @@ def train(
         return program(jax.random.split(key, n), states, rows, counts, alpha, schedule)
 
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    history = _open_checkpoints(config, ckpt) if ckpt is not None else []
+    # folders written before the composition option existed hold "shares" runs
+    history = (open_checkpoints(ckpt, _run_identity(config), {"composition": "shares"})
+               if ckpt is not None else [])
 
     def on_chunk(c: int, states: Any, losses: Any) -> None:
         losses = host(losses)
         record = {"chunk": c, "iteration": (c + 1) * per_chunk,
                   "loss_p": losses["loss_p"].tolist(), "loss_q": losses["loss_q"].tolist()}
-        history.append(record)
-        if ckpt is not None:
-            with open(ckpt / "history.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+        append_history(ckpt, history, record)
         if log is not None and ((c + 1) % log_every == 0 or c + 1 == chunks):
             log(f"iteration {record['iteration']}/{chunks * per_chunk}: mean loss p "
                 f"{np.mean(losses['loss_p']):.2f}, q {np.mean(losses['loss_q']):.2f}")
@@ -471,8 +445,8 @@ def image_sampler(model: HVAEConfig, n: int, kind: str) -> Callable:
     def one(key: jax.Array, state: Any) -> jax.Array:
         s = player.sample(key, state, n)
         if kind == "sample":
-            return s.x
-        logits = decoder.apply(state.p.params["p_x"], s.z0, s.z1)
+            return s["x"]
+        logits = decoder.apply(state.p.params["p_x"], s["z0"], s["z1"])
         return jax.nn.sigmoid(logits) if kind == "mean" else (logits > 0).astype(jnp.float32)
 
     return xla_options.jit(
@@ -584,7 +558,7 @@ class Results(NamedTuple):
         return np.stack([fractions[:, p, list(classes(p))].sum(-1) for p in range(PLAYERS)], 1)
 
 
-def run(
+def compute(
     config: Config | None = None,
     out_dir: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
@@ -592,12 +566,8 @@ def run(
     log: Callable[[str], None] | None = None,
     log_every: int = 1,
 ) -> Results:
-    """Run experiment IV-A: load data, train the sweep in one program, evaluate.
-
-    With ``out_dir`` the pictures, ``metrics.json`` and ``report.txt`` are written there
-    (atomically), and checkpoints go to ``out_dir/checkpoints`` unless ``checkpoint_dir`` says
-    otherwise; calling ``run`` again with the same configuration resumes from them.
-    """
+    """Experiment IV-A without writing outputs: load data, train the sweep in one program,
+    evaluate (``gtgen.experiments.mnist_split.run`` also writes them)."""
     start = time.perf_counter()
     config = validate(Config() if config is None else config)
     data = load_data(config)
@@ -606,15 +576,11 @@ def run(
     trained = train(config, data, checkpoint_dir, progress=progress, log=log, log_every=log_every)
     evaluation = evaluate(config, data, trained.states)
     results = Results(config, trained, evaluation, time.perf_counter() - start)
-    if out_dir is not None:
-        from gtgen.experiments.report import write_outputs
-
-        write_outputs(results, out_dir)
     return results
 
 
 __all__: Sequence[str] = (
     "CLASS_SETS", "DEFAULT_ALPHAS", "DIGITS_MODEL", "Config", "Evaluation", "Results",
-    "SplitData", "Trained", "check_alphas", "demo_config", "entries", "evaluate", "load_data",
-    "mnist_config", "run", "train", "validate",
+    "SplitData", "Trained", "check_alphas", "chunking", "compute", "demo_config", "entries",
+    "evaluate", "load_data", "mnist_config", "smoke_config", "sweep_program", "train", "validate",
 )
