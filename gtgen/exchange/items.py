@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from gtgen.exchange.routing import RoutingPlan, batch_shares
 from gtgen.exchange.statistics import index, local_index
-from gtgen.players.base import Batch
+from gtgen.players.base import Batch, variable_map
 
 COMPOSITIONS = ("shares", "weighted")
 
@@ -88,39 +88,69 @@ def _select(items: dict, names) -> dict:
     return {n: items[n] for n in names}
 
 
-def sampled_batch(receiver, groups, pools, sources: jax.Array, n: int) -> dict:
-    """Items ``{name: [n_g, m, ...]}`` for every member of ``receiver``; slot k of receiver i is
-    sample k of its sender ``sources[i, k]``; only the variables the receiver models are taken."""
+def _receives(receiver, groups) -> tuple[list[str], dict[str, list[bool]]]:
+    """The receiver's variables, and for each the sender groups that send it (a variable some
+    sender lacks is one the receiver completes itself: the Game checked that)."""
+    names = [v for v, _ in receiver.player.variables]
+    sends = {v: [v in variable_map(h.player) for h in groups] for v in names}
+    return names, sends
+
+
+def _blank(receiver, name: str, shape: tuple[int, ...]) -> jax.Array:
+    var = variable_map(receiver.player)[name]
+    return jnp.zeros((*shape, *var.shape), var.dtype)
+
+
+def sampled_batch(receiver, groups, pools, sources: jax.Array, n: int):
+    """Items ``{name: [n_g, m, ...]}`` for every member of ``receiver`` and their presence masks
+    (``Batch.present``); slot k of receiver i is sample k of its sender ``sources[i, k]``; only
+    the variables the receiver models are taken."""
     src = sources[index(receiver)]
     slot = jnp.arange(src.shape[1])[None, :]
-    names = [v for v, _ in receiver.player.variables]
-    if len(groups) == 1:
-        return {v: pools[0][v][src, slot] for v in names}
-    out = {}
+    names, sends = _receives(receiver, groups)
+    out, present = {}, {}
     for v in names:
-        acc = 0
-        for h, pool in zip(groups, pools):
+        acc, mask_acc = 0, 0
+        for h, pool, sent in zip(groups, pools, sends[v]):
+            if not sent:
+                continue
+            if len(groups) == 1:
+                acc = pool[v][src, slot]
+                break
             local, member = local_index(h, n)
             x = pool[v][jnp.asarray(local)[src], slot]
             mask = jnp.asarray(member)[src]
             acc = acc + jnp.where(mask.reshape(mask.shape + (1,) * (x.ndim - 2)), x, 0)
-        out[v] = acc.astype(pools[0][v].dtype)
-    return out
+            mask_acc = mask_acc | mask
+        out[v] = acc.astype(pools[sends[v].index(True)][v].dtype)
+        if not all(sends[v]):
+            present[v] = mask_acc
+    return out, present or None
 
 
-def pooled_batch(receiver, groups, pools, plan: RoutingPlan) -> tuple[dict, jax.Array]:
-    """Every sender's whole pool, the same items for every receiver ``{name: [N·m, ...]}``, and
-    each receiver's weights ``[n_g, N·m]``: α_ij / m on sender j's samples (0 on its own)."""
-    names = [v for v, _ in receiver.player.variables]
-    items = {
-        v: jnp.concatenate([p[v].reshape((-1, *p[v].shape[2:])) for p in pools]) for v in names
-    }
-    m = pools[0][names[0]].shape[1]
+def pooled_batch(receiver, groups, pools, plan: RoutingPlan):
+    """Every sender's whole pool, the same items for every receiver ``{name: [N·m, ...]}``, their
+    presence masks, and each receiver's weights ``[n_g, N·m]``: α_ij / m on sender j's samples
+    (0 on its own)."""
+    names, sends = _receives(receiver, groups)
+    first = next(iter(pools[0].values()))
+    m = first.shape[1]
+    items, present = {}, {}
+    for v in names:
+        parts = [
+            p[v].reshape((-1, *p[v].shape[2:])) if sent else _blank(receiver, v, (len(h.members) * m,))
+            for h, p, sent in zip(groups, pools, sends[v])
+        ]
+        items[v] = jnp.concatenate(parts)
+        if not all(sends[v]):
+            present[v] = jnp.concatenate(
+                [jnp.full((len(h.members) * m,), sent) for h, sent in zip(groups, sends[v])]
+            )
     weights = jnp.concatenate(
         [jnp.repeat(plan.off[index(receiver)][:, index(h)], m, axis=1) / m for h in groups],
         axis=1,
     )
-    return items, weights
+    return items, present or None, weights
 
 
 def composition_weights(

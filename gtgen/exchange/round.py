@@ -235,15 +235,15 @@ def make_round(groups: Sequence, spec: RoundSpec):
         n = plan.self_weight.shape[0]
         learn = functools.partial(g.player.learn, shared_slots=mixing == "shares")
         if routing == "sampled":
-            synth = sampled_batch(g, groups, pools, sources, n)
+            synth, present = sampled_batch(g, groups, pools, sources, n)
             own_w, synth_w = composition_weights(a, mine.weights, m, mixing)
             axes = (0, 0, 0, 0)
         else:  # expected: every sender's pool, weighted α_ij / m
-            synth, synth_w = pooled_batch(g, groups, pools, plan)
+            synth, present, synth_w = pooled_batch(g, groups, pools, plan)
             own_w = a[:, None] * mine.weights
-            axes = (0, 0, 0, Batch(None, 0))
+            axes = (0, 0, 0, Batch(None, 0, None))
         new, metrics = jax.vmap(learn, in_axes=axes)(
-            k_learn, state, Batch(mine.items, own_w), Batch(synth, synth_w)
+            k_learn, state, Batch(mine.items, own_w), Batch(synth, synth_w, present)
         )
         total = own_w.sum(axis=1) + synth_w.sum(axis=1)
         total = jnp.where(total > 0, total, 1.0)

@@ -10,6 +10,8 @@ A player is a NamedTuple of pure functions over a state pytree, in the style of 
                the variables it models (``gtgen.game`` checks that every shared name means the
                same on both sides);
 ``observed``   the names its private data holds (the others are latent, e.g. the HVAE's codes);
+``completes``  (optional) the variables it can complete itself when a sender does not send them,
+               as it completes its own data (the HVAE's codes, by its encoder);
 ``reads``      how it learns from what it receives, which tells the exchange round what to hand
                it:
 
@@ -79,10 +81,16 @@ Variables = tuple[tuple[str, Variable], ...]
 
 
 class Batch(NamedTuple):
-    """Weighted items: ``items[name] [B, *shape]`` and ``weights [B]`` (0 = unused slot)."""
+    """Weighted items: ``items[name] [B, *shape]`` and ``weights [B]`` (0 = unused slot).
+
+    ``present[name] [B]`` (bool), where given, marks the items that carry variable ``name``: a
+    sender that does not send a variable the receiver completes itself leaves it absent (zeros
+    in ``items``); a variable without an entry is present in every item.
+    """
 
     items: Samples
     weights: jax.Array
+    present: dict | None = None
 
 
 class PlayerLike(Protocol):
@@ -134,12 +142,19 @@ def check_variables(player: Any, where: str) -> None:
         raise ValueError(f"{where}: {player.name} observes {missing or 'nothing'}, not a variable")
 
 
+def completes(player: Any) -> tuple[str, ...]:
+    """The variables ``player`` completes itself when a sender does not send them."""
+    return tuple(getattr(player, "completes", ()))
+
+
 def check_compatible(receiver: Any, sender: Any, where: str) -> None:
     """ValueError (starting with ``where``) unless ``receiver`` can learn from ``sender``'s
-    samples: every variable the receiver models is sent, with the same meaning (kind, shape,
-    classes)."""
+    samples: every variable the receiver models is sent (or completed by the receiver), and every
+    variable they share has the same meaning (kind, shape, classes)."""
     sent = variable_map(sender)
     for name, var in receiver.variables:
+        if name not in sent and name in completes(receiver):
+            continue
         if name not in sent:
             raise ValueError(
                 f"{where}: {receiver.name} models {name!r}, which {sender.name} does not send; "

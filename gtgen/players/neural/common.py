@@ -43,6 +43,8 @@ class NeuralPlayer(NamedTuple):
                    mean over all items. With ``shared_slots=True`` the caller promises that slot
                    k holds the own item where ``own.weights[k] > 0`` and the synthetic one
                    otherwise, so the step runs on B items instead of 2B.
+    ``completes``  the variables it completes itself (like its own data) when a sender does not
+                   send them, e.g. the HVAE's codes.
     """
 
     name: str
@@ -53,6 +55,7 @@ class NeuralPlayer(NamedTuple):
     sample: Callable[[jax.Array, State, int], Samples]
     loss: Callable[[jax.Array, State, Samples, jax.Array], jax.Array]
     learn: Callable[..., tuple[State, Metrics]]
+    completes: tuple[str, ...] = ()  # variables it completes itself when a sender lacks them
 
     reads = "items"  # the exchange round hands it weighted batches of items
 

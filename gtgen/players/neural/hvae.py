@@ -272,12 +272,19 @@ def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
         per_item = prior + obj.p_nll(state.p.params, s) - obj.q_nll(state.q.params, s)
         return weighted_mean(per_item, weights)
 
-    def triples(key: jax.Array, q: Params, items: dict) -> dict:
-        """Received items as triples: their codes where they travel, else q's completion."""
-        if config.share_latents:
+    def triples(key: jax.Array, q: Params, received: Batch) -> dict:
+        """Received items as triples: their codes where they travel (observed, as the authors
+        treat them), else completed by q like real images (a sender without codes, e.g. a VAE)."""
+        items, present = received.items, received.present or {}
+        codes = [z for z in ("z0", "z1") if z in items]
+        if len(codes) == 2 and not present:
             return items
         x = items["x"]
-        return complete(uniform_blocks(key, x.shape[0], complete_sizes), q, x)._asdict()
+        done = complete(uniform_blocks(key, x.shape[0], complete_sizes), q, x)._asdict()
+        for z in codes:  # a sender sends both codes or neither: the two masks are equal
+            mask = present.get(z, jnp.ones(x.shape[0], bool))[:, None]
+            done[z] = jnp.where(mask, items[z], done[z])
+        return done
 
     def learn(
         key: jax.Array,
@@ -289,7 +296,7 @@ def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
         """One symmetric-learning step; metrics: the p and q cross-entropies (nats per item)."""
         x = own.items["x"]
         noise = uniform_blocks(key, x.shape[0], complete_sizes + generate_sizes)
-        received = Batch(triples(jax.random.fold_in(key, 1), state.q.params, synthetic.items),
+        received = Batch(triples(jax.random.fold_in(key, 1), state.q.params, synthetic),
                          synthetic.weights)
         real = Batch(complete(noise[:2], state.q.params, x)._asdict(), own.weights)
         batch, weights = combine(real, received, shared_slots)
@@ -301,4 +308,5 @@ def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
         return HVAEState(p, q), metrics
 
     name = "hvae" + repr(config).removeprefix("HVAEConfig")
-    return NeuralPlayer(name, variables, ("x",), config, init, sample, loss, learn)
+    codes = ("z0", "z1") if config.share_latents else ()
+    return NeuralPlayer(name, variables, ("x",), config, init, sample, loss, learn, codes)
