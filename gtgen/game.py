@@ -24,8 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gtgen.players.base import check_compatible, check_values, check_variables, group_key
-from gtgen.players.base import variable_map
+from gtgen.players.base import (
+    check_compatible,
+    check_values,
+    check_variables,
+    group_key,
+    variable_map,
+)
 
 ROW_SUM_TOLERANCE = 1e-6
 

@@ -123,7 +123,7 @@ def mixed_game(dim: int = 2, seed: int = 0):
 
 def test_gaussians_and_vaes_play_one_compiled_round_to_the_equilibrium_means():
     game, data, alpha = mixed_game()
-    options = dict(method="sampled", routing="sampled", rounds=600, samples=128)
+    options = {"method": "sampled", "routing": "sampled", "rounds": 600, "samples": 128}
     sol = gtgen.solve(game, jax.random.key(0), **options)
     run = _compiled(game.groups, "sampled", "sampled", 600, 128, 5)
     assert run._cache_size() == 1

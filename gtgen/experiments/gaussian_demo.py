@@ -17,8 +17,8 @@ import numpy as np
 from gtgen import xla_options
 from gtgen.exchange import RoundSpec, make_context, make_round
 from gtgen.game import Game
-from gtgen.solvers.equilibrium import Report, check, game_equilibrium
 from gtgen.players.expfam import gaussian_full
+from gtgen.solvers.equilibrium import Report, check, game_equilibrium
 
 CENTRES = np.array([[-3.0, 0.0], [3.0, 0.0], [0.0, 3.0], [0.0, -3.0]])
 SHAPES = np.array([[[1.0, 0.8], [0.8, 1.0]], [[1.0, -0.6], [-0.6, 0.6]], [[2.0, 0.0], [0.0, 0.2]],

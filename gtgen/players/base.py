@@ -172,9 +172,9 @@ def check_values(var: Variable, arr: np.ndarray) -> str | None:
     """What is wrong with data of one variable (``[n, *shape]``, float64), or None."""
     if var.kind == "binary" and not np.all((arr == 0) | (arr == 1)):
         return "must be binary (every value 0 or 1)"
-    if var.kind == "categorical":
-        if not np.all(np.equal(np.mod(arr, 1), 0)) or arr.min() < 0 or arr.max() >= var.classes:
-            return f"must hold integer classes in 0..{var.classes - 1}"
+    integer = np.all(np.equal(np.mod(arr, 1), 0))
+    if var.kind == "categorical" and (not integer or arr.min() < 0 or arr.max() >= var.classes):
+        return f"must hold integer classes in 0..{var.classes - 1}"
     if var.kind == "count" and (np.any(arr < 0) or not np.all(np.equal(np.mod(arr, 1), 0))):
         return "must hold non-negative integer counts"
     return None

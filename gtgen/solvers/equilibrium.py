@@ -224,7 +224,7 @@ def predicted_rounds(rate: float, initial_error: float, tol: float) -> int:
         return 0
     if rate <= 0.0:
         return 1
-    return int(math.ceil(math.log(tol / initial_error) / math.log(rate)))
+    return math.ceil(math.log(tol / initial_error) / math.log(rate))
 
 
 def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:

@@ -14,8 +14,7 @@ import numpy as np
 from gtgen import xla_options
 from gtgen.sweep import output
 from gtgen.sweep.config import GRID_KEYS, SweepConfig, load_config, parse_config
-from gtgen.sweep.neural import NEURAL_FAMILIES
-from gtgen.sweep.programs import PROGRAMS
+from gtgen.sweep.kinds import kind_of, write_plots
 from gtgen.sweep.runner import (
     ChunkStore,
     DataFile,
@@ -94,15 +93,16 @@ def sweep(
     xla_options.compiler_options()  # probes the backend once (a compile not of this sweep)
     start = time.perf_counter()
     compiles0 = compile_count()
-    if cfg.data_file is not None and any(p.settings["family"] in NEURAL_FAMILIES for p in cfg.points):
+    if cfg.data_file is not None and any(
+        not kind_of(p.settings["family"]).data_file for p in cfg.points
+    ):
         raise ValueError("data_file: neural players (family = \"vae\") train on the embedded "
                          "digits; a data_file holds exponential-family data")
     data_file = DataFile(cfg.data_file) if cfg.data_file is not None else None
     if data_file is not None:
         cfg = data_file.check(cfg)
     for p in cfg.points:
-        if p.settings["family"] not in PROGRAMS:
-            raise ValueError(f"family: no sweep program for {p.settings['family']!r}")
+        kind_of(p.settings["family"])
     device_list = to_device_list(devices)
     if jax.process_count() > 1 and device_list is None:
         device_list = list(jax.devices())
@@ -139,7 +139,7 @@ def sweep(
                     resumed = False
                     inputs, host = chunk_inputs(shape, chunk.points, chunk.size, data_file, pad_k)
                     if compiled is None:
-                        batch_fn, names = PROGRAMS[shape["family"]](shape)
+                        batch_fn, names = kind_of(shape["family"]).program(shape)
                         args = placement.put(inputs, names)
                         cache_key = (key, placement.description, _device_ids(device_list),
                                      tuple((n, a.shape, str(a.dtype)) for n, a in zip(names, args)))
@@ -217,7 +217,7 @@ def sweep(
         if skipped:
             meta["parquet_skipped"] = skipped
         if plots:
-            meta["files"] += output.write_plots(out_dir, rows, trace_list)
+            meta["files"] += write_plots(out_dir, rows, trace_list)
         meta["files"].append("sweep.json")
         output.write_json(out_dir / "sweep.json", meta)
     return SweepResult(rows, trace_list, meta, out_dir)
@@ -225,7 +225,7 @@ def sweep(
 
 def _outcome(row: dict[str, Any]) -> float:
     """The number a point is judged by: final loss (neural players), else the distance."""
-    return row["final_loss"] if row["family"] in NEURAL_FAMILIES else row["distance"]
+    return row[kind_of(row["family"]).outcome]
 
 
 def _device_ids(devices) -> tuple:

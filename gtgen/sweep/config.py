@@ -19,11 +19,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gtgen.solvers.solve import METHODS
 from gtgen.exchange import ROUTINGS
-from gtgen.players.expfam import FAMILIES
-from gtgen.sweep.neural import MAX_PLAYERS as NEURAL_MAX_PLAYERS
-from gtgen.sweep.neural import NEURAL_FAMILIES
+from gtgen.solvers.solve import METHODS
+from gtgen.sweep.kinds import FAMILY_NAMES, kind_of
 
 ALPHA_FAMILIES = ("uniform", "dirichlet", "ring", "star", "small-world")
 
@@ -77,7 +75,7 @@ def _optional(inner: Callable) -> Callable:
 
 # name -> (validator, default, help). Order is the grid's nesting order (seed varies fastest).
 SETTINGS: dict[str, tuple[Callable[[str, Any], Any], Any, str]] = {
-    "family": (_choice(tuple(FAMILIES) + NEURAL_FAMILIES), "gaussian",
+    "family": (_choice(FAMILY_NAMES), "gaussian",
                "exponential family of every player, or vae (neural players on the digits)"),
     "dim": (_int(1, 4096), 2, "sample dimension (number of classes for categorical)"),
     "players": (_int(2, 10_000_000), 8, "number of players N"),
@@ -222,17 +220,7 @@ def _check_point(s: dict[str, Any], prefix: str) -> None:
             f"{prefix}routing: meanfield needs alpha = \"uniform\" (equal off-diagonal weights), "
             f"not {kind!r}"
         )
-    if s["family"] in NEURAL_FAMILIES:
-        if s["method"] != "sampled":
-            raise ValueError(
-                f"{prefix}method: {s['family']} players learn from samples only; use method = "
-                "\"sampled\""
-            )
-        if n > NEURAL_MAX_PLAYERS:
-            raise ValueError(
-                f"{prefix}players: {s['family']} players split the 10 digit classes, so at most "
-                f"{NEURAL_MAX_PLAYERS}, got {n}"
-            )
+    kind_of(s["family"]).check(s, prefix)
     if n > DENSE_MAX:
         where = f"with {n} players (more than {DENSE_MAX}) α is kept sparse and"
         if kind == "dirichlet":

@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from gtgen.sweep.neural import NEURAL_FAMILIES
-
 PLOTS = ("distance_vs_rounds.png", "rate_vs_a.png", "error_vs_samples.png")
 NEURAL_PLOT = "loss_vs_a.png"
 
@@ -177,24 +175,6 @@ def plot_loss_vs_a(rows, path: Path) -> None:
     ax.set_title("Neural players: loss on own + synthetic data against a")
     ax.legend(fontsize=7)
     _save(fig, path)
-
-
-def write_plots(out: Path, rows, traces) -> list[str]:
-    """The standard plots of the rows they apply to: closed-form plots for exponential-family
-    points, the loss plot for neural points. Returns the files written."""
-    neural = [i for i, r in enumerate(rows) if r["family"] in NEURAL_FAMILIES]
-    expfam = [i for i in range(len(rows)) if i not in set(neural)]
-    written = []
-    if expfam:
-        kept = [rows[i] for i in expfam]
-        plot_distance_vs_rounds(kept, [traces[i] for i in expfam], out / PLOTS[0])
-        plot_rate_vs_a(kept, out / PLOTS[1])
-        plot_error_vs_samples(kept, out / PLOTS[2])
-        written += PLOTS
-    if neural:
-        plot_loss_vs_a([rows[i] for i in neural], out / NEURAL_PLOT)
-        written.append(NEURAL_PLOT)
-    return written
 
 
 def _colormap(n: int):

@@ -1,14 +1,13 @@
 """One compiled program per shape: a whole solve plus its checks, vmapped over sweep points.
 
-``PROGRAMS[family](shape)`` returns ``(batch_fn, input_names)``; ``batch_fn`` maps a batch of
+A kind's program (``gtgen.sweep.kinds``) maps a shape to ``(batch_fn, input_names)``; ``batch_fn`` maps a batch of
 points' inputs (leading sweep axis) to ``Outputs`` with the same leading axis. The games of a batch
 run in lockstep inside one loop (``gtgen.solvers.loop.run_rounds``). The runner shards the sweep axis (or,
 for large games, the player axis) over a device mesh and compiles it ahead of time once per shape.
 
-Extension point: a new kind of player (neural players, say) adds an entry to ``PROGRAMS`` keyed by
-its family name, taking the same shape dictionary and returning a ``batch_fn`` with outputs of the
-same ``Outputs`` form (NaN where it has no closed form to compare with), and an entry to
-``OWN_STATS`` (or none, to report no distance to a closed form).
+Extension point: a new kind of player adds an entry to ``gtgen.sweep.kinds.KINDS`` whose program
+takes the same shape dictionary and returns a ``batch_fn`` with outputs of the same ``Outputs``
+form (NaN where it has no closed form to compare with).
 """
 
 from __future__ import annotations
@@ -21,10 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from gtgen.game import Group
+from gtgen.players.expfam import family
 from gtgen.solvers.equilibrium import exact_best_response
 from gtgen.solvers.solve import make_solver
-from gtgen.players.expfam import family
-from gtgen.sweep.neural import NEURAL_FAMILIES, neural_program
+from gtgen.sweep.neural import neural_program
 from gtgen.sweep.structured import exact_best_response as structured_best_response
 from gtgen.sweep.structured import make_structured_solver
 
@@ -127,15 +126,6 @@ def neural_batch_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs],
         return Outputs(rounds, traces, traces, nan, nan, nan, nan, final)
 
     return neural_batch, names
-
-
-PROGRAMS: dict[str, Callable[[dict[str, Any]], tuple[Callable[..., Outputs], tuple[str, ...]]]] = {
-    **{
-        name: expfam_program
-        for name in ("gaussian", "gaussian-full", "bernoulli", "poisson", "categorical")
-    },
-    **{name: neural_batch_program for name in NEURAL_FAMILIES},
-}
 
 
 # --- own-data moments in float64, for the closed form ---------------------------------------

@@ -34,9 +34,8 @@ from jax.sharding import PartitionSpec as P
 from gtgen import xla_options
 from gtgen.sweep import families
 from gtgen.sweep.config import DENSE_MAX, SHAPE_KEYS, Point, SweepConfig, shape_key
-from gtgen.sweep.neural import NEURAL_FAMILIES, neural_inputs
-from gtgen.sweep.programs import PLAYER_AXIS, Outputs, own_moments
-from gtgen.sweep.structured import closed_form, device_structure, rate
+from gtgen.sweep.kinds import kind_of
+from gtgen.sweep.programs import PLAYER_AXIS, Outputs
 
 FORMAT = 1
 
@@ -162,51 +161,10 @@ class DataFile:
 
 def chunk_inputs(shape: dict[str, Any], points: list[Point], size: int, data_file: DataFile | None,
                  pad_k: int | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Device inputs (padded to ``size``) and host-side facts (rate, start distance) of a chunk."""
-    settings = [p.settings for p in points]
-    if shape["family"] in NEURAL_FAMILIES:
-        inputs, rates = neural_inputs(settings)
-        host = {"rate": rates, "start_distance": np.full(len(points), np.nan)}
-        return _pad_points(inputs, size - len(points)), host
-    structs = [families.structure(s) for s in settings]
-    if data_file is None:
-        data = families.synthetic_data_batch(settings)
-        weights = np.ones(data.shape[:3])
-    else:
-        data = np.broadcast_to(data_file.data, (len(points), *data_file.data.shape))
-        weights = np.broadcast_to(data_file.weights, (len(points), *data_file.weights.shape))
-    own = own_moments(shape["family"], shape["dim"], data, weights)
-    dense = shape["structure"] == "dense"
-    alphas = [families.dense(st) for st in structs] if dense else None
-    if dense:
-        a = np.stack(alphas)
-        d = np.diagonal(a, axis1=1, axis2=2)
-        off = a - d[:, :, None] * np.eye(a.shape[1])
-        star = np.linalg.solve(np.eye(a.shape[1]) - off, d[..., None] * own)
-    else:
-        star = np.stack([closed_form(st, m) for st, m in zip(structs, own)])
-    rates = np.array([rate(st, al) for st, al in zip(structs, alphas or [None] * len(structs))])
-    start = np.max(np.abs(own - star), axis=(1, 2))
-    sampled = np.array([s["method"] == "sampled" for s in settings])
-    inputs: dict[str, np.ndarray] = {
-        "seed": np.array([s["seed"] for s in settings], np.uint32),
-        "data": np.asarray(data, np.int32 if shape["family"] == "categorical" else np.float32),
-        "weights": np.asarray(weights, np.float32),
-        "damping": np.array([s["damping"] for s in settings], np.float32),
-        "burn_in": np.array(
-            [(s["rounds"] // 2 if s["burn_in"] is None else s["burn_in"]) if s["method"] == "sampled"
-             else s["rounds"] for s in settings], np.int32),
-        "stop_tol": np.where(sampled, -1.0, [s["stop_tol"] for s in settings]).astype(np.float32),
-        "reference": star.astype(np.float32),
-    }
-    if dense:
-        inputs["alpha"] = np.stack(alphas).astype(np.float32)
-    else:
-        k = pad_k if pad_k is not None else max(st.index.shape[1] for st in structs)
-        arrays = [device_structure(_pad_structure(st, k)) for st in structs]
-        for name in ("self_weight", "index", "weight"):
-            inputs[name] = np.stack([x[name] for x in arrays])
-    host = {"rate": rates, "start_distance": start}
+    """Device inputs (padded to ``size``) and host-side facts (rate, start distance) of a chunk,
+    as the points' kind of player makes them (gtgen.sweep.kinds)."""
+    kind = kind_of(shape["family"])
+    inputs, host = kind.inputs(shape, [p.settings for p in points], data_file, pad_k)
     return _pad_points(inputs, size - len(points)), host
 
 
@@ -215,17 +173,6 @@ def _pad_points(inputs: dict[str, np.ndarray], pad: int) -> dict[str, np.ndarray
     if not pad:
         return inputs
     return {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in inputs.items()}
-
-
-def _pad_structure(st: families.Structure, k: int) -> families.Structure:
-    extra = k - st.index.shape[1]
-    if extra <= 0:
-        return st
-    n = len(st.self_weight)
-    return st._replace(
-        index=np.concatenate([st.index, np.zeros((n, extra), np.int32)], axis=1),
-        weight=np.concatenate([st.weight, np.zeros((n, extra))], axis=1),
-    )
 
 
 def structure_width(points: Iterable[Point]) -> int:

@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gtgen.solvers.solve import advance, init_state, stop_scale
 from gtgen.solvers.loop import run_rounds
+from gtgen.solvers.solve import advance, init_state, stop_scale
 from gtgen.sweep.families import Structure
 
 

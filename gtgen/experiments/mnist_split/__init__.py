@@ -13,9 +13,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gtgen.experiments.mnist_split.experiment import *  # noqa: F403 - the experiment's API
-from gtgen.experiments.mnist_split.experiment import __all__ as _experiment_all
-from gtgen.experiments.mnist_split.experiment import Results, compute
+from gtgen.experiments.mnist_split.experiment import (
+    CLASS_SETS,
+    DEFAULT_ALPHAS,
+    DIGITS_MODEL,
+    Config,
+    Evaluation,
+    Results,
+    SplitData,
+    Trained,
+    check_alphas,
+    chunking,
+    compute,
+    demo_config,
+    entries,
+    evaluate,
+    load_data,
+    mnist_config,
+    smoke_config,
+    sweep_program,
+    train,
+    validate,
+)
 from gtgen.experiments.mnist_split.report import claims, metrics, report_text, write_outputs
 
 
@@ -31,4 +50,9 @@ def run(config: Any = None, out_dir: str | Path | None = None, **options: Any) -
     return results
 
 
-__all__ = [*_experiment_all, "claims", "metrics", "report_text", "run", "write_outputs"]
+__all__ = [
+    "CLASS_SETS", "DEFAULT_ALPHAS", "DIGITS_MODEL", "Config", "Evaluation", "Results",
+    "SplitData", "Trained", "check_alphas", "chunking", "claims", "compute", "demo_config",
+    "entries", "evaluate", "load_data", "metrics", "mnist_config", "report_text", "run",
+    "smoke_config", "sweep_program", "train", "validate", "write_outputs",
+]

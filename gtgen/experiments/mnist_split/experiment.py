@@ -47,12 +47,12 @@ import optax
 
 from gtgen import xla_options
 from gtgen.data import Dataset, by_classes, load_digits, load_mnist
-from gtgen.metrics import Classifier, class_fractions, frechet_distance, train_classifier
 from gtgen.exchange import RoundSpec, init_states, make_train
+from gtgen.experiments.runner import append_history, host, open_checkpoints, run_chunks
 from gtgen.game import Group
+from gtgen.metrics import Classifier, class_fractions, frechet_distance, train_classifier
 from gtgen.players.neural import HVAE_CONFIGS, HVAEConfig, hvae_player
 from gtgen.players.neural.hvae import networks
-from gtgen.experiments.runner import append_history, host, open_checkpoints, run_chunks
 
 CLASS_SETS: tuple[tuple[int, ...], tuple[int, ...]] = ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9))
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 11))
