@@ -214,24 +214,85 @@ class MLP(nn.Module):
 
 ConvLayer = tuple[int, int, int]  # (features, kernel size, stride)
 
+# How convolutions are computed: "xla" (lax.conv_general_dilated, what flax.linen.Conv does) or
+# "patches" (explicit patches and one matrix product, with the same parameters and the same
+# outputs and gradients). XLA's CPU backend runs small convolutions, their kernel gradients and
+# vmapped (grouped) convolutions far below its matrix-product speed, so "auto" picks "patches" on
+# the CPU and XLA's own convolutions elsewhere (cuDNN on a GPU).
+CONV_IMPLEMENTATIONS = ("auto", "xla", "patches")
+
+
+def conv_implementation(requested: str = "auto") -> str:
+    if requested not in CONV_IMPLEMENTATIONS:
+        raise ValueError(f"conv: must be one of {CONV_IMPLEMENTATIONS}, got {requested!r}")
+    if requested != "auto":
+        return requested
+    return "patches" if jax.default_backend() == "cpu" else "xla"
+
+
+def _transpose_padding(kernel: int, stride: int) -> tuple[int, int]:
+    """The padding of the stride-dilated input that makes a convolution equal to flax's VALID
+    ``ConvTranspose`` (lax.conv_transpose's rule)."""
+    total = kernel + stride - 2 + max(kernel - stride, 0)
+    return kernel - 1, total - (kernel - 1)
+
+
+class PatchConv(nn.Module):
+    """``nn.Conv`` / ``nn.ConvTranspose`` (VALID padding, NHWC, the same ``kernel [k, k, in, out]``
+    and ``bias``) computed as patches times a matrix: one dot product per layer, whose gradients
+    are dot products too."""
+
+    features: int
+    kernel: int
+    stride: int
+    transpose: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k, s, cin = self.kernel, self.stride, x.shape[-1]
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, cin, self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        numbers = ("NHWC", "HWIO", "NHWC")
+        if self.transpose:
+            pad = _transpose_padding(k, s)
+            patches = jax.lax.conv_general_dilated_patches(
+                x, (k, k), (1, 1), (pad, pad), lhs_dilation=(s, s), dimension_numbers=numbers
+            )
+        else:
+            patches = jax.lax.conv_general_dilated_patches(
+                x, (k, k), (s, s), "VALID", dimension_numbers=numbers
+            )
+        # patch features are ordered (input channel, row, column)
+        weights = jnp.transpose(kernel, (2, 0, 1, 3)).reshape(cin * k * k, self.features)
+        return patches @ weights + bias
+
 
 class ConvStack(nn.Module):
     """Convolutions (or transposed ones) with tanh between layers and a linear last layer.
 
     Inputs are NHWC. ``cond`` (optional, ``[batch, c]``) is added to every hidden layer through
-    a bias-free linear map, broadcast over the spatial positions.
+    a bias-free linear map, broadcast over the spatial positions. ``impl`` chooses how the
+    convolutions are computed (``conv_implementation``); the parameters are the same either way
+    (``patches`` needs VALID padding).
     """
 
     layers: tuple[ConvLayer, ...]
     transpose: bool = False
     padding: str = "VALID"
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, h: jax.Array, cond: jax.Array | None = None) -> jax.Array:
+        patches = conv_implementation(self.impl) == "patches" and self.padding == "VALID"
         conv = nn.ConvTranspose if self.transpose else nn.Conv
+        prefix = "ConvTranspose" if self.transpose else "Conv"
         last = len(self.layers) - 1
         for i, (features, kernel, stride) in enumerate(self.layers):
-            h = conv(features, (kernel, kernel), strides=(stride, stride), padding=self.padding)(h)
+            if patches:
+                h = PatchConv(features, kernel, stride, self.transpose, name=f"{prefix}_{i}")(h)
+            else:
+                h = conv(features, (kernel, kernel), strides=(stride, stride),
+                         padding=self.padding, name=f"{prefix}_{i}")(h)
             if i == last:
                 break
             if cond is not None:
