@@ -154,7 +154,7 @@ def _sweep(g, K, G, beta):
         sigma_t = beta * F_t.T @ (Pi @ phi + sigma) - h_t
         return (Pi_t, sigma_t), (Pi, sigma, Phi, phi)
 
-    (Pi0, sigma0), (Pi_next, sigma_next, Phi, phi) = jax.lax.scan(
+    _, (Pi_next, sigma_next, Phi, phi) = jax.lax.scan(
         step, (-H, -h[-1]), (Fd, Gd, h[:-1]), reverse=True
     )
     # feedback form: k_{c,t} = β G⁻¹Bᵀ [Π_{t+1}(Φ_t X_t + φ_t) + σ_{t+1}]_c
