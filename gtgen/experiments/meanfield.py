@@ -77,9 +77,16 @@ class Config(NamedTuple):
 
 def small_config(**changes: Any) -> Config:
     """A configuration that runs in seconds (tests, the notebook's default)."""
-    base = Config(steps=120, agents=60, coupling_grid=(0.0, 1.0, 4.0),
-                  gap_agents=(10, 100, 1000, 10_000), coupled_agents=5,
-                  exchange_sizes=(10, 100, 1000), exchange_players=20_000, exchange_rounds=20)
+    base = Config(
+        steps=120,
+        agents=60,
+        coupling_grid=(0.0, 1.0, 4.0),
+        gap_agents=(10, 100, 1000, 10_000),
+        coupled_agents=5,
+        exchange_sizes=(10, 100, 1000),
+        exchange_players=20_000,
+        exchange_rounds=20,
+    )
     return base._replace(**changes)
 
 
@@ -111,7 +118,12 @@ def _int(name: str, value: Any, low: int) -> int:
 
 def _num(name: str, value: Any, low: float, high: float = math.inf, open_low: bool = False):
     ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and (value > low if open_low else value >= low) and value <= high
+    ok = (
+        ok
+        and math.isfinite(value)
+        and (value > low if open_low else value >= low)
+        and value <= high
+    )
     if not ok:
         bracket = "(" if open_low else "["
         raise ValueError(f"{name}: must be a number in {bracket}{low}, {high}], got {value!r}")
@@ -121,8 +133,10 @@ def _num(name: str, value: Any, low: float, high: float = math.inf, open_low: bo
 def _triple(name: str, values: Any, low: float, open_low: bool = False) -> tuple[float, ...]:
     vals = tuple(values) if isinstance(values, (tuple, list)) else None
     if vals is None or len(vals) != len(CLASSES):
-        raise ValueError(f"{name}: must be {len(CLASSES)} numbers, one per class "
-                         f"({', '.join(CLASSES)}), got {values!r}")
+        raise ValueError(
+            f"{name}: must be {len(CLASSES)} numbers, one per class "
+            f"({', '.join(CLASSES)}), got {values!r}"
+        )
     return tuple(_num(f"{name}[{i}]", v, low, open_low=open_low) for i, v in enumerate(vals))
 
 
@@ -149,13 +163,15 @@ def validate(config: Config) -> Config:
     if len(sizes) < 2:
         raise ValueError("exchange_sizes: needs at least two population sizes for a slope")
     if isinstance(config.seed, bool) or not isinstance(config.seed, (int, np.integer)):
-        raise ValueError(f"seed: must be an integer, got {config.seed!r}")
+        raise TypeError(f"seed: must be an integer, got {config.seed!r}")
     coupled = _int("coupled_agents", config.coupled_agents, len(CLASSES))
     if coupled * 2 > mf.nplayer.COUPLED_MAX_STATE:
         raise ValueError(f"coupled_agents: at most {mf.nplayer.COUPLED_MAX_STATE // 2}")
     return config._replace(
-        series=series, steps=_int("steps", config.steps, 2),
-        agents=_int("agents", config.agents, len(CLASSES)), shares=shares,
+        series=series,
+        steps=_int("steps", config.steps, 2),
+        agents=_int("agents", config.agents, len(CLASSES)),
+        shares=shares,
         view_noise=_triple("view_noise", config.view_noise, 0.0),
         offsets=_triple("offsets", config.offsets, -1.0),
         reaction=_triple("reaction", config.reaction, 0.0, open_low=True),
@@ -164,7 +180,10 @@ def validate(config: Config) -> Config:
         tracking=_num("tracking", config.tracking, 0.0, open_low=True),
         coupling=_num("coupling", config.coupling, 0.0),
         adjustment=_num("adjustment", config.adjustment, 0.0, open_low=True),
-        coupling_grid=grid, gap_agents=gap, coupled_agents=coupled, exchange_sizes=sizes,
+        coupling_grid=grid,
+        gap_agents=gap,
+        coupled_agents=coupled,
+        exchange_sizes=sizes,
         exchange_players=_int("exchange_players", config.exchange_players, 2),
         exchange_rounds=_int("exchange_rounds", config.exchange_rounds, 2),
         exchange_samples=_int("exchange_samples", config.exchange_samples, 1),
@@ -208,10 +227,16 @@ def forecast_game(config: Config, coupling: float | None = None) -> mf.LQGame:
     noise[:, 1, 1] = config.walk**2 + 2.0 * (1.0 - config.persistence) * sigma**2
     start = 0.5 * (LOW + HIGH)
     return mf.lq_game(
-        np.eye(2), B, config.tracking * np.array([[1.0, -1.0], [-1.0, 1.0]]), config.adjustment,
-        Qbar=qbar * np.diag([1.0, 0.0]), noise=noise,
-        x0=np.array(config.offsets)[:, None] + np.full(2, start), x0_cov=np.diag([0.0, 0.05**2]),
-        weights=np.asarray(config.shares), horizon=config.steps,
+        np.eye(2),
+        B,
+        config.tracking * np.array([[1.0, -1.0], [-1.0, 1.0]]),
+        config.adjustment,
+        Qbar=qbar * np.diag([1.0, 0.0]),
+        noise=noise,
+        x0=np.array(config.offsets)[:, None] + np.full(2, start),
+        x0_cov=np.diag([0.0, 0.05**2]),
+        weights=np.asarray(config.shares),
+        horizon=config.steps,
     )
 
 
@@ -249,8 +274,11 @@ def _forecasting(config: Config, name: str, index: int) -> dict[str, Any]:
     types = np.repeat(np.arange(len(CLASSES)), counts)
     x0, noise = _forecast_inputs(config, y, types, index)
     eq = mf.solve(game)
-    policies = {"decentralised": mf.decentralised_policy(eq), "greedy": mf.greedy_policy(game),
-                "centralised": mf.nash(game, counts).policy}
+    policies = {
+        "decentralised": mf.decentralised_policy(eq),
+        "greedy": mf.greedy_policy(game),
+        "centralised": mf.nash(game, counts).policy,
+    }
     rows, paths = {}, {}
     for label, policy in policies.items():
         sim = mf.simulate(game, counts, policy, x0=x0, noise=noise)
@@ -259,10 +287,12 @@ def _forecasting(config: Config, name: str, index: int) -> dict[str, Any]:
         exact = mf.assess(game, counts, policy)
         worst = int(np.argmax(sim.cost))
         rows[label] = {
-            "mean_cost": float(sim.cost.mean()), "worst_cost": float(sim.cost.max()),
+            "mean_cost": float(sim.cost.mean()),
+            "worst_cost": float(sim.cost.max()),
             "worst_class": CLASSES[types[worst]],
             "class_cost": [float(sim.cost[types == c].mean()) for c in range(len(CLASSES))],
-            "mean_rmse": float(rmse.mean()), "worst_rmse": float(rmse.max()),
+            "mean_rmse": float(rmse.mean()),
+            "worst_rmse": float(rmse.max()),
             "class_rmse": [float(rmse[types == c].mean()) for c in range(len(CLASSES))],
             "model_regret": exact.regret.tolist(),
             "underperformer_regret": exact.underperformer_regret,
@@ -270,14 +300,22 @@ def _forecasting(config: Config, name: str, index: int) -> dict[str, Any]:
         paths[label] = f
     mix = mf.mixture_forecast(paths["decentralised"][1:], y[1:])
     hedge = {
-        "rmse": mix.rmse, "best_rmse": mix.best_rmse, "best_client": mix.best,
-        "best_client_class": CLASSES[types[mix.best]], "regret": mix.regret, "bound": mix.bound,
-        "eta": mix.eta, "hedge_regret": mix.hedge.regret, "hedge_bound": mix.hedge.bound,
+        "rmse": mix.rmse,
+        "best_rmse": mix.best_rmse,
+        "best_client": mix.best,
+        "best_client_class": CLASSES[types[mix.best]],
+        "regret": mix.regret,
+        "bound": mix.bound,
+        "eta": mix.eta,
+        "hedge_regret": mix.hedge.regret,
+        "hedge_bound": mix.hedge.bound,
         "hedge_eta": mix.hedge.eta,
-        "mean_client_rmse": float(np.sqrt(np.mean((np.clip(paths["decentralised"][1:], 0, 1)
-                                                   - y[1:, None]) ** 2))),
-        "final_weight_by_class": [float(mix.weights[-1][types == c].sum())
-                                  for c in range(len(CLASSES))],
+        "mean_client_rmse": float(
+            np.sqrt(np.mean((np.clip(paths["decentralised"][1:], 0, 1) - y[1:, None]) ** 2))
+        ),
+        "final_weight_by_class": [
+            float(mix.weights[-1][types == c].sum()) for c in range(len(CLASSES))
+        ],
     }
     worst, mean = [], []
     for q in config.coupling_grid:
@@ -287,15 +325,29 @@ def _forecasting(config: Config, name: str, index: int) -> dict[str, Any]:
         worst.append(float(rmse.max()))
         mean.append(float(rmse.mean()))
     best = int(np.argmin(worst))
-    minimax = {"grid": list(config.coupling_grid), "worst_rmse": worst, "mean_rmse": mean,
-               "coupling": config.coupling_grid[best], "worst_at_minimax": worst[best]}
+    minimax = {
+        "grid": list(config.coupling_grid),
+        "worst_rmse": worst,
+        "mean_rmse": mean,
+        "coupling": config.coupling_grid[best],
+        "worst_at_minimax": worst[best],
+    }
     noisy = int(np.flatnonzero(types == CLASSES.index("noisy"))[0])
-    shown = {"truth": y, "mixture": np.concatenate([[np.nan], mix.prediction]),
-             "best_client": paths["decentralised"][:, mix.best],
-             "noisy_decentralised": paths["decentralised"][:, noisy],
-             "noisy_greedy": paths["greedy"][:, noisy]}
-    return {"policies": rows, "hedge": hedge, "minimax": minimax, "counts": counts.tolist(),
-            "equilibrium_residual": eq.residual, "paths": shown}
+    shown = {
+        "truth": y,
+        "mixture": np.concatenate([[np.nan], mix.prediction]),
+        "best_client": paths["decentralised"][:, mix.best],
+        "noisy_decentralised": paths["decentralised"][:, noisy],
+        "noisy_greedy": paths["greedy"][:, noisy],
+    }
+    return {
+        "policies": rows,
+        "hedge": hedge,
+        "minimax": minimax,
+        "counts": counts.tolist(),
+        "equilibrium_residual": eq.residual,
+        "paths": shown,
+    }
 
 
 def _slope(x, y) -> float:
@@ -312,8 +364,11 @@ def _gap(config: Config) -> dict[str, Any]:
     pops = np.stack([mf.population(game, n) for n in config.gap_agents])
     cen = mf.nash_many(game, pops)
     out: dict[str, Any] = {"agents": list(config.gap_agents)}
-    forms = {"feedback": mf.decentralised_policy(eq), "open_loop":
-             mf.decentralised_policy(eq, feedback=False), "greedy": mf.greedy_policy(game)}
+    forms = {
+        "feedback": mf.decentralised_policy(eq),
+        "open_loop": mf.decentralised_policy(eq, feedback=False),
+        "greedy": mf.greedy_policy(game),
+    }
     for label, policy in forms.items():
         gaps, eps, worst = [], [], []
         for i, counts in enumerate(pops):
@@ -321,9 +376,13 @@ def _gap(config: Config) -> dict[str, Any]:
             gaps.append(float(np.max(np.abs(a.cost - cen.cost[i]))))
             eps.append(a.underperformer_regret)
             worst.append(a.worst_cost)
-        out[label] = {"cost_gap": gaps, "epsilon": eps, "worst_cost": worst,
-                      "cost_gap_slope": _slope(config.gap_agents, gaps),
-                      "epsilon_slope": _slope(config.gap_agents, eps)}
+        out[label] = {
+            "cost_gap": gaps,
+            "epsilon": eps,
+            "worst_cost": worst,
+            "cost_gap_slope": _slope(config.gap_agents, gaps),
+            "epsilon_slope": _slope(config.gap_agents, eps),
+        }
     out["centralised_worst_cost"] = [float(c.max()) for c in cen.cost]
     out["meanfield_cost"] = eq.cost.tolist()
     centre = mf.Policy(*(x[0] for x in cen.policy))
@@ -332,65 +391,132 @@ def _gap(config: Config) -> dict[str, Any]:
     coupled = mf.nash_coupled(game, counts)
     reduced = mf.nash(game, counts)
     per_agent = reduced.cost[coupled.types]
-    out["coupled"] = {"agents": int(counts.sum()),
-                      "cost_difference": float(np.max(np.abs(coupled.cost - per_agent))),
-                      "cost": coupled.cost.tolist()}
+    out["coupled"] = {
+        "agents": int(counts.sum()),
+        "cost_difference": float(np.max(np.abs(coupled.cost - per_agent))),
+        "cost": coupled.cost.tolist(),
+    }
     return out
 
 
 def _exchange(config: Config) -> dict[str, Any]:
     scaling = mf.exchange.distance_scaling(config.exchange_sizes, a=0.5, seed=config.seed)
-    run = mf.exchange.sampled_exchange(config.exchange_players, 0.5,
-                                       rounds=config.exchange_rounds,
-                                       samples=config.exchange_samples, seed=config.seed)
+    run = mf.exchange.sampled_exchange(
+        config.exchange_players,
+        0.5,
+        rounds=config.exchange_rounds,
+        samples=config.exchange_samples,
+        seed=config.seed,
+    )
     return {
-        "a": 0.5, "players": scaling.players.tolist(), "distance": scaling.distance.tolist(),
-        "predicted": scaling.predicted.tolist(), "slope": scaling.slope,
-        "sampled": {"players": run.players, "rounds": run.rounds, "samples": run.samples,
-                    "distance": run.distance, "rms_distance": run.rms_distance,
-                    "meanfield_bias": run.meanfield_bias, "noise_scale": run.noise_scale,
-                    "wall_s": run.wall_s},
+        "a": 0.5,
+        "players": scaling.players.tolist(),
+        "distance": scaling.distance.tolist(),
+        "predicted": scaling.predicted.tolist(),
+        "slope": scaling.slope,
+        "sampled": {
+            "players": run.players,
+            "rounds": run.rounds,
+            "samples": run.samples,
+            "distance": run.distance,
+            "rms_distance": run.rms_distance,
+            "meanfield_bias": run.meanfield_bias,
+            "noise_scale": run.noise_scale,
+            "wall_s": run.wall_s,
+        },
     }
 
 
 def _claims(forecasting, gap, exchange) -> list[Claim]:
-    wins = [s for s, f in forecasting.items()
-            if f["policies"]["decentralised"]["worst_cost"] < f["policies"]["greedy"]["worst_cost"]]
+    wins = [
+        s
+        for s, f in forecasting.items()
+        if f["policies"]["decentralised"]["worst_cost"] < f["policies"]["greedy"]["worst_cost"]
+    ]
     need = min(2, len(forecasting))
-    out = [Claim(f"decentralised beats greedy in worst-agent cost on {len(wins)} of "
-                 f"{len(forecasting)} series ({', '.join(wins) or 'none'})", len(wins),
-                 f">= {need}", len(wins) >= need)]
+    out = [
+        Claim(
+            f"decentralised beats greedy in worst-agent cost on {len(wins)} of "
+            f"{len(forecasting)} series ({', '.join(wins) or 'none'})",
+            len(wins),
+            f">= {need}",
+            len(wins) >= need,
+        )
+    ]
     for form in ("feedback", "open_loop"):
         for key in ("cost_gap_slope", "epsilon_slope"):
             v = gap[form][key]
-            out.append(Claim(f"{form} decentralised policy: log-log slope of the "
-                             f"{key.removesuffix('_slope').replace('_', ' ')} against N", v,
-                             "<= -0.5", bool(v <= -0.5)))
+            out.append(
+                Claim(
+                    f"{form} decentralised policy: log-log slope of the "
+                    f"{key.removesuffix('_slope').replace('_', ' ')} against N",
+                    v,
+                    "<= -0.5",
+                    bool(v <= -0.5),
+                )
+            )
     worst_regret = max(f["hedge"]["regret"] - f["hedge"]["bound"] for f in forecasting.values())
-    out.append(Claim("server mixture: measured regret − ln K/η (max over series)", worst_regret,
-                     "<= 0", worst_regret <= 0))
-    worst_hedge = max(f["hedge"]["hedge_regret"] - f["hedge"]["hedge_bound"]
-                      for f in forecasting.values())
-    out.append(Claim("Hedge: measured regret − (ln K/η + ηT/8) (max over series)", worst_hedge,
-                     "<= 0", worst_hedge <= 0))
+    out.append(
+        Claim(
+            "server mixture: measured regret − ln K/η (max over series)",
+            worst_regret,
+            "<= 0",
+            worst_regret <= 0,
+        )
+    )
+    worst_hedge = max(
+        f["hedge"]["hedge_regret"] - f["hedge"]["hedge_bound"] for f in forecasting.values()
+    )
+    out.append(
+        Claim(
+            "Hedge: measured regret − (ln K/η + ηT/8) (max over series)",
+            worst_hedge,
+            "<= 0",
+            worst_hedge <= 0,
+        )
+    )
     d = gap["coupled"]["cost_difference"]
-    out.append(Claim(f"centralised policy: reduced Nash = {gap['coupled']['agents']} coupled "
-                     "Riccati equations (max cost difference)", d, "<= 1e-8", d <= 1e-8))
+    out.append(
+        Claim(
+            f"centralised policy: reduced Nash = {gap['coupled']['agents']} coupled "
+            "Riccati equations (max cost difference)",
+            d,
+            "<= 1e-8",
+            d <= 1e-8,
+        )
+    )
     r = gap["centralised_regret"]
-    out.append(Claim("centralised policy is a Nash equilibrium (under-performer regret)", r,
-                     "<= 1e-8", r <= 1e-8))
+    out.append(
+        Claim(
+            "centralised policy is a Nash equilibrium (under-performer regret)",
+            r,
+            "<= 1e-8",
+            r <= 1e-8,
+        )
+    )
     res = max(f["equilibrium_residual"] for f in forecasting.values())
-    out.append(Claim("decentralised equilibrium satisfies both recursions (max residual)", res,
-                     "<= 1e-8", res <= 1e-8))
-    out.append(Claim("exchange game: log-log slope of |μ_MF − μ*| against N", exchange["slope"],
-                     "<= -0.5", exchange["slope"] <= -0.5))
+    out.append(
+        Claim(
+            "decentralised equilibrium satisfies both recursions (max residual)",
+            res,
+            "<= 1e-8",
+            res <= 1e-8,
+        )
+    )
+    out.append(
+        Claim(
+            "exchange game: log-log slope of |μ_MF − μ*| against N",
+            exchange["slope"],
+            "<= -0.5",
+            exchange["slope"] <= -0.5,
+        )
+    )
     return out
 
 
-def run(config: Config = Config(), out_dir: str | Path | None = None,
-        log=None) -> Results:
+def run(config: Config | None = None, out_dir: str | Path | None = None, log=None) -> Results:
     """Run the whole study (see the module docstring); write the outputs into ``out_dir``."""
-    config = validate(config)
+    config = validate(Config() if config is None else config)
     start = time.perf_counter()
     say = log or (lambda _msg: None)
     forecasting = {}
@@ -402,8 +528,15 @@ def run(config: Config = Config(), out_dir: str | Path | None = None,
     say(f"exchange game: {config.exchange_players} players")
     exchange = _exchange(config)
     series = {name: forecasting[name]["paths"]["truth"] for name in config.series}
-    results = Results(config, series, forecasting, gap, exchange,
-                      _claims(forecasting, gap, exchange), time.perf_counter() - start)
+    results = Results(
+        config,
+        series,
+        forecasting,
+        gap,
+        exchange,
+        _claims(forecasting, gap, exchange),
+        time.perf_counter() - start,
+    )
     if out_dir is not None:
         write_outputs(results, out_dir)
     return results
@@ -428,57 +561,93 @@ def _jsonable(x):
 
 def metrics(results: Results) -> dict[str, Any]:
     """What results.json holds."""
-    return _jsonable({
-        "config": results.config._asdict(), "classes": list(CLASSES),
-        "forecasting": results.forecasting, "gap": results.gap, "exchange": results.exchange,
-        "claims": [c._asdict() for c in results.claims], "wall_s": results.wall_s,
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
-    })
+    return _jsonable(
+        {
+            "config": results.config._asdict(),
+            "classes": list(CLASSES),
+            "forecasting": results.forecasting,
+            "gap": results.gap,
+            "exchange": results.exchange,
+            "claims": [c._asdict() for c in results.claims],
+            "wall_s": results.wall_s,
+            "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        }
+    )
 
 
 def report_text(results: Results) -> str:
     c = results.config
-    lines = [f"Mean-field forecasting (gtgen's reconstruction of MEMOA): {c.agents} agents, "
-             f"T = {c.steps}, coupling q̄ = {c.coupling}, classes {', '.join(CLASSES)} "
-             f"(shares {', '.join(f'{s:g}' for s in c.shares)})", ""]
-    lines.append(f"{'series':<10} {'policy':<14} {'mean cost':>10} {'worst cost':>11} "
-                 f"{'mean RMSE':>10} {'worst RMSE':>11} {'ε (model)':>10}")
+    lines = [
+        (
+            f"Mean-field forecasting (gtgen's reconstruction of MEMOA): {c.agents} agents, "
+            f"T = {c.steps}, coupling q̄ = {c.coupling}, classes {', '.join(CLASSES)} "
+            f"(shares {', '.join(f'{s:g}' for s in c.shares)})"
+        ),
+        "",
+    ]
+    lines.append(
+        f"{'series':<10} {'policy':<14} {'mean cost':>10} {'worst cost':>11} "
+        f"{'mean RMSE':>10} {'worst RMSE':>11} {'ε (model)':>10}"
+    )
     for name, f in results.forecasting.items():
         for p in POLICIES:
             r = f["policies"][p]
-            lines.append(f"{name:<10} {p:<14} {r['mean_cost']:>10.3f} {r['worst_cost']:>11.3f} "
-                         f"{r['mean_rmse']:>10.4f} {r['worst_rmse']:>11.4f} "
-                         f"{r['underperformer_regret']:>10.2e}")
-    lines += ["", "server (exponential-weights mixture of the decentralised agents' forecasts of y):"]
+            lines.append(
+                f"{name:<10} {p:<14} {r['mean_cost']:>10.3f} {r['worst_cost']:>11.3f} "
+                f"{r['mean_rmse']:>10.4f} {r['worst_rmse']:>11.4f} "
+                f"{r['underperformer_regret']:>10.2e}"
+            )
+    lines += [
+        "",
+        "server (exponential-weights mixture of the decentralised agents' forecasts of y):",
+    ]
     for name, f in results.forecasting.items():
         h = f["hedge"]
-        lines.append(f"  {name:<10} mixture RMSE {h['rmse']:.4f}, best client {h['best_rmse']:.4f} "
-                     f"({h['best_client_class']}), mean client {h['mean_client_rmse']:.4f}; "
-                     f"regret {h['regret']:.3f} ≤ ln K/η = {h['bound']:.2f}; Hedge regret "
-                     f"{h['hedge_regret']:.3f} ≤ {h['hedge_bound']:.2f}")
+        lines.append(
+            f"  {name:<10} mixture RMSE {h['rmse']:.4f}, best client {h['best_rmse']:.4f} "
+            f"({h['best_client_class']}), mean client {h['mean_client_rmse']:.4f}; "
+            f"regret {h['regret']:.3f} ≤ ln K/η = {h['bound']:.2f}; Hedge regret "
+            f"{h['hedge_regret']:.3f} ≤ {h['hedge_bound']:.2f}"
+        )
     lines += ["", "worst-client design: worst agent's forecast RMSE against the coupling q̄:"]
     for name, f in results.forecasting.items():
         m = f["minimax"]
         cells = ", ".join(f"{q:g}: {w:.4f}" for q, w in zip(m["grid"], m["worst_rmse"]))
         lines.append(f"  {name:<10} {cells}  → minimax q̄ = {m['coupling']:g}")
     g = results.gap
-    lines += ["", "decentralised against centralised (exact, model game), max over classes:",
-              f"  {'N':>8} {'gap fb':>10} {'ε fb':>10} {'gap open':>10} {'ε open':>10} "
-              f"{'ε greedy':>10}"]
+    lines += [
+        "",
+        "decentralised against centralised (exact, model game), max over classes:",
+        (
+            f"  {'N':>8} {'gap fb':>10} {'ε fb':>10} {'gap open':>10} {'ε open':>10} "
+            f"{'ε greedy':>10}"
+        ),
+    ]
     for i, n in enumerate(g["agents"]):
-        lines.append(f"  {n:>8} {g['feedback']['cost_gap'][i]:>10.3e} "
-                     f"{g['feedback']['epsilon'][i]:>10.3e} {g['open_loop']['cost_gap'][i]:>10.3e} "
-                     f"{g['open_loop']['epsilon'][i]:>10.3e} {g['greedy']['epsilon'][i]:>10.3e}")
-    lines.append(f"  slopes: feedback gap {g['feedback']['cost_gap_slope']:.2f}, ε "
-                 f"{g['feedback']['epsilon_slope']:.2f}; open-loop gap "
-                 f"{g['open_loop']['cost_gap_slope']:.2f}, ε {g['open_loop']['epsilon_slope']:.2f}")
+        lines.append(
+            f"  {n:>8} {g['feedback']['cost_gap'][i]:>10.3e} "
+            f"{g['feedback']['epsilon'][i]:>10.3e} {g['open_loop']['cost_gap'][i]:>10.3e} "
+            f"{g['open_loop']['epsilon'][i]:>10.3e} {g['greedy']['epsilon'][i]:>10.3e}"
+        )
+    lines.append(
+        f"  slopes: feedback gap {g['feedback']['cost_gap_slope']:.2f}, ε "
+        f"{g['feedback']['epsilon_slope']:.2f}; open-loop gap "
+        f"{g['open_loop']['cost_gap_slope']:.2f}, ε {g['open_loop']['epsilon_slope']:.2f}"
+    )
     e = results.exchange
     s = e["sampled"]
-    lines += ["", f"exchange game (a = {e['a']}): |μ_MF − μ*| slope {e['slope']:.2f} over N = "
-              f"{e['players'][0]} … {e['players'][-1]}; sampled exchange at {s['players']} players, "
-              f"{s['rounds']} rounds × {s['samples']} samples: max distance to the mean-field "
-              f"closed form {s['distance']:.2e} (noise scale {s['noise_scale']:.1e}, mean-field "
-              f"bias {s['meanfield_bias']:.1e}), {s['wall_s']:.1f} s", "", "checks:"]
+    lines += [
+        "",
+        (
+            f"exchange game (a = {e['a']}): |μ_MF − μ*| slope {e['slope']:.2f} over N = "
+            f"{e['players'][0]} … {e['players'][-1]}; sampled exchange at {s['players']} players, "
+            f"{s['rounds']} rounds × {s['samples']} samples: max distance to the mean-field "
+            f"closed form {s['distance']:.2e} (noise scale {s['noise_scale']:.1e}, mean-field "
+            f"bias {s['meanfield_bias']:.1e}), {s['wall_s']:.1f} s"
+        ),
+        "",
+        "checks:",
+    ]
     for claim in results.claims:
         mark = "ok  " if claim.holds else "FAIL"
         lines.append(f"  {mark} {claim.text}: {claim.value:.4g} (need {claim.target})")
@@ -499,8 +668,9 @@ def pictures(results: Results, folder: Path) -> list[Path]:
         p = results.forecasting[name]["paths"]
         ax.plot(p["truth"], color="k", lw=1.2, label="series y")
         ax.plot(p["noisy_greedy"], color="tab:red", lw=0.8, alpha=0.7, label="noisy agent, greedy")
-        ax.plot(p["noisy_decentralised"], color="tab:blue", lw=0.8,
-                label="noisy agent, decentralised")
+        ax.plot(
+            p["noisy_decentralised"], color="tab:blue", lw=0.8, label="noisy agent, decentralised"
+        )
         ax.plot(p["mixture"], color="tab:green", lw=1.0, ls="--", label="server mixture")
         ax.set_title(name, fontsize=9)
         ax.set_ylabel("value")
@@ -516,8 +686,12 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     x = np.arange(len(names))
     for j, p in enumerate(POLICIES):
         for ax, key in zip(axes, ("mean_cost", "worst_cost")):
-            ax.bar(x + j * width, [results.forecasting[s]["policies"][p][key] for s in names],
-                   width, label=p)
+            ax.bar(
+                x + j * width,
+                [results.forecasting[s]["policies"][p][key] for s in names],
+                width,
+                label=p,
+            )
     for ax, title in zip(axes, ("mean cost per agent", "worst agent's cost")):
         ax.set_xticks(x + width, names)
         ax.set_title(title, fontsize=9)
@@ -532,10 +706,20 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     for form, colour in (("feedback", "tab:blue"), ("open_loop", "tab:orange")):
         r = g[form]
         label = form.replace("_", "-")
-        ax.loglog(g["agents"], r["cost_gap"], "o-", color=colour,
-                  label=f"{label}: |J_dec − J_cen| (slope {r['cost_gap_slope']:.2f})")
-        ax.loglog(g["agents"], r["epsilon"], "s--", color=colour,
-                  label=f"{label}: ε-Nash (slope {r['epsilon_slope']:.2f})")
+        ax.loglog(
+            g["agents"],
+            r["cost_gap"],
+            "o-",
+            color=colour,
+            label=f"{label}: |J_dec − J_cen| (slope {r['cost_gap_slope']:.2f})",
+        )
+        ax.loglog(
+            g["agents"],
+            r["epsilon"],
+            "s--",
+            color=colour,
+            label=f"{label}: ε-Nash (slope {r['epsilon_slope']:.2f})",
+        )
     ax.set_xlabel("agents N")
     ax.set_ylabel("max over classes")
     ax.set_title("decentralised against centralised (exact)", fontsize=9)
@@ -549,7 +733,9 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     for name in names:
         m = results.forecasting[name]["minimax"]
         ax.plot(m["grid"], m["worst_rmse"], "o-", label=f"{name}: worst agent")
-        ax.plot(m["grid"], m["mean_rmse"], ":", color=ax.lines[-1].get_color(), label=f"{name}: mean")
+        ax.plot(
+            m["grid"], m["mean_rmse"], ":", color=ax.lines[-1].get_color(), label=f"{name}: mean"
+        )
     ax.set_xlabel("coupling weight q̄")
     ax.set_ylabel("forecast RMSE")
     ax.set_title("worst-client design: the minimax coupling", fontsize=9)

@@ -58,7 +58,7 @@ from gtgen.mechanisms.meanfield.equilibrium import (
     solve,
 )
 from gtgen.mechanisms.meanfield.game import LQGame, check_counts, lq_game, population, random_game
-from gtgen.mechanisms.meanfield.hedge import HedgeResult, Mixture, hedge, mixture_forecast
+from gtgen.mechanisms.meanfield.montecarlo import Deviation, Simulation, deviation, simulate
 from gtgen.mechanisms.meanfield.nplayer import (
     Assessment,
     BestResponse,
@@ -71,12 +71,38 @@ from gtgen.mechanisms.meanfield.nplayer import (
     nash_coupled,
     nash_many,
 )
-from gtgen.mechanisms.meanfield.simulate import Deviation, Simulation, deviation, simulate
+from gtgen.mechanisms.meanfield.online import HedgeResult, Mixture, hedge, mixture_forecast
 
 __all__ = [
-    "Assessment", "BestResponse", "CoupledNash", "Deviation", "Equilibrium", "HedgeResult",
-    "LQGame", "Mixture", "Nash", "Policy", "Simulation", "StationaryEquilibrium", "assess",
-    "best_response", "check_counts", "decentralised_policy", "deviation", "evaluate", "exchange",
-    "greedy_policy", "hedge", "lq_game", "mixture_forecast", "nash", "nash_coupled", "nash_many",
-    "population", "random_game", "residuals", "simulate", "solve",
+    "Assessment",
+    "BestResponse",
+    "CoupledNash",
+    "Deviation",
+    "Equilibrium",
+    "HedgeResult",
+    "LQGame",
+    "Mixture",
+    "Nash",
+    "Policy",
+    "Simulation",
+    "StationaryEquilibrium",
+    "assess",
+    "best_response",
+    "check_counts",
+    "decentralised_policy",
+    "deviation",
+    "evaluate",
+    "exchange",
+    "greedy_policy",
+    "hedge",
+    "lq_game",
+    "mixture_forecast",
+    "nash",
+    "nash_coupled",
+    "nash_many",
+    "population",
+    "random_game",
+    "residuals",
+    "simulate",
+    "solve",
 ]

@@ -109,7 +109,9 @@ def linear_terms(g: dict[str, jax.Array], X: jax.Array) -> tuple[jax.Array, jax.
     z = jnp.einsum("cij,tj->ctj", g["Gamma"], xbar) + g["eta"][:, None, :]
     y = g["reference"]
     q = jnp.einsum("cij,ctj->cti", g["Q"], y) + jnp.einsum("cij,ctj->cti", g["Qbar"], z)
-    c0 = jnp.einsum("cti,cij,ctj->ct", y, g["Q"], y) + jnp.einsum("cti,cij,ctj->ct", z, g["Qbar"], z)
+    c0 = jnp.einsum("cti,cij,ctj->ct", y, g["Q"], y) + jnp.einsum(
+        "cti,cij,ctj->ct", z, g["Qbar"], z
+    )
     return q, c0
 
 
@@ -140,7 +142,7 @@ def _sweep(g, K, G, beta):
     Gd = jax.vmap(block_diag, in_axes=1)(Gb)
     H = coupling(g)
     y = g["reference"]
-    h = (jnp.einsum("cij,ctj->cti", g["Q"], y) + (g["Qbar"] @ g["eta"][..., None])[:, None, :, 0])
+    h = jnp.einsum("cij,ctj->cti", g["Q"], y) + (g["Qbar"] @ g["eta"][..., None])[:, None, :, 0]
     h = jnp.swapaxes(h, 0, 1).reshape(-1, C * n)  # [T+1, Cn]
     eye = jnp.eye(C * n, dtype=A.dtype)
 
@@ -261,7 +263,7 @@ def _stationary(g, beta, method, damping, tol, max_iter):
     Fd, Gd = block_diag(F), block_diag(beta * B @ GinvBt)
     H = coupling(g)
     y = g["reference"][:, 0]
-    h = (jnp.einsum("cij,cj->ci", g["Q"], y) + jnp.einsum("cij,cj->ci", g["Qbar"], g["eta"]))
+    h = jnp.einsum("cij,cj->ci", g["Q"], y) + jnp.einsum("cij,cj->ci", g["Qbar"], g["eta"])
     h = h.reshape(-1)
     eye = jnp.eye(C * n, dtype=A.dtype)
     if method == "boundary":
@@ -337,16 +339,30 @@ def solve(
         if game.infinite:
             out = _stationary_jit(g, beta, method, lam, jnp.float64(tol), max_iter)
             P, K, s, k, X, cost, iterations, residual = jax.device_get(out)
-            result = StationaryEquilibrium(P, K, s, k, X, game.weights @ X, cost, int(iterations),
-                                           float(residual), method)
+            result = StationaryEquilibrium(
+                P, K, s, k, X, game.weights @ X, cost, int(iterations), float(residual), method
+            )
         else:
             out = _finite_jit(g, beta, game.horizon, method, lam, jnp.float64(tol), max_iter)
             P, K, s, k, X, L, ell, cost, iterations, residual = jax.device_get(out)
-            result = Equilibrium(P, K, s, k, X, np.einsum("c,ctn->tn", game.weights, X),
-                                 Policy(K, L, ell), cost, int(iterations), float(residual), method)
+            result = Equilibrium(
+                P,
+                K,
+                s,
+                k,
+                X,
+                np.einsum("c,ctn->tn", game.weights, X),
+                Policy(K, L, ell),
+                cost,
+                int(iterations),
+                float(residual),
+                method,
+            )
     if not np.isfinite(result.residual):
-        raise ValueError("game: the equilibrium solve produced non-finite values (is the "
-                         "mean-field coupling so strong that the boundary problem is singular?)")
+        raise ValueError(
+            "game: the equilibrium solve produced non-finite values (is the "
+            "mean-field coupling so strong that the boundary problem is singular?)"
+        )
     if method == "damped" and result.iterations >= max_iter:
         raise ValueError(
             f"damping: the damped iteration did not converge in {max_iter} iterations (residual "

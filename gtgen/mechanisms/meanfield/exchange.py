@@ -133,9 +133,13 @@ def sampled_exchange(
     the distance to the mean-field closed form, whose own distance to the exact equilibrium is
     the O(1/N) ``meanfield_bias``.
     """
-    for name, value, low in (("players", players, 2), ("rounds", rounds, 2),
-                             ("samples", samples, 1), ("dim", dim, 1),
-                             ("data_per_player", data_per_player, 1)):
+    for name, value, low in (
+        ("players", players, 2),
+        ("rounds", rounds, 2),
+        ("samples", samples, 1),
+        ("dim", dim, 1),
+        ("data_per_player", data_per_player, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
     a = float(_self_weights(a, 1)[0])
@@ -151,9 +155,15 @@ def sampled_exchange(
     noise = (1.0 - a) / a * float(stats.std(axis=0).max()) / np.sqrt(players * samples * averaged)
     program = _program(dim, rounds, samples)
     args = (
-        np.full(players, a, np.float32), np.zeros((players, 0), np.int32),
-        np.zeros((players, 0), np.float32), data, weights, np.float32(1.0),
-        np.int32(rounds // 2), np.float32(-1.0), mf.astype(np.float32),
+        np.full(players, a, np.float32),
+        np.zeros((players, 0), np.int32),
+        np.zeros((players, 0), np.float32),
+        data,
+        weights,
+        np.float32(1.0),
+        np.int32(rounds // 2),
+        np.float32(-1.0),
+        mf.astype(np.float32),
     )
     key = jax.random.key(seed)
     compiled = program.lower(key, *args).compile()
@@ -162,6 +172,14 @@ def sampled_exchange(
     wall = time.perf_counter() - start
     params = np.asarray(params[0], np.float64)
     gap = np.abs(params - mf)
-    return ExchangeRun(players, rounds, samples, float(gap.max()), float(np.sqrt(np.mean(gap**2))),
-                       float(np.max(np.abs(mf - exact))), noise, np.asarray(trace.distance[0]),
-                       wall)
+    return ExchangeRun(
+        players,
+        rounds,
+        samples,
+        float(gap.max()),
+        float(np.sqrt(np.mean(gap**2))),
+        float(np.max(np.abs(mf - exact))),
+        noise,
+        np.asarray(trace.distance[0]),
+        wall,
+    )

@@ -81,9 +81,7 @@ def _per_class(name: str, arr: np.ndarray, base_ndim: int, classes: int | None) 
         return arr[None]
     if arr.ndim == base_ndim + 1:
         if classes is not None and arr.shape[0] not in (1, classes):
-            raise ValueError(
-                f"{name}: has {arr.shape[0]} type classes, but A has {classes}"
-            )
+            raise ValueError(f"{name}: has {arr.shape[0]} type classes, but A has {classes}")
         return arr
     shapes = {1: "[n]", 2: "[n, n]"}
     raise ValueError(
@@ -217,10 +215,19 @@ def lq_game(
     classes = max(A.shape[0], B.shape[0])
     for name, arr in (("A", A), ("B", B)):
         if arr.shape[0] not in (1, classes):
-            raise ValueError(f"{name}: has {arr.shape[0]} type classes, but another field has "
-                             f"{classes}")
-    for value, base in ((Q, 2), (R, 2), (Qbar, 2), (Gamma, 2), (noise, 2), (x0_cov, 2),
-                        (eta, 1), (x0, 1)):
+            raise ValueError(
+                f"{name}: has {arr.shape[0]} type classes, but another field has {classes}"
+            )
+    for value, base in (
+        (Q, 2),
+        (R, 2),
+        (Qbar, 2),
+        (Gamma, 2),
+        (noise, 2),
+        (x0_cov, 2),
+        (eta, 1),
+        (x0, 1),
+    ):
         if value is not None and np.ndim(value) == base + 1:
             classes = max(classes, np.shape(value)[0])
     if weights is not None:
@@ -228,8 +235,9 @@ def lq_game(
     A = np.broadcast_to(A, (classes, n, n)).copy() if A.shape[0] == 1 else A
     B = np.broadcast_to(B, (classes, *B.shape[1:])).copy() if B.shape[0] == 1 else B
     if A.shape[0] != classes or B.shape[0] != classes:
-        raise ValueError(f"A, B: have {A.shape[0]} and {B.shape[0]} type classes, other fields "
-                         f"{classes}")
+        raise ValueError(
+            f"A, B: have {A.shape[0]} and {B.shape[0]} type classes, other fields {classes}"
+        )
     m = B.shape[2]
     Q = _matrix("Q", Q, n, classes)
     _check_psd("Q", Q)
@@ -255,23 +263,27 @@ def lq_game(
     else:
         w = _array("weights", weights).reshape(-1)
         if w.shape[0] != classes or np.any(w <= 0) or abs(w.sum() - 1.0) > 1e-9:
-            raise ValueError(f"weights: must be {classes} positive population shares summing to "
-                             f"1, got {w.tolist()}")
+            raise ValueError(
+                f"weights: must be {classes} positive population shares summing to "
+                f"1, got {w.tolist()}"
+            )
     if horizon is not None:
         horizon = _positive_int("horizon", horizon)
-    if isinstance(discount, bool) or not isinstance(discount, (int, float, np.floating)) or not (
-        0.0 < discount <= 1.0
+    if (
+        isinstance(discount, bool)
+        or not isinstance(discount, (int, float, np.floating))
+        or not (0.0 < discount <= 1.0)
     ):
         raise ValueError(f"discount: must be a number in (0, 1], got {discount!r}")
     discount = float(discount)
     reference = _reference(reference, n, classes, horizon)
     if horizon is None:
         if discount >= 1.0:
-            raise ValueError("discount: the infinite-horizon game needs a discount in (0, 1), "
-                             "got 1.0")
+            raise ValueError(
+                "discount: the infinite-horizon game needs a discount in (0, 1), got 1.0"
+            )
         _check_infinite(A, B, Q + Qbar, discount)
-    return LQGame(A, B, Q, Qbar, R, Gamma, eta, reference, noise, x0, x0_cov, w, horizon,
-                  discount)
+    return LQGame(A, B, Q, Qbar, R, Gamma, eta, reference, noise, x0, x0_cov, w, horizon, discount)
 
 
 def _check_infinite(A, B, Qe, beta) -> None:
@@ -347,7 +359,18 @@ def random_game(
     reference = np.sin(2 * np.pi * t / 12.0 + phase) if horizon is not None else np.zeros(n)
     weights = rng.dirichlet(np.full(classes, 2.0))
     return lq_game(
-        A, B, 1.0, 0.5, Qbar=coupling, Gamma=0.8, eta=eta, reference=reference,
-        noise=sigma[:, None, None] ** 2 * np.eye(n), x0=eta, x0_cov=0.1, weights=weights,
-        horizon=horizon, discount=discount,
+        A,
+        B,
+        1.0,
+        0.5,
+        Qbar=coupling,
+        Gamma=0.8,
+        eta=eta,
+        reference=reference,
+        noise=sigma[:, None, None] ** 2 * np.eye(n),
+        x0=eta,
+        x0_cov=0.1,
+        weights=weights,
+        horizon=horizon,
+        discount=discount,
     )

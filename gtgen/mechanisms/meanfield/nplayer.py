@@ -119,8 +119,9 @@ def _dynamics(g, counts, onehot, K, L, k):
     EB = E @ B_c / Nc
     A_z = jnp.block([[A_c, jnp.zeros((n, C * n), A.dtype)], [EB @ K_c, means + EB @ L_c]])
     B_z = jnp.concatenate([B_c, EB])
-    c_z = jnp.concatenate([jnp.zeros(n, A.dtype), -jnp.einsum("dnm,dm->dn", B, k).reshape(-1)
-                           + EB @ k_c])
+    c_z = jnp.concatenate(
+        [jnp.zeros(n, A.dtype), -jnp.einsum("dnm,dm->dn", B, k).reshape(-1) + EB @ k_c]
+    )
     return A_z, B_z, c_z
 
 
@@ -149,8 +150,9 @@ def _backward_one(g, counts, onehot, policy, beta, optimise):
             Kz, kz = jnp.concatenate([_pick(onehot, K), _pick(onehot, L)], axis=1), _pick(onehot, k)
         return ric.value_step(*V, A_z, B_z, c_z, W, Qz, q_t, c_t, Kz, kz, R, beta), (Kz, kz)
 
-    V, (Kz, kz) = jax.lax.scan(step, (Qz, -qz[-1], c0[-1]),
-                               (_profile_t(policy), qz[:-1], c0[:-1]), reverse=True)
+    V, (Kz, kz) = jax.lax.scan(
+        step, (Qz, -qz[-1], c0[-1]), (_profile_t(policy), qz[:-1], c0[:-1]), reverse=True
+    )
     return Kz, kz, ric.expected_value(*V, *_initial(g, counts, onehot))
 
 
@@ -203,8 +205,9 @@ def _nash(g, counts, beta):
         def update(o, V_c, Qz, q_c, c_c, R_c, W_c):
             A_z, B_z, c_z = _dynamics(g, counts, o, K, L, k)
             Kz = jnp.concatenate([_pick(o, K), _pick(o, L)], axis=1)
-            return ric.value_step(*V_c, A_z, B_z, c_z, W_c, Qz, q_c, c_c, Kz, _pick(o, k), R_c,
-                                  beta)
+            return ric.value_step(
+                *V_c, A_z, B_z, c_z, W_c, Qz, q_c, c_c, Kz, _pick(o, k), R_c, beta
+            )
 
         V = jax.vmap(update)(onehots, V, stages[0], q_t, c_t, R, W)
         return V, (K, L, k)
@@ -257,9 +260,13 @@ def evaluate(game: LQGame, counts, policy: Policy) -> np.ndarray:
     counts = check_counts(game, counts)
     policy = check_policy(game, policy)
     with jax.enable_x64(True):
-        out = _backward_jit(arrays(game), jnp.asarray(counts, jnp.float64),
-                            Policy(*map(jnp.asarray, policy)), jnp.float64(game.discount),
-                            optimise=False)
+        out = _backward_jit(
+            arrays(game),
+            jnp.asarray(counts, jnp.float64),
+            Policy(*map(jnp.asarray, policy)),
+            jnp.float64(game.discount),
+            optimise=False,
+        )
         return np.asarray(out[2])
 
 
@@ -269,9 +276,13 @@ def best_response(game: LQGame, counts, policy: Policy) -> BestResponse:
     counts = check_counts(game, counts)
     policy = check_policy(game, policy)
     with jax.enable_x64(True):
-        K, k, cost = _backward_jit(arrays(game), jnp.asarray(counts, jnp.float64),
-                                   Policy(*map(jnp.asarray, policy)), jnp.float64(game.discount),
-                                   optimise=True)
+        K, k, cost = _backward_jit(
+            arrays(game),
+            jnp.asarray(counts, jnp.float64),
+            Policy(*map(jnp.asarray, policy)),
+            jnp.float64(game.discount),
+            optimise=True,
+        )
         return BestResponse(np.asarray(K), np.asarray(k), np.asarray(cost))
 
 
@@ -281,8 +292,9 @@ def assess(game: LQGame, counts, policy: Policy) -> Assessment:
     best = best_response(game, counts, policy).cost
     regret = np.maximum(cost - best, 0.0)
     share = np.asarray(counts) / np.sum(counts)
-    return Assessment(cost, best, regret, float(share @ cost), float(cost.max()),
-                      float(regret.max()))
+    return Assessment(
+        cost, best, regret, float(share @ cost), float(cost.max()), float(regret.max())
+    )
 
 
 def nash(game: LQGame, counts) -> Nash:
@@ -290,8 +302,9 @@ def nash(game: LQGame, counts) -> Nash:
     _finite(game)
     counts = check_counts(game, counts)
     with jax.enable_x64(True):
-        policy, cost = _nash_jit(arrays(game), jnp.asarray(counts, jnp.float64),
-                                 jnp.float64(game.discount))
+        policy, cost = _nash_jit(
+            arrays(game), jnp.asarray(counts, jnp.float64), jnp.float64(game.discount)
+        )
         return Nash(Policy(*map(np.asarray, policy)), np.asarray(cost))
 
 
@@ -301,8 +314,9 @@ def nash_many(game: LQGame, populations) -> Nash:
     _finite(game)
     rows = [check_counts(game, c) for c in np.asarray(populations)]
     with jax.enable_x64(True):
-        policy, cost = _nash_many_jit(arrays(game), jnp.asarray(np.stack(rows), jnp.float64),
-                                      jnp.float64(game.discount))
+        policy, cost = _nash_many_jit(
+            arrays(game), jnp.asarray(np.stack(rows), jnp.float64), jnp.float64(game.discount)
+        )
         return Nash(Policy(*map(np.asarray, policy)), np.asarray(cost))
 
 
@@ -321,8 +335,13 @@ def _coupled(g, types, beta):
     D = sel - Gamma @ mean
     Qj = jnp.einsum("ian,iab,ibm->inm", sel, Q, sel) + jnp.einsum("ian,iab,ibm->inm", D, Qbar, D)
     y, eta = g["reference"][types], g["eta"][types]
-    qj = jnp.einsum("iaN,iab,itb->itN", sel, Q, y) + jnp.einsum("iaN,iab,ib->iN", D, Qbar, eta)[:, None]
-    c0 = jnp.einsum("ita,iab,itb->it", y, Q, y) + jnp.einsum("ia,iab,ib->i", eta, Qbar, eta)[:, None]
+    qj = (
+        jnp.einsum("iaN,iab,itb->itN", sel, Q, y)
+        + jnp.einsum("iaN,iab,ib->iN", D, Qbar, eta)[:, None]
+    )
+    c0 = (
+        jnp.einsum("ita,iab,itb->it", y, Q, y) + jnp.einsum("ia,iab,ib->i", eta, Qbar, eta)[:, None]
+    )
     R = g["R"][types]
     msel = (eye[:, None, :, None] * jnp.eye(m, dtype=dtype)[None, :, None, :]).reshape(N, m, N * m)
     Rfull = jnp.einsum("iaM,iab,ibK->iMK", msel, R, msel)  # player i pays only for its control
@@ -340,13 +359,15 @@ def _coupled(g, types, beta):
         zero = jnp.zeros(N * n, dtype)
         V = jax.vmap(
             lambda P_i, s_i, r_i, Q_i, q_i, c_i, R_i: ric.value_step(
-                P_i, s_i, r_i, Aj, Bj, zero, W, Q_i, q_i, c_i, K, k, R_i, beta)
+                P_i, s_i, r_i, Aj, Bj, zero, W, Q_i, q_i, c_i, K, k, R_i, beta
+            )
         )(*V, Qj, q_t, c_t, Rfull)
         return V, (K, k)
 
     V_T = (Qj, -qj[:, -1], c0[:, -1])
-    V, (K, k) = jax.lax.scan(step, V_T, (jnp.swapaxes(qj[:, :-1], 0, 1),
-                                         jnp.swapaxes(c0[:, :-1], 0, 1)), reverse=True)
+    V, (K, k) = jax.lax.scan(
+        step, V_T, (jnp.swapaxes(qj[:, :-1], 0, 1), jnp.swapaxes(c0[:, :-1], 0, 1)), reverse=True
+    )
     x0 = g["x0"][types].reshape(-1)
     cov = block_diag(g["x0_cov"][types])
     cost = jax.vmap(lambda P, s, r: ric.expected_value(P, s, r, x0, cov))(*V)

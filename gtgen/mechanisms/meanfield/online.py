@@ -100,8 +100,9 @@ def mixture_forecast(predictions, targets, eta: float = EXP_CONCAVE_ETA) -> Mixt
     f = np.asarray(predictions, np.float64)
     y = np.asarray(targets, np.float64)
     if f.ndim != 2 or y.shape != (f.shape[0],):
-        raise ValueError(f"predictions, targets: must be [T, K] and [T], got {f.shape} and "
-                         f"{y.shape}")
+        raise ValueError(
+            f"predictions, targets: must be [T, K] and [T], got {f.shape} and {y.shape}"
+        )
     if not (np.all(np.isfinite(f)) and np.all(np.isfinite(y))):
         raise ValueError("predictions, targets: contain NaN or infinite values")
     if y.min() < 0 or y.max() > 1:
@@ -117,5 +118,14 @@ def mixture_forecast(predictions, targets, eta: float = EXP_CONCAVE_ETA) -> Mixt
     best = int(np.argmin(totals))
     mix = float(np.sum((yhat - y) ** 2))
     T, K = f.shape
-    return Mixture(yhat, p, mix - float(totals[best]), math.log(K) / eta, eta,
-                   math.sqrt(mix / T), math.sqrt(float(totals[best]) / T), best, hedge(losses))
+    return Mixture(
+        yhat,
+        p,
+        mix - float(totals[best]),
+        math.log(K) / eta,
+        eta,
+        math.sqrt(mix / T),
+        math.sqrt(float(totals[best]) / T),
+        best,
+        hedge(losses),
+    )
