@@ -78,14 +78,14 @@ class Config(NamedTuple):
 def small_config(**changes: Any) -> Config:
     """A configuration that runs in seconds (tests, the notebook's default)."""
     base = Config(
-        steps=120,
-        agents=60,
-        coupling_grid=(0.0, 1.0, 4.0),
+        steps=30,
+        agents=30,
+        coupling_grid=(0.0, 2.0),
         gap_agents=(10, 100, 1000, 10_000),
         coupled_agents=5,
         exchange_sizes=(10, 100, 1000),
         exchange_players=20_000,
-        exchange_rounds=20,
+        exchange_rounds=10,
     )
     return base._replace(**changes)
 
@@ -373,7 +373,7 @@ def _gap(config: Config) -> dict[str, Any]:
         gaps, eps, worst = [], [], []
         for i, counts in enumerate(pops):
             a = mf.assess(game, counts, policy)
-            gaps.append(float(np.max(np.abs(a.cost - cen.cost[i]))))
+            gaps.append(float(np.max(np.abs(a.cost - cen[i].cost))))
             eps.append(a.underperformer_regret)
             worst.append(a.worst_cost)
         out[label] = {
@@ -383,9 +383,9 @@ def _gap(config: Config) -> dict[str, Any]:
             "cost_gap_slope": _slope(config.gap_agents, gaps),
             "epsilon_slope": _slope(config.gap_agents, eps),
         }
-    out["centralised_worst_cost"] = [float(c.max()) for c in cen.cost]
+    out["centralised_worst_cost"] = [float(c.cost.max()) for c in cen]
     out["meanfield_cost"] = eq.cost.tolist()
-    centre = mf.Policy(*(x[0] for x in cen.policy))
+    centre = cen[0].policy
     out["centralised_regret"] = mf.assess(game, pops[0], centre).underperformer_regret
     counts = mf.population(game, config.coupled_agents)
     coupled = mf.nash_coupled(game, counts)

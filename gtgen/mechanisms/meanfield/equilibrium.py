@@ -24,6 +24,7 @@ by the damped iteration.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -206,89 +207,120 @@ def _forward_residual(g, K, k, X):
     return jnp.maximum(jnp.max(jnp.abs(X[:, 1:] - step)), jnp.max(jnp.abs(X[:, 0] - g["x0"])))
 
 
-@xla_options.jit
-def _residuals(g, K, G, s, k, X, beta):
-    return _backward_residual(g, K, G, s, k, X, beta), _forward_residual(g, K, k, X)
+# The solvers run as a few compiled stages: the part both methods share (Riccati recursions,
+# decoupling field; the outputs) is compiled once, each method only adds its own small program.
 
 
-def _finite(g, beta, horizon, method, damping, tol, max_iter):
+@functools.partial(xla_options.jit, static_argnames=("horizon",))
+def _prepare(g, beta, horizon):
     P, K, G = _riccati_all(g, beta, horizon)
-    Phi, phi, L, ell = _sweep(g, K, G, beta)
+    return (P, K, G, *_sweep(g, K, G, beta))
+
+
+@xla_options.jit
+def _boundary_path(g, Phi, phi):
+    """The class means from the decoupling field: X_{t+1} = Φ_t X_t + φ_t (the boundary solve)."""
     C, n = g["A"].shape[0], g["A"].shape[1]
-    if method == "boundary":
 
-        def fwd(X, inputs):
-            Phi_t, phi_t = inputs
-            new = Phi_t @ X + phi_t
-            return new, new
+    def fwd(X, inputs):
+        Phi_t, phi_t = inputs
+        new = Phi_t @ X + phi_t
+        return new, new
 
-        X0 = g["x0"].reshape(-1)
-        _, path = jax.lax.scan(fwd, X0, (Phi, phi))
-        X = jnp.concatenate([X0[None], path]).reshape(-1, C, n).swapaxes(0, 1)
-        iterations = jnp.asarray(1)
-    else:
-        start = jnp.broadcast_to(g["x0"][:, None], (C, horizon + 1, n))
+    X0 = g["x0"].reshape(-1)
+    _, path = jax.lax.scan(fwd, X0, (Phi, phi))
+    return jnp.concatenate([X0[None], path]).reshape(-1, C, n).swapaxes(0, 1)
 
-        def cond(carry):
-            return (carry[1] > tol) & (carry[2] < max_iter)
 
-        def body(carry):
-            X, _, it = carry
-            _, _, new = _respond(g, K, G, X, beta)
-            change = jnp.max(jnp.abs(new - X)) / jnp.maximum(1.0, jnp.max(jnp.abs(new)))
-            return X + damping * (new - X), change, it + 1
+def _damped_loop(respond, start, damping, tol, max_iter):
+    """x ← x + λ(respond(x) − x) until the relative step is below tol; returns respond(x), count."""
 
-        X, _, iterations = jax.lax.while_loop(cond, body, (start, jnp.inf, 0))
-        _, _, X = _respond(g, K, G, X, beta)  # the response of the last iterate
+    def cond(carry):
+        return (carry[1] > tol) & (carry[2] < max_iter)
+
+    def body(carry):
+        X, _, it = carry
+        new = respond(X)
+        change = jnp.max(jnp.abs(new - X)) / jnp.maximum(1.0, jnp.max(jnp.abs(new)))
+        return X + damping * (new - X), change, it + 1
+
+    X, _, iterations = jax.lax.while_loop(cond, body, (start, jnp.inf, 0))
+    return respond(X), iterations  # the response of the last iterate
+
+
+@functools.partial(xla_options.jit, static_argnames=("max_iter",))
+def _damped_path(g, K, G, beta, damping, tol, max_iter):
+    C, n, T1 = g["A"].shape[0], g["A"].shape[1], K.shape[1] + 1
+    start = jnp.broadcast_to(g["x0"][:, None], (C, T1, n))
+    return _damped_loop(lambda X: _respond(g, K, G, X, beta)[2], start, damping, tol, max_iter)
+
+
+@xla_options.jit
+def _finish(g, K, G, X, beta):
     s, k, _ = _respond(g, K, G, X, beta)
     cost = _mf_cost(g, K, k, X, beta)
     residual = jnp.maximum(
         _backward_residual(g, K, G, s, k, X, beta), _forward_residual(g, K, k, X)
     )
+    return s, k, cost, residual
+
+
+def _finite(g, beta, horizon, method, damping, tol, max_iter):
+    P, K, G, Phi, phi, L, ell = _prepare(g, beta, horizon)
+    if method == "boundary":
+        X, iterations = _boundary_path(g, Phi, phi), 1
+    else:
+        X, iterations = _damped_path(g, K, G, beta, damping, tol, max_iter)
+    s, k, cost, residual = _finish(g, K, G, X, beta)
     return P, K, s, k, X, L, ell, cost, iterations, residual
 
 
-_finite_jit = xla_options.jit(_finite, static_argnames=("horizon", "method", "max_iter"))
-
-
-def _stationary(g, beta, method, damping, tol, max_iter):
+@xla_options.jit
+def _stationary_prepare(g, beta):
     Qe = g["Q"] + g["Qbar"]
     P, K, G, sda_it = jax.vmap(ric.stationary_riccati, in_axes=(0, 0, 0, 0, None))(
         g["A"], g["B"], Qe, g["R"], beta
     )
     A, B = g["A"], g["B"]
-    C, n = A.shape[0], A.shape[1]
     F = A - B @ K
     GinvBt = jnp.linalg.solve(G, jnp.swapaxes(B, 1, 2))
-    Fd, Gd = block_diag(F), block_diag(beta * B @ GinvBt)
-    H = coupling(g)
     y = g["reference"][:, 0]
     h = jnp.einsum("cij,cj->ci", g["Q"], y) + jnp.einsum("cij,cj->ci", g["Qbar"], g["eta"])
-    h = h.reshape(-1)
-    eye = jnp.eye(C * n, dtype=A.dtype)
-    if method == "boundary":
-        system = jnp.block([[eye - beta * Fd.T, H], [Gd, eye - Fd]])
-        sol = jnp.linalg.solve(system, jnp.concatenate([-h, jnp.zeros_like(h)]))
-        S, X = sol[: C * n], sol[C * n :]
-        iterations = jnp.asarray(1)
-    else:
+    return P, K, GinvBt, F, h.reshape(-1), jnp.max(sda_it)
 
-        def respond(X):
-            S = jnp.linalg.solve(eye - beta * Fd.T, -(H @ X + h))
-            return S, jnp.linalg.solve(eye - Fd, -Gd @ S)
 
-        def cond(carry):
-            return (carry[1] > tol) & (carry[2] < max_iter)
+def _stationary_blocks(g, F, GinvBt, beta):
+    C, n = g["A"].shape[0], g["A"].shape[1]
+    return block_diag(F), block_diag(beta * g["B"] @ GinvBt), coupling(g), jnp.eye(C * n)
 
-        def body(carry):
-            X, _, it = carry
-            _, new = respond(X)
-            change = jnp.max(jnp.abs(new - X)) / jnp.maximum(1.0, jnp.max(jnp.abs(new)))
-            return X + damping * (new - X), change, it + 1
 
-        X, _, iterations = jax.lax.while_loop(cond, body, (g["x0"].reshape(-1), jnp.inf, 0))
-        S, X = respond(X)
-    s, Xc = S.reshape(C, n), X.reshape(C, n)
+@xla_options.jit
+def _stationary_boundary(g, F, GinvBt, h, beta):
+    """S = βFᵀS − HX − h and X = FX − 𝔊S as one linear system in (S, X)."""
+    Fd, Gd, H, eye = _stationary_blocks(g, F, GinvBt, beta)
+    system = jnp.block([[eye - beta * Fd.T, H], [Gd, eye - Fd]])
+    sol = jnp.linalg.solve(system, jnp.concatenate([-h, jnp.zeros_like(h)]))
+    return sol[h.size :]
+
+
+@functools.partial(xla_options.jit, static_argnames=("max_iter",))
+def _stationary_damped(g, F, GinvBt, h, beta, damping, tol, max_iter):
+    Fd, Gd, H, eye = _stationary_blocks(g, F, GinvBt, beta)
+
+    def respond(X):
+        S = jnp.linalg.solve(eye - beta * Fd.T, -(H @ X + h))
+        return jnp.linalg.solve(eye - Fd, -Gd @ S)
+
+    return _damped_loop(respond, g["x0"].reshape(-1), damping, tol, max_iter)
+
+
+@xla_options.jit
+def _stationary_finish(g, P, F, GinvBt, h, X, beta):
+    Fd, _, H, eye = _stationary_blocks(g, F, GinvBt, beta)
+    C, n = g["A"].shape[0], g["A"].shape[1]
+    B = g["B"]
+    s = jnp.linalg.solve(eye - beta * Fd.T, -(H @ X + h)).reshape(C, n)
+    Xc = X.reshape(C, n)
     k = beta * jnp.einsum("cmn,cn->cm", GinvBt, s)
     q, c0 = linear_terms(g, Xc[:, None])
     q, c0 = q[:, 0], c0[:, 0]
@@ -299,10 +331,17 @@ def _stationary(g, beta, method, damping, tol, max_iter):
     quad = beta**2 * jnp.einsum("cn,cnm,cm->c", s, B @ GinvBt, s)
     r = (c0 + beta * jnp.trace(P @ g["noise"], axis1=1, axis2=2) - quad) / (1.0 - beta)
     cost = jax.vmap(ric.expected_value)(P, s, r, g["x0"], g["x0_cov"])
-    return P, K, s, k, Xc, cost, jnp.maximum(iterations, jnp.max(sda_it)), residual
+    return s, k, Xc, cost, residual
 
 
-_stationary_jit = xla_options.jit(_stationary, static_argnames=("method", "max_iter"))
+def _stationary(g, beta, method, damping, tol, max_iter):
+    P, K, GinvBt, F, h, sda_it = _stationary_prepare(g, beta)
+    if method == "boundary":
+        X, iterations = _stationary_boundary(g, F, GinvBt, h, beta), 1
+    else:
+        X, iterations = _stationary_damped(g, F, GinvBt, h, beta, damping, tol, max_iter)
+    s, k, Xc, cost, residual = _stationary_finish(g, P, F, GinvBt, h, X, beta)
+    return P, K, s, k, Xc, cost, jnp.maximum(iterations, sda_it), residual
 
 
 def solve(
@@ -337,13 +376,13 @@ def solve(
         g = arrays(game)
         beta, lam = jnp.float64(game.discount), jnp.float64(damping)
         if game.infinite:
-            out = _stationary_jit(g, beta, method, lam, jnp.float64(tol), max_iter)
+            out = _stationary(g, beta, method, lam, jnp.float64(tol), max_iter)
             P, K, s, k, X, cost, iterations, residual = jax.device_get(out)
             result = StationaryEquilibrium(
                 P, K, s, k, X, game.weights @ X, cost, int(iterations), float(residual), method
             )
         else:
-            out = _finite_jit(g, beta, game.horizon, method, lam, jnp.float64(tol), max_iter)
+            out = _finite(g, beta, game.horizon, method, lam, jnp.float64(tol), max_iter)
             P, K, s, k, X, L, ell, cost, iterations, residual = jax.device_get(out)
             result = Equilibrium(
                 P,
@@ -372,16 +411,26 @@ def solve(
 
 
 def residuals(game: LQGame, eq: Equilibrium) -> tuple[float, float]:
-    """Max violation of the backward (Riccati offset) and forward (mean-field) recursions."""
-    with jax.enable_x64(True):
-        g = arrays(game)
-        beta = jnp.float64(game.discount)
-        _, K, G = _riccati_all_jit(g, beta, game.horizon)
-        b, f = _residuals(g, K, G, jnp.asarray(eq.s), jnp.asarray(eq.k), jnp.asarray(eq.mean), beta)
-        return float(b), float(f)
-
-
-_riccati_all_jit = xla_options.jit(_riccati_all, static_argnames=("horizon",))
+    """Max violation of the backward (offset) and forward (mean-field) recursions by ``eq``,
+    one step of each from the solution's own P, K, s, k and class means (numpy)."""
+    if not isinstance(eq, Equilibrium):
+        raise TypeError(f"eq: expected a finite-horizon Equilibrium, got {type(eq).__name__}")
+    beta, A, B = game.discount, game.A, game.B
+    xbar = np.einsum("c,ctn->tn", game.weights, eq.mean)
+    z = np.einsum("cij,tj->cti", game.Gamma, xbar) + game.eta[:, None]
+    q = np.einsum("cij,ctj->cti", game.Q, game.targets()) + np.einsum("cij,ctj->cti", game.Qbar, z)
+    F = A[:, None] - np.einsum("cnm,ctmk->ctnk", B, eq.K)
+    G = game.R[:, None] + beta * np.einsum("cnm,ctnk,ckl->ctml", B, eq.P[:, 1:], B)
+    s_next = eq.s[:, 1:]
+    k = beta * np.linalg.solve(G, np.einsum("cnm,ctn->ctm", B, s_next)[..., None])[..., 0]
+    backward = max(
+        np.abs(eq.s[:, :-1] - (beta * np.einsum("ctji,ctj->cti", F, s_next) - q[:, :-1])).max(),
+        np.abs(eq.s[:, -1] + q[:, -1]).max(),
+        np.abs(eq.k - k).max(),
+    )
+    step = np.einsum("ctij,ctj->cti", F, eq.mean[:, :-1]) - np.einsum("cnm,ctm->ctn", B, eq.k)
+    forward = max(np.abs(eq.mean[:, 1:] - step).max(), np.abs(eq.mean[:, 0] - game.x0).max())
+    return float(backward), float(forward)
 
 
 def decentralised_policy(eq: Equilibrium, feedback: bool = True) -> Policy:

@@ -73,10 +73,8 @@ def _run(g, roots, types, counts, policy, x0, xs, beta, dev, keyed, keep):
         means = class_means(x)
         flat = means.reshape(-1)
         u = -(jnp.einsum("nmk,nk->nm", K[t][types], x) + L[t][types] @ flat + k[t][types])
-        if dev is not None:
-            i, dK, dk = dev
-            z = jnp.concatenate([x[i], flat])
-            u = u.at[i].set(-(dK[t] @ z + dk[t]))
+        i, dK, dk = dev  # without a deviation: agent 0 on its own policy (one program either way)
+        u = u.at[i].set(-(dK[t] @ jnp.concatenate([x[i], flat]) + dk[t]))
         stage = state_cost(x, means, t) + jnp.einsum("nm,nmk,nk->n", u, R, u)
         if keyed:  # standard normals drawn in float32 (half the compile time), used in float64
             z = jax.random.normal(jax.random.fold_in(xs, t), x.shape, jnp.float32)
@@ -169,14 +167,13 @@ def simulate(
         g = arrays(game)
         roots = (jnp.asarray(_sqrt_psd(game.noise)), jnp.asarray(_sqrt_psd(game.x0_cov)))
         jpolicy = Policy(*map(jnp.asarray, policy))
+        if deviation is None:
+            own = np.concatenate([policy.K[0], policy.L[0]], axis=2)
+            deviation = Deviation(0, own, policy.k[0])
         dev = (
-            None
-            if deviation is None
-            else (
-                jnp.int32(deviation.agent),
-                jnp.asarray(deviation.K, jnp.float64),
-                jnp.asarray(deviation.k, jnp.float64),
-            )
+            jnp.int32(deviation.agent),
+            jnp.asarray(deviation.K, jnp.float64),
+            jnp.asarray(deviation.k, jnp.float64),
         )
         args = (g, roots, jnp.asarray(types), jnp.asarray(counts, jnp.float64), jpolicy)
         beta = jnp.float64(game.discount)

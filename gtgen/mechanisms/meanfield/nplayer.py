@@ -135,34 +135,35 @@ def _profile_t(policy):
     return tuple(jnp.swapaxes(x, 0, 1) for x in policy)
 
 
-def _backward_one(g, counts, onehot, policy, beta, optimise):
-    """Policy evaluation (``optimise`` False: the agent follows the policy) or best response of
-    one agent of class ``onehot`` against the profile; returns its gains and expected cost."""
+def _backward_one(g, counts, onehot, policy, beta):
+    """For one agent of class ``onehot`` against the profile: its cost when it follows the
+    policy (policy evaluation) and its best response (a Riccati recursion), in one scan."""
     Qz, qz, c0 = _stage(g, counts, onehot)
     R, W = _pick(onehot, g["R"]), _agent_cov(onehot, counts, g["noise"])
 
-    def step(V, inputs):
+    def step(carry, inputs):
+        V_own, V_best = carry
         (K, L, k), q_t, c_t = inputs
         A_z, B_z, c_z = _dynamics(g, counts, onehot, K, L, k)
-        if optimise:
-            Kz, kz = ric.gains(V[0], V[1], A_z, B_z, c_z, R, beta)
-        else:
-            Kz, kz = jnp.concatenate([_pick(onehot, K), _pick(onehot, L)], axis=1), _pick(onehot, k)
-        return ric.value_step(*V, A_z, B_z, c_z, W, Qz, q_t, c_t, Kz, kz, R, beta), (Kz, kz)
+        Kp = jnp.concatenate([_pick(onehot, K), _pick(onehot, L)], axis=1)
+        Kb, kb = ric.gains(V_best[0], V_best[1], A_z, B_z, c_z, R, beta)
+        own = ric.value_step(*V_own, A_z, B_z, c_z, W, Qz, q_t, c_t, Kp, _pick(onehot, k), R, beta)
+        best = ric.value_step(*V_best, A_z, B_z, c_z, W, Qz, q_t, c_t, Kb, kb, R, beta)
+        return (own, best), (Kb, kb)
 
-    V, (Kz, kz) = jax.lax.scan(
-        step, (Qz, -qz[-1], c0[-1]), (_profile_t(policy), qz[:-1], c0[:-1]), reverse=True
+    V_T = (Qz, -qz[-1], c0[-1])
+    (V_own, V_best), (Kb, kb) = jax.lax.scan(
+        step, (V_T, V_T), (_profile_t(policy), qz[:-1], c0[:-1]), reverse=True
     )
-    return Kz, kz, ric.expected_value(*V, *_initial(g, counts, onehot))
+    init = _initial(g, counts, onehot)
+    return Kb, kb, ric.expected_value(*V_best, *init), ric.expected_value(*V_own, *init)
 
 
-def _backward_all(g, counts, policy, beta, optimise):
+@xla_options.jit
+def _backward_all(g, counts, policy, beta):
     C = g["A"].shape[0]
     onehots = jnp.eye(C, dtype=g["A"].dtype)
-    return jax.vmap(lambda o: _backward_one(g, counts, o, policy, beta, optimise))(onehots)
-
-
-_backward_jit = xla_options.jit(_backward_all, static_argnames=("optimise",))
+    return jax.vmap(lambda o: _backward_one(g, counts, o, policy, beta))(onehots)
 
 
 def _nash(g, counts, beta):
@@ -224,7 +225,6 @@ def _nash(g, counts, beta):
 
 
 _nash_jit = xla_options.jit(_nash)
-_nash_many_jit = xla_options.jit(jax.vmap(_nash, in_axes=(None, 0, None)))
 
 
 # --- public functions -----------------------------------------------------------------------
@@ -254,42 +254,35 @@ def check_policy(game: LQGame, policy: Policy) -> Policy:
     return Policy(*out)
 
 
-def evaluate(game: LQGame, counts, policy: Policy) -> np.ndarray:
-    """Expected cost [C] of an agent of each class when all N = Σ counts agents follow ``policy``."""
+def _against(game: LQGame, counts, policy: Policy):
+    """(best-response gains, best-response cost, the policy's own cost) per class."""
     _finite(game)
     counts = check_counts(game, counts)
     policy = check_policy(game, policy)
     with jax.enable_x64(True):
-        out = _backward_jit(
+        out = _backward_all(
             arrays(game),
             jnp.asarray(counts, jnp.float64),
             Policy(*map(jnp.asarray, policy)),
             jnp.float64(game.discount),
-            optimise=False,
         )
-        return np.asarray(out[2])
+        return tuple(np.asarray(x) for x in out)
+
+
+def evaluate(game: LQGame, counts, policy: Policy) -> np.ndarray:
+    """Expected cost [C] of an agent of each class when all N = Σ counts agents follow ``policy``."""
+    return _against(game, counts, policy)[3]
 
 
 def best_response(game: LQGame, counts, policy: Policy) -> BestResponse:
     """Each class's best deviation (one agent deviates, the other N − 1 keep ``policy``)."""
-    _finite(game)
-    counts = check_counts(game, counts)
-    policy = check_policy(game, policy)
-    with jax.enable_x64(True):
-        K, k, cost = _backward_jit(
-            arrays(game),
-            jnp.asarray(counts, jnp.float64),
-            Policy(*map(jnp.asarray, policy)),
-            jnp.float64(game.discount),
-            optimise=True,
-        )
-        return BestResponse(np.asarray(K), np.asarray(k), np.asarray(cost))
+    K, k, cost, _ = _against(game, counts, policy)
+    return BestResponse(K, k, cost)
 
 
 def assess(game: LQGame, counts, policy: Policy) -> Assessment:
     """Cost, best-response cost and regret per class: the ε-Nash gap and the worst client."""
-    cost = evaluate(game, counts, policy)
-    best = best_response(game, counts, policy).cost
+    _, _, best, cost = _against(game, counts, policy)
     regret = np.maximum(cost - best, 0.0)
     share = np.asarray(counts) / np.sum(counts)
     return Assessment(
@@ -308,16 +301,10 @@ def nash(game: LQGame, counts) -> Nash:
         return Nash(Policy(*map(np.asarray, policy)), np.asarray(cost))
 
 
-def nash_many(game: LQGame, populations) -> Nash:
-    """``nash`` for several populations at once ([P, C] counts, one compiled vmapped program);
-    the fields get a leading axis P."""
-    _finite(game)
-    rows = [check_counts(game, c) for c in np.asarray(populations)]
-    with jax.enable_x64(True):
-        policy, cost = _nash_many_jit(
-            arrays(game), jnp.asarray(np.stack(rows), jnp.float64), jnp.float64(game.discount)
-        )
-        return Nash(Policy(*map(np.asarray, policy)), np.asarray(cost))
+def nash_many(game: LQGame, populations) -> list[Nash]:
+    """``nash`` for each row of ``populations`` ([P, C] counts). The counts are traced inputs of
+    one compiled program, so P population sizes cost one compilation."""
+    return [nash(game, counts) for counts in np.asarray(populations)]
 
 
 # --- the unreduced N-player game -----------------------------------------------------------
