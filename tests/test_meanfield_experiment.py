@@ -55,6 +55,9 @@ def test_forecasting_science(cli_run) -> None:
         # pooling by the mean field helps the worst agent: the minimax coupling beats none
         m = f["minimax"]
         assert m["worst_at_minimax"] < m["worst_rmse"][m["grid"].index(0.0)], name
+        # without coupling the agents do not interact: the decentralised policy is Nash
+        regret = m["underperformer_regret"]
+        assert regret[m["grid"].index(0.0)] < 1e-10 < regret[-1]
         # the server's mixture is no worse than its bound and beats the average client
         h = f["hedge"]
         assert h["regret"] <= h["bound"] and h["hedge_regret"] <= h["hedge_bound"]

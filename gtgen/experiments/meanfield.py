@@ -317,18 +317,21 @@ def _forecasting(config: Config, name: str, index: int) -> dict[str, Any]:
             float(mix.weights[-1][types == c].sum()) for c in range(len(CLASSES))
         ],
     }
-    worst, mean = [], []
+    worst, mean, regret = [], [], []
     for q in config.coupling_grid:
         g = forecast_game(config, coupling=q)
-        sim = mf.simulate(g, counts, mf.decentralised_policy(mf.solve(g)), x0=x0, noise=noise)
+        policy = mf.decentralised_policy(mf.solve(g))
+        sim = mf.simulate(g, counts, policy, x0=x0, noise=noise)
         rmse = _rmse(sim.path[:, :, 0], y, types, config)
         worst.append(float(rmse.max()))
         mean.append(float(rmse.mean()))
+        regret.append(mf.assess(g, counts, policy).underperformer_regret)
     best = int(np.argmin(worst))
     minimax = {
         "grid": list(config.coupling_grid),
         "worst_rmse": worst,
         "mean_rmse": mean,
+        "underperformer_regret": regret,
         "coupling": config.coupling_grid[best],
         "worst_at_minimax": worst[best],
     }
@@ -614,6 +617,9 @@ def report_text(results: Results) -> str:
         m = f["minimax"]
         cells = ", ".join(f"{q:g}: {w:.4f}" for q, w in zip(m["grid"], m["worst_rmse"]))
         lines.append(f"  {name:<10} {cells}  → minimax q̄ = {m['coupling']:g}")
+    m = next(iter(results.forecasting.values()))["minimax"]
+    cells = ", ".join(f"{q:g}: {r:.1e}" for q, r in zip(m["grid"], m["underperformer_regret"]))
+    lines.append(f"  under-performer regret of the decentralised policy (exact): {cells}")
     g = results.gap
     lines += [
         "",
@@ -655,6 +661,15 @@ def report_text(results: Results) -> str:
     return "\n".join(lines)
 
 
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def pictures(results: Results, folder: Path) -> list[Path]:
     import matplotlib
 
@@ -676,10 +691,7 @@ def pictures(results: Results, folder: Path) -> list[Path]:
         ax.set_ylabel("value")
     axes[0, 0].legend(fontsize=7, ncol=4)
     axes[-1, 0].set_xlabel("t")
-    fig.tight_layout()
-    written.append(folder / "forecasts.png")
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    written.append(_save(fig, folder / "forecasts.png"))
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     width = 0.8 / len(POLICIES)
@@ -696,38 +708,24 @@ def pictures(results: Results, folder: Path) -> list[Path]:
         ax.set_xticks(x + width, names)
         ax.set_title(title, fontsize=9)
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    written.append(folder / "costs.png")
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    written.append(_save(fig, folder / "costs.png"))
 
     g = results.gap
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for form, colour in (("feedback", "tab:blue"), ("open_loop", "tab:orange")):
         r = g[form]
         label = form.replace("_", "-")
-        ax.loglog(
-            g["agents"],
-            r["cost_gap"],
-            "o-",
-            color=colour,
-            label=f"{label}: |J_dec − J_cen| (slope {r['cost_gap_slope']:.2f})",
-        )
-        ax.loglog(
-            g["agents"],
-            r["epsilon"],
-            "s--",
-            color=colour,
-            label=f"{label}: ε-Nash (slope {r['epsilon_slope']:.2f})",
-        )
+        for key, style, what in (
+            ("cost_gap", "o-", "|J_dec − J_cen|"),
+            ("epsilon", "s--", "ε-Nash"),
+        ):
+            text = f"{label}: {what} (slope {r[key + '_slope']:.2f})"
+            ax.loglog(g["agents"], r[key], style, color=colour, label=text)
     ax.set_xlabel("agents N")
     ax.set_ylabel("max over classes")
     ax.set_title("decentralised against centralised (exact)", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    written.append(folder / "gap_vs_n.png")
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    written.append(_save(fig, folder / "gap_vs_n.png"))
 
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for name in names:
@@ -740,10 +738,7 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     ax.set_ylabel("forecast RMSE")
     ax.set_title("worst-client design: the minimax coupling", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    written.append(folder / "coupling.png")
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    written.append(_save(fig, folder / "coupling.png"))
     return written
 
 

@@ -31,10 +31,14 @@ exact LQ best response while the others keep it (and by Monte Carlo, ``simulate`
 
 Worst-client criterion (gtgen's formalisation). ``assess`` reports per class the cost J_c, the
 best-response cost inf_v J_c(v, others) and the regret; the under-performer regret is
-max_c (J_c − inf_v J_c), reported beside the mean and the worst cost max_c J_c. The formulation
-offers one free design choice, the coupling weight Q̄ the server asks agents to play with: the
-experiment (``gtgen.experiments.meanfield``) chooses it on a grid to minimise the worst agent's
-forecast error (minimax), since the game cost itself changes with Q̄.
+max_c (J_c − inf_v J_c), reported beside the mean and the worst cost max_c J_c. Choices that
+minimise it: (1) the policy — among policies on the agent's own state and the mean field, the
+decentralised policy in feedback form (regret O(1/N²)) beats its open-loop form (O(1/N)) and the
+greedy baseline (no decay); the exact minimiser, regret 0, is ``nash``, which lies in the same
+class (own state and class means at run time; only its computation needs the class sizes).
+(2) The coupling weight Q̄ the server asks agents to play with: it changes the game cost itself,
+so the experiment (``gtgen.experiments.meanfield``) chooses it on a grid by the worst agent's
+forecast error (minimax), reporting the under-performer regret at each value beside it.
 
 Baselines: ``greedy_policy`` (myopic: each step minimises the next stage cost with the mean field
 held at its current value) and the centralised ``nash`` policy.
