@@ -49,9 +49,12 @@ def test_forecasting_science(cli_run) -> None:
         p = f["policies"]
         # the centralised policy is the exact N-player Nash: zero regret; decentralised is close
         assert p["centralised"]["underperformer_regret"] < 1e-8
-        assert 0 < p["decentralised"]["underperformer_regret"] < p["greedy"]["underperformer_regret"]
+        assert (
+            0 < p["decentralised"]["underperformer_regret"] < p["greedy"]["underperformer_regret"]
+        )
         assert abs(p["decentralised"]["mean_cost"] - p["centralised"]["mean_cost"]) < (
-            0.01 * p["centralised"]["mean_cost"])
+            0.01 * p["centralised"]["mean_cost"]
+        )
         # pooling by the mean field helps the worst agent: the minimax coupling beats none
         m = f["minimax"]
         assert m["worst_at_minimax"] < m["worst_rmse"][m["grid"].index(0.0)], name
@@ -129,9 +132,15 @@ def test_config_validation_names_the_field(change, field) -> None:
 
 
 def test_notebook_runs() -> None:
-    ns = run_notebook(ROOT / "notebooks" / "06_meanfield.ipynb",
-                      {"HORIZON": 30, "POPULATIONS": [10, 100, 1000, 10_000], "REPLICAS": 3000,
-                       "PLAYERS": 20_000})
+    ns = run_notebook(
+        ROOT / "notebooks" / "06_meanfield.ipynb",
+        {
+            "HORIZON": 30,
+            "POPULATIONS": [10, 100, 1000, 10_000],
+            "REPLICAS": 3000,
+            "PLAYERS": 20_000,
+        },
+    )
     assert ns["slope"] <= -0.5 and ns["eps_slope"] <= -0.5
     assert abs(ns["eps_mc"] - ns["exact"].regret[1]) < 4 * ns["eps_se"]
     assert all(c.holds for c in ns["results"].claims)
