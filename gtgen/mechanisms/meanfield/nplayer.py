@@ -298,7 +298,13 @@ def nash(game: LQGame, counts) -> Nash:
         policy, cost = _nash_jit(
             arrays(game), jnp.asarray(counts, jnp.float64), jnp.float64(game.discount)
         )
-        return Nash(Policy(*map(np.asarray, policy)), np.asarray(cost))
+        result = Nash(Policy(*map(np.asarray, policy)), np.asarray(cost))
+    if not all(np.all(np.isfinite(x)) for x in (*result.policy, result.cost)):
+        raise ValueError(
+            "game: the stage-wise Nash conditions are singular for these class sizes (no unique "
+            "feedback Nash equilibrium)"
+        )
+    return result
 
 
 def nash_many(game: LQGame, populations) -> list[Nash]:
