@@ -368,10 +368,10 @@ def report_text(results: Results) -> str:
     """A short human-readable report: settings, guarantee, frequencies, accuracies, claims."""
     cfg = results.config
     lines = [
-        "gtgen: unravelling and probabilistic verification (gtgen's formulation of Capitaine "
-        "et al., NeurIPS 2024)",
-        f"{cfg.replicates} Monte-Carlo replicates per mechanism, one compiled program per task; "
-        f"δ = {cfg.delta:g}, c = {cfg.cost:g} per sample; {results.wall_s:.1f} s",
+        ("gtgen: unravelling and probabilistic verification (gtgen's formulation of Capitaine "
+         "et al., NeurIPS 2024)"),
+        (f"{cfg.replicates} Monte-Carlo replicates per mechanism, one compiled program per task; "
+         f"δ = {cfg.delta:g}, c = {cfg.cost:g} per sample; {results.wall_s:.1f} s"),
     ]
     for tr in results.tasks.values():
         g, c, out = tr.guarantee, tr.closed, tr.outcome
@@ -381,8 +381,8 @@ def report_text(results: Results) -> str:
                       + (f", d = {int(tr.task.scale)}" if tr.kind == "classification" else ""),
                   f"alone risk           {_row(c.alone)}",
                   f"pooled (grand)       {c.pooled:9.4f}    full information (grand) {c.full:.4f}",
-                  f"Hoeffding: m ≥ (B²/2ε²) ln(2K/δ) with B = {g.bound:.3f}, K = {g.estimates}, "
-                  f"ε = {g.eps:g}: m* = {g.samples}; affordable up to m = {g.affordable:.0f}",
+                  (f"Hoeffding: m ≥ (B²/2ε²) ln(2K/δ) with B = {g.bound:.3f}, K = {g.estimates},"
+                   f" ε = {g.eps:g}: m* = {g.samples}; affordable up to m = {g.affordable:.0f}"),
                   f"{'m':>8} {'measured':>9} {'exact':>9}"]
         for m, f, p in zip(tr.grid, frequencies(tr), tr.exact):
             lines.append(f"{m:>8} {f:>9.4f} {p:>9.4f}" + ("   ← m*" if m == g.samples else ""))

@@ -219,26 +219,25 @@ def _program(kind: str, agents: int, samples: int, dim: int, max_rounds: int):
         members, rounds, sizes, moved, moves = jax.lax.while_loop(cond, body, state)
         sizes = jnp.where(jnp.arange(max_rounds + 1) <= rounds, sizes, members.sum())
 
-        anyone = members.any()
-        w_end = jnp.where(anyone, weights(reports, members | ~anyone), 0.0)
-        own_risk = jnp.where(members, risk(kind, w_end, types, samples, scale), alone)
+        # what the agents end with, and (one shot, at the grand coalition) what a unilateral
+        # lemon report would give each one: J + 2 weight vectors in one batched call
+        index = jnp.arange(agents)
+        lied = jnp.where(eye[:, :, None], lemon[None, None, :], reports[None])  # [J, J, P]
+        passed = jnp.where(eye, (~tested | ~caught)[:, None], eligible[None, :])  # [J, J]
+        masks = jnp.concatenate([members[None], eligible[None], passed])
+        batch = jnp.concatenate([reports[None], reports[None], lied])
+        empty = ~masks.any(axis=1, keepdims=True)
+        w = jnp.where(empty, 0.0, jax.vmap(weights)(batch, masks | empty))
+        r = risk(kind, w, types, samples, scale)  # [J + 2]
+        w_end = w[0]
+        own_risk = jnp.where(members, r[0], alone)
         drawn = realised_risk(kind, k_train, types, samples, scale,
                               jnp.concatenate([jnp.eye(agents, dtype=types.dtype), w_end[None]]))
         realised = jnp.where(members, drawn[-1], drawn[:-1])
         paid = cost * samples + jnp.where(members | (tested & ~eligible), fee, 0.0)
-
-        # a unilateral lemon report at the grand coalition (one shot), against the own report
-        def one_shot(reported, passed, j):
-            inside = passed.any()
-            r = risk(kind, weights(reported, passed | ~inside), types, samples, scale)
-            return jnp.where(passed[j] & inside, -r, -alone[j]) - fee
-
-        def deviation(j):
-            lied = reports.at[j].set(lemon)
-            passed = eligible.at[j].set(~tested | ~caught[j])
-            return one_shot(lied, passed, j) - one_shot(reports, eligible, j)
-
-        gain = jax.vmap(deviation)(jnp.arange(agents))
+        truthful = jnp.where(eligible, -r[1], -alone)
+        lying = jnp.where(passed[index, index], -r[2:], -alone)
+        gain = lying - truthful  # the fee is paid either way
         return (members, eligible, caught, sizes, moves, ~moved, own_risk, realised,
                 -own_risk - paid, gain)
 

@@ -41,6 +41,7 @@ from gtgen.mechanisms.verification.model import (
 )
 
 POLICIES = ("uniform", "verified")
+_estimate = jax.jit(estimate_types, static_argnums=0)
 
 
 class ExchangeOutcome(NamedTuple):
@@ -104,8 +105,8 @@ def verification_passes(task: Task, key: jax.Array, eps: float, m: int,
     m = check_positive_int(m, "verification_samples", MIN_TEST_SAMPLES)
     reports = task.types if reports is None else check_reports(task, reports)
     with jax.enable_x64(True):
-        est = np.asarray(estimate_types("mean", key, jax.numpy.asarray(task.types),
-                                        task.scale, float(m)))
+        est = np.asarray(_estimate("mean", key, jax.numpy.asarray(task.types), task.scale,
+                                   float(m)))
     return np.max(np.abs(est - reports), axis=1) <= eps
 
 

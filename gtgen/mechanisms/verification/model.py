@@ -100,8 +100,10 @@ def check_number(value: Any, name: str, low: float | None = None, high: float | 
     if lo or hi:
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
-        span = f"{left}{'-inf' if low is None else low:g}, {'inf' if high is None else high:g}{right}"
-        raise ValueError(f"{name}: must lie in {span}, got {x:g}")
+        if high is None:
+            raise ValueError(f"{name}: must be {'>' if low_open else '>='} {low:g}, got {x:g}")
+        lo_text = "-inf" if low is None else f"{low:g}"
+        raise ValueError(f"{name}: must lie in {left}{lo_text}, {high:g}{right}, got {x:g}")
     return x
 
 
@@ -260,12 +262,11 @@ def estimate_types(kind: str, key: jax.Array, types: jax.Array, scale, m) -> jax
     if kind == "classification":
         flips = jax.random.binomial(key, jnp.broadcast_to(m, (n_agents,)), types[:, 0])
         return (flips / m)[:, None]
-    k_mean, k_ref, k_spread = jax.random.split(key, 3)
+    k_mean, k_spread = jax.random.split(key)
     bias, noise = types[:, 0], types[:, 1]
-    z = jax.random.normal(k_mean, (n_agents,), types.dtype)
-    z0 = jax.random.normal(k_ref, (), types.dtype)
+    z = jax.random.normal(k_mean, (n_agents + 1,), types.dtype)  # the agents', then P_0's
     chi2 = 2.0 * jax.random.gamma(k_spread, (m - 1.0) / 2.0, (n_agents,), types.dtype)
-    b_hat = bias + (noise * z - scale * z0) / jnp.sqrt(m)
+    b_hat = bias + (noise * z[:-1] - scale * z[-1]) / jnp.sqrt(m)
     s_hat = noise * jnp.sqrt(chi2) / (jnp.sqrt(m - 1.0) * c4(m))
     return jnp.stack([b_hat, s_hat], axis=1)
 
@@ -284,11 +285,11 @@ def realised_risk(kind: str, key: jax.Array, types: jax.Array, samples: int, sca
         xbar = types[:, 0] + types[:, 1] * jax.random.normal(key, (n_agents,), types.dtype) \
             / jnp.sqrt(samples)
         return (weights @ xbar) ** 2
-    k_abs, k_flip, k_perp = jax.random.split(key, 3)
-    half = jnp.abs(jax.random.normal(k_abs, (n_agents, samples), types.dtype))
+    k_normal, k_flip = jax.random.split(key)
+    z = jax.random.normal(k_normal, (n_agents, samples + int(scale) - 1), types.dtype)
     sign = jnp.where(jax.random.uniform(k_flip, (n_agents, samples)) < types[:, :1], -1.0, 1.0)
-    along = jnp.mean(sign * half, axis=1)
-    across = jax.random.normal(k_perp, (n_agents, int(scale) - 1), types.dtype) / math.sqrt(samples)
+    along = jnp.mean(sign * jnp.abs(z[:, :samples]), axis=1)
+    across = z[:, samples:] / math.sqrt(samples)
     w_along, w_across = weights @ along, weights @ across
     return jnp.arctan2(jnp.linalg.norm(w_across, axis=-1), w_along) / jnp.pi
 
