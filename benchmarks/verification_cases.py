@@ -31,13 +31,15 @@ def verification_replicates(quick: bool = False) -> dict:
     mechanisms += [vf.verification(0.2, m) for m in TEST_SIZES]
     replicates, loop_replicates = (1024, 4) if quick else (16384, 40)
     key = jax.random.key(0)
-    program = median_seconds(lambda: vf.simulate(task, mechanisms, key, replicates).members,
-                             repeats=3 if quick else 5)
+    program = median_seconds(
+        lambda: vf.simulate(task, mechanisms, key, replicates).members, repeats=3 if quick else 5
+    )
     loop_mechanisms = [(True, float("inf"), 0), (False, float("inf"), 0)]
     loop_mechanisms += [(False, 0.2, m) for m in TEST_SIZES]
     start = time.perf_counter()
-    verification_loop.simulate("mean", task.types, task.samples, task.scale, task.cost,
-                               loop_mechanisms, loop_replicates)
+    verification_loop.simulate(
+        "mean", task.types, task.samples, task.scale, task.cost, loop_mechanisms, loop_replicates
+    )
     loop = time.perf_counter() - start
     per_program = program / (replicates * len(mechanisms))
     per_loop = loop / (loop_replicates * len(mechanisms))

@@ -98,11 +98,20 @@ def check_simplex_optimum(rng, w, bias, var, members, trial) -> None:
     idx = np.flatnonzero(members)
     q = np.outer(bias[idx], bias[idx]) + np.diag(var[idx])
     starts = (np.full(idx.size, 1 / idx.size), rng.dirichlet(np.ones(idx.size)))
-    best = min((optimize.minimize(lambda x: x @ q @ x, x0, method="SLSQP",
-                                  bounds=[(0, 1)] * idx.size,
-                                  constraints=[{"type": "eq", "fun": lambda x: x.sum() - 1}],
-                                  options={"ftol": 1e-15, "maxiter": 500}) for x0 in starts),
-               key=lambda res: res.fun)
+    best = min(
+        (
+            optimize.minimize(
+                lambda x: x @ q @ x,
+                x0,
+                method="SLSQP",
+                bounds=[(0, 1)] * idx.size,
+                constraints=[{"type": "eq", "fun": lambda x: x.sum() - 1}],
+                options={"ftol": 1e-15, "maxiter": 500},
+            )
+            for x0 in starts
+        ),
+        key=lambda res: res.fun,
+    )
     ours = w[idx] @ q @ w[idx]
     assert np.all(w >= 0) and w.sum() == pytest.approx(1) and np.all(w[~members] == 0)
     assert ours <= best.fun + 1e-10, (trial, ours, best.fun)
@@ -128,8 +137,14 @@ def test_estimates_have_the_raw_sample_distribution() -> None:
 def test_pass_probability_matches_raw_monte_carlo(task, eps, m) -> None:
     rng = np.random.default_rng(4)
     reps = 6000
-    passed = np.array([np.all(np.abs(ref.estimates(task.kind, rng, task.types, task.scale, m)
-                                     - task.types) <= eps) for _ in range(reps)])
+    passed = np.array(
+        [
+            np.all(
+                np.abs(ref.estimates(task.kind, rng, task.types, task.scale, m) - task.types) <= eps
+            )
+            for _ in range(reps)
+        ]
+    )
     exact = vf.pass_probability(task, eps, m)
     assert abs(passed.mean() - exact) <= 4 * math.sqrt(exact * (1 - exact) / reps)
 
@@ -196,12 +211,19 @@ def test_dynamics_match_the_numpy_reference(study) -> None:
             m = int(name.split("m=")[1]) if "m=" in name else tr.guarantee.samples
             fee = task.cost * m if tested else 0.0
             for r in range(0, R, 64):
-                members, sizes, moves = ref.dynamics(task.kind, task.types, reports,
-                                                     out.eligible[s, r], fee, task.samples,
-                                                     task.scale, name == "pooling",
-                                                     CONFIG.max_rounds)
+                members, sizes, moves = ref.dynamics(
+                    task.kind,
+                    task.types,
+                    reports,
+                    out.eligible[s, r],
+                    fee,
+                    task.samples,
+                    task.scale,
+                    name == "pooling",
+                    CONFIG.max_rounds,
+                )
                 np.testing.assert_array_equal(members, out.members[s, r], err_msg=name)
-                np.testing.assert_array_equal(sizes, out.sizes[s, r, :len(sizes)], err_msg=name)
+                np.testing.assert_array_equal(sizes, out.sizes[s, r, : len(sizes)], err_msg=name)
                 assert moves == out.moves[s, r]
 
 
@@ -218,12 +240,19 @@ def upper_set_prediction(bias: np.ndarray, noise: float, n: int) -> np.ndarray:
         members &= ~leave
 
 
+def pooling_and_full_information(profiles: np.ndarray, seed: int) -> vf.Outcome:
+    """Both mechanisms on a family of type profiles, one per replicate."""
+    mechanisms = [vf.pooling(), vf.full_information()]
+    return vf.simulate(
+        MEAN, mechanisms, jax.random.key(seed), R, CONFIG.max_rounds, profiles=profiles
+    )
+
+
 def test_pooling_follows_the_bias_order_theorem_on_random_profiles() -> None:
     rng = np.random.default_rng(5)
     bias = np.sort(rng.uniform(0, 2, (R, 5)), axis=1)
     profiles = np.stack([bias, np.ones_like(bias)], axis=2)
-    out = vf.simulate(MEAN, [vf.pooling(), vf.full_information()], jax.random.key(5), R,
-                      CONFIG.max_rounds, profiles=profiles)
+    out = pooling_and_full_information(profiles, 5)
     predicted = np.stack([upper_set_prediction(b, 1.0, MEAN.samples) for b in bias])
     np.testing.assert_array_equal(out.members[0], predicted)
     assert 0.2 < (predicted.sum(1) == 1).mean() < 1  # the family has both endings
@@ -233,10 +262,9 @@ def test_pooling_follows_the_bias_order_theorem_on_random_profiles() -> None:
 def test_full_information_is_stable_for_any_types() -> None:
     rng = np.random.default_rng(6)
     profiles = np.stack([rng.normal(0, 1.5, (R, 5)), rng.uniform(0.2, 3, (R, 5))], axis=2)
-    out = vf.simulate(MEAN, [vf.full_information(), vf.pooling()], jax.random.key(6), R,
-                      CONFIG.max_rounds, profiles=profiles)
-    assert np.all(out.grand_stable[0])
-    assert out.grand_stable[1].mean() < 0.9  # pooling is not
+    out = pooling_and_full_information(profiles, 6)
+    assert np.all(out.grand_stable[1])
+    assert out.grand_stable[0].mean() < 0.9  # pooling is not
 
 
 def test_a_lemon_report_never_pays(study) -> None:
@@ -246,8 +274,11 @@ def test_a_lemon_report_never_pays(study) -> None:
     for tr in results.tasks.values():
         out = tr.outcome
         best = int(np.argmin(tr.closed.alone))
-        for name in ("full information", "no test, truthful",
-                     unravelling.verification_name(tr.guarantee.samples)):
+        for name in (
+            "full information",
+            "no test, truthful",
+            unravelling.verification_name(tr.guarantee.samples),
+        ):
             gain = out.deviation_gain[tr.scenario(name)].mean(0)
             assert gain[best] == pytest.approx(0, abs=1e-7)
             assert np.all(np.delete(gain, best) < 0), (tr.kind, name, gain)
@@ -267,8 +298,13 @@ def test_exchange_game_unravels_under_uniform_alpha_and_stays_whole_verified() -
     np.testing.assert_allclose(uniform.grand_risk, kl, rtol=1e-10)
     assert not uniform.whole and uniform.trajectory[-1].tolist() == [0, 0, 0, 0, 1]
     assert np.all(np.diff(uniform.trajectory.sum(1)) < 0)
-    verified = vf.play_exchange(MEAN, "verified", passes=vf.verification_passes(
-        MEAN, jax.random.key(7), 0.2, vf.guarantee(MEAN, 0.2, 0.05).samples))
+    verified = vf.play_exchange(
+        MEAN,
+        "verified",
+        passes=vf.verification_passes(
+            MEAN, jax.random.key(7), 0.2, vf.guarantee(MEAN, 0.2, 0.05).samples
+        ),
+    )
     assert verified.whole and np.all(verified.risk <= verified.alone + 1e-12)
     assert np.all(verified.risk[1:] < verified.alone[1:])
     assert np.all(np.triu(verified.alpha, 1) == 0)  # nobody learns from a worse player
@@ -279,8 +315,9 @@ def test_exchange_game_on_sampled_data_with_game_equilibrium() -> None:
     data = [rng.normal(b, s, (20_000, 1)) for b, s in MEAN.types]
     game = gtgen.Game([gtgen.expfam.gaussian(1)] * MEAN.agents, np.full((5, 5), 0.2), data)
     own = game.stack(game.own_moments64)
-    np.testing.assert_allclose(game_equilibrium_all(game), gtgen.nash_equilibrium(game.alpha, own),
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        game_equilibrium_all(game), gtgen.nash_equilibrium(game.alpha, own), atol=1e-10
+    )
     uniform = vf.play_exchange(MEAN, "uniform", own_moments=own)
     verified = vf.play_exchange(MEAN, "verified", own_moments=own)
     assert uniform.trajectory[-1].tolist() == [0, 0, 0, 0, 1] and verified.whole
@@ -313,18 +350,26 @@ def test_outputs(study) -> None:
 
 
 def test_cli_runs_and_writes(tmp_path, capsys) -> None:
-    status = main(["experiment", "unravelling", "--replicates", str(R), "--out",
-                   str(tmp_path / "run")])
+    status = main(
+        ["experiment", "unravelling", "--replicates", str(R), "--out", str(tmp_path / "run")]
+    )
     assert status == 0
     assert "claims:" in capsys.readouterr().out
     assert json.loads((tmp_path / "run" / "results.json").read_text())["replicates"] == R
 
 
-@pytest.mark.parametrize("argv, field", [
-    (["--delta", "1.5"], "delta"), (["--delta", "0"], "delta"), (["--eps", "0"], "eps"),
-    (["--cls-eps", "-1"], "cls_eps"), (["--cost", "-1"], "cost"), (["--samples", "-2"], "samples"),
-    (["--replicates", "0"], "replicates"),
-])
+@pytest.mark.parametrize(
+    "argv, field",
+    [
+        (["--delta", "1.5"], "delta"),
+        (["--delta", "0"], "delta"),
+        (["--eps", "0"], "eps"),
+        (["--cls-eps", "-1"], "cls_eps"),
+        (["--cost", "-1"], "cost"),
+        (["--samples", "-2"], "samples"),
+        (["--replicates", "0"], "replicates"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, field) -> None:
     out = tmp_path / "run"
     status = main(["experiment", "unravelling", *argv, "--out", str(out)])
@@ -341,52 +386,59 @@ def _cls(**kw):
     return vf.classification(**{"flip": [0, 0.2], "samples": 10, "dim": 5, **kw})
 
 
-@pytest.mark.parametrize("call, field", [
-    (lambda: _mean(bias=[0.0]), "bias"),  # J < 2
-    (lambda: _mean(bias=[0, np.nan]), "bias"),
-    (lambda: _mean(noise=[1, -1]), "noise"),
-    (lambda: _mean(noise=[1, 1, 1]), "noise"),
-    (lambda: _mean(samples=-5), "samples"),
-    (lambda: _mean(samples=2.5), "samples"),
-    (lambda: _mean(cost=-1), "cost"),
-    (lambda: _mean(target_noise=0), "target_noise"),
-    (lambda: _cls(flip=[0.1]), "flip"),
-    (lambda: _cls(flip=[0, 0.5]), "flip"),
-    (lambda: _cls(samples=0), "samples"),
-    (lambda: _cls(dim=1), "dim"),
-    (lambda: _cls(cost=-0.5), "cost"),
-    (lambda: vf.guarantee(_mean(), 0, 0.05), "eps"),
-    (lambda: vf.guarantee(_mean(), -1, 0.05), "eps"),
-    (lambda: vf.guarantee(_mean(), math.inf, 0.05), "eps"),
-    (lambda: vf.guarantee(_mean(), 0.1, 0), "delta"),
-    (lambda: vf.guarantee(_mean(), 0.1, 1), "delta"),
-    (lambda: vf.guarantee(_mean(), 0.1, 1.5), "delta"),
-    (lambda: vf.hoeffding_samples(1, 0.1, 0.05, 0), "estimates"),
-    (lambda: vf.verification(0), "eps"),
-    (lambda: vf.verification(-0.1, 10), "eps"),
-    (lambda: vf.verification(0.1, -5), "verification_samples"),
-    (lambda: vf.verification(0.1, 1), "verification_samples"),
-    (lambda: vf.verification(0.1, 10, reports="bogus"), "reports"),
-    (lambda: vf.simulate(_mean(), [], jax.random.key(0)), "mechanisms"),
-    (lambda: vf.simulate(_mean(), [vf.pooling()], jax.random.key(0), 0), "replicates"),
-    (lambda: vf.simulate(_mean(), [vf.verification(0.1, 10, reports=[[0, 1]])],
-                         jax.random.key(0), 4), "reports"),
-    (lambda: vf.simulate("mean", [vf.pooling()], jax.random.key(0)), "task"),
-    (lambda: vf.pass_probability(_mean(), 0.1, 1), "verification_samples"),
-    (lambda: vf.play_exchange(_cls()), "task"),
-    (lambda: vf.play_exchange(_mean(), "bogus"), "policy"),
-    (lambda: unravelling.validate(CONFIG._replace(bias=(0.0,))), "bias"),
-    (lambda: unravelling.validate(CONFIG._replace(cost=-1.0)), "cost"),
-    (lambda: unravelling.validate(CONFIG._replace(samples=-1)), "samples"),
-    (lambda: unravelling.validate(CONFIG._replace(cls_samples=0)), "samples"),
-    (lambda: unravelling.validate(CONFIG._replace(delta=2.0)), "delta"),
-    (lambda: unravelling.validate(CONFIG._replace(eps=0.0)), "eps"),
-    (lambda: unravelling.validate(CONFIG._replace(cls_eps=math.inf)), "cls_eps"),
-    (lambda: unravelling.validate(CONFIG._replace(fractions=(0.5,))), "fractions"),
-    (lambda: unravelling.validate(CONFIG._replace(fractions=(1.0, -2.0))), "fractions"),
-    (lambda: unravelling.validate(CONFIG._replace(replicates=0)), "replicates"),
-    (lambda: unravelling.validate(CONFIG._replace(flip=(0.2, 0.7))), "flip"),
-])
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        (lambda: _mean(bias=[0.0]), "bias"),  # J < 2
+        (lambda: _mean(bias=[0, np.nan]), "bias"),
+        (lambda: _mean(noise=[1, -1]), "noise"),
+        (lambda: _mean(noise=[1, 1, 1]), "noise"),
+        (lambda: _mean(samples=-5), "samples"),
+        (lambda: _mean(samples=2.5), "samples"),
+        (lambda: _mean(cost=-1), "cost"),
+        (lambda: _mean(target_noise=0), "target_noise"),
+        (lambda: _cls(flip=[0.1]), "flip"),
+        (lambda: _cls(flip=[0, 0.5]), "flip"),
+        (lambda: _cls(samples=0), "samples"),
+        (lambda: _cls(dim=1), "dim"),
+        (lambda: _cls(cost=-0.5), "cost"),
+        (lambda: vf.guarantee(_mean(), 0, 0.05), "eps"),
+        (lambda: vf.guarantee(_mean(), -1, 0.05), "eps"),
+        (lambda: vf.guarantee(_mean(), math.inf, 0.05), "eps"),
+        (lambda: vf.guarantee(_mean(), 0.1, 0), "delta"),
+        (lambda: vf.guarantee(_mean(), 0.1, 1), "delta"),
+        (lambda: vf.guarantee(_mean(), 0.1, 1.5), "delta"),
+        (lambda: vf.hoeffding_samples(1, 0.1, 0.05, 0), "estimates"),
+        (lambda: vf.verification(0), "eps"),
+        (lambda: vf.verification(-0.1, 10), "eps"),
+        (lambda: vf.verification(0.1, -5), "verification_samples"),
+        (lambda: vf.verification(0.1, 1), "verification_samples"),
+        (lambda: vf.verification(0.1, 10, reports="bogus"), "reports"),
+        (lambda: vf.simulate(_mean(), [], jax.random.key(0)), "mechanisms"),
+        (lambda: vf.simulate(_mean(), [vf.pooling()], jax.random.key(0), 0), "replicates"),
+        (
+            lambda: vf.simulate(
+                _mean(), [vf.verification(0.1, 10, reports=[[0, 1]])], jax.random.key(0), 4
+            ),
+            "reports",
+        ),
+        (lambda: vf.simulate("mean", [vf.pooling()], jax.random.key(0)), "task"),
+        (lambda: vf.pass_probability(_mean(), 0.1, 1), "verification_samples"),
+        (lambda: vf.play_exchange(_cls()), "task"),
+        (lambda: vf.play_exchange(_mean(), "bogus"), "policy"),
+        (lambda: unravelling.validate(CONFIG._replace(bias=(0.0,))), "bias"),
+        (lambda: unravelling.validate(CONFIG._replace(cost=-1.0)), "cost"),
+        (lambda: unravelling.validate(CONFIG._replace(samples=-1)), "samples"),
+        (lambda: unravelling.validate(CONFIG._replace(cls_samples=0)), "samples"),
+        (lambda: unravelling.validate(CONFIG._replace(delta=2.0)), "delta"),
+        (lambda: unravelling.validate(CONFIG._replace(eps=0.0)), "eps"),
+        (lambda: unravelling.validate(CONFIG._replace(cls_eps=math.inf)), "cls_eps"),
+        (lambda: unravelling.validate(CONFIG._replace(fractions=(0.5,))), "fractions"),
+        (lambda: unravelling.validate(CONFIG._replace(fractions=(1.0, -2.0))), "fractions"),
+        (lambda: unravelling.validate(CONFIG._replace(replicates=0)), "replicates"),
+        (lambda: unravelling.validate(CONFIG._replace(flip=(0.2, 0.7))), "flip"),
+    ],
+)
 def test_bad_input_is_one_clear_error(call, field) -> None:
     with pytest.raises((ValueError, TypeError), match=field):
         call()

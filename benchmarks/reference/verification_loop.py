@@ -47,8 +47,17 @@ def weights(kind: str, reports: np.ndarray, n: int, mask: np.ndarray, pooling: b
     return w
 
 
-def dynamics(kind: str, types: np.ndarray, reports: np.ndarray, eligible: np.ndarray,
-             fee: float, n: int, scale: float, pooling: bool, max_rounds: int):
+def dynamics(
+    kind: str,
+    types: np.ndarray,
+    reports: np.ndarray,
+    eligible: np.ndarray,
+    fee: float,
+    n: int,
+    scale: float,
+    pooling: bool,
+    max_rounds: int,
+):
     """(members, sizes per round, moves): best-response rounds from the eligible agents."""
     agents = types.shape[0]
     alone = np.array([risk(kind, np.eye(agents)[j], types, n, scale) for j in range(agents)])
@@ -69,8 +78,9 @@ def dynamics(kind: str, types: np.ndarray, reports: np.ndarray, eligible: np.nda
     return members, sizes, moves
 
 
-def estimates(kind: str, rng: np.random.Generator, types: np.ndarray, scale: float,
-              m: int) -> np.ndarray:
+def estimates(
+    kind: str, rng: np.random.Generator, types: np.ndarray, scale: float, m: int
+) -> np.ndarray:
     """The test statistics, from the agents' m raw samples and m trusted samples."""
     if kind == "classification":
         return (rng.binomial(m, types[:, 0]) / m)[:, None]
@@ -83,9 +93,17 @@ def _c4(m: int) -> float:
     return math.sqrt(2 / (m - 1)) * math.exp(math.lgamma(m / 2) - math.lgamma((m - 1) / 2))
 
 
-def simulate(kind: str, types: np.ndarray, n: int, scale: float, cost: float,
-             mechanisms: list[tuple[bool, float, int]], replicates: int, seed: int = 0,
-             max_rounds: int = 12) -> np.ndarray:
+def simulate(
+    kind: str,
+    types: np.ndarray,
+    n: int,
+    scale: float,
+    cost: float,
+    mechanisms: list[tuple[bool, float, int]],
+    replicates: int,
+    seed: int = 0,
+    max_rounds: int = 12,
+) -> np.ndarray:
     """[S, R] final coalition sizes for mechanisms (pooling, eps, m), truthful reports."""
     rng = np.random.default_rng(seed)
     out = np.zeros((len(mechanisms), replicates), int)
@@ -95,7 +113,8 @@ def simulate(kind: str, types: np.ndarray, n: int, scale: float, cost: float,
             ok = np.ones(types.shape[0], bool)
             if tested:
                 ok = np.max(np.abs(estimates(kind, rng, types, scale, m) - types), axis=1) <= eps
-            members, _, _ = dynamics(kind, types, types, ok, cost * m * tested, n, scale, pool,
-                                     max_rounds)
+            members, _, _ = dynamics(
+                kind, types, types, ok, cost * m * tested, n, scale, pool, max_rounds
+            )
             out[s, r] = members.sum()
     return out

@@ -78,10 +78,12 @@ class Config(NamedTuple):
     seed: int = 0
 
     def tasks(self) -> dict[str, vf.Task]:
-        return {"mean": vf.mean_estimation(self.bias, self.noise, self.samples, self.target_noise,
-                                           self.cost),
-                "classification": vf.classification(self.flip, self.cls_samples, self.dim,
-                                                    self.cost)}
+        return {
+            "mean": vf.mean_estimation(
+                self.bias, self.noise, self.samples, self.target_noise, self.cost
+            ),
+            "classification": vf.classification(self.flip, self.cls_samples, self.dim, self.cost),
+        }
 
     def tolerance(self, kind: str) -> float:
         return self.eps if kind == "mean" else self.cls_eps
@@ -99,14 +101,19 @@ def validate(config: Config) -> Config:
     config.tasks()  # bias, noise, samples, target_noise, cost, flip, dim, cls_samples
     for name in ("eps", "cls_eps"):
         if math.isinf(check_eps(getattr(config, name), name)):
-            raise ValueError(f"{name}: the study needs a finite tolerance (ε = ∞ is one of its "
-                             "mechanisms already)")
+            raise ValueError(
+                f"{name}: the study needs a finite tolerance (ε = ∞ is one of its "
+                "mechanisms already)"
+            )
     check_delta(config.delta)
-    fractions = np.asarray(config.fractions, dtype=float) if np.ndim(config.fractions) == 1 \
-        else np.zeros(0)
+    fractions = (
+        np.asarray(config.fractions, dtype=float) if np.ndim(config.fractions) == 1 else np.zeros(0)
+    )
     if fractions.size == 0 or not np.all(np.isfinite(fractions)) or np.any(fractions <= 0):
-        raise ValueError(f"fractions: must be a non-empty list of positive multiples of the "
-                         f"guaranteed m, got {config.fractions!r}")
+        raise ValueError(
+            f"fractions: must be a non-empty list of positive multiples of the "
+            f"guaranteed m, got {config.fractions!r}"
+        )
     if 1.0 not in fractions.tolist():
         raise ValueError("fractions: must include 1 (the guaranteed m itself)")
     for name in ("replicates", "max_rounds"):
@@ -144,8 +151,13 @@ class Results(NamedTuple):
     wall_s: float
 
 
-SCENARIOS = ("pooling", "full information", "no test, lemons", "no test, truthful",
-             "verification at m*, lemons")
+SCENARIOS = (
+    "pooling",
+    "full information",
+    "no test, lemons",
+    "no test, truthful",
+    "verification at m*, lemons",
+)
 
 
 def verification_name(m: int) -> str:
@@ -160,10 +172,11 @@ def run_task(config: Config, kind: str, key: jax.Array) -> TaskResult:
     grid = tuple(sorted({max(2, round(f * g.samples)) for f in config.fractions}))
     mechanisms = [vf.pooling("pooling"), vf.full_information("full information")]
     mechanisms += [vf.verification(eps, m, name=verification_name(m)) for m in grid]
-    mechanisms += [vf.verification(math.inf, reports="lemons", name="no test, lemons"),
-                   vf.verification(math.inf, name="no test, truthful"),
-                   vf.verification(eps, g.samples, reports="lemons",
-                                   name="verification at m*, lemons")]
+    mechanisms += [
+        vf.verification(math.inf, reports="lemons", name="no test, lemons"),
+        vf.verification(math.inf, name="no test, truthful"),
+        vf.verification(eps, g.samples, reports="lemons", name="verification at m*, lemons"),
+    ]
     outcome = vf.simulate(task, mechanisms, key, config.replicates, config.max_rounds)
     affordable = [m <= g.affordable for m in grid]
     exact = tuple(vf.pass_probability(task, eps, m) * ok for m, ok in zip(grid, affordable))
@@ -179,11 +192,15 @@ def run_exchange(config: Config, key: jax.Array) -> dict[str, vf.ExchangeOutcome
     return {
         "uniform": vf.play_exchange(task, "uniform"),
         "verified": vf.play_exchange(
-            task, "verified", passes=vf.verification_passes(task, k_truth, config.eps, g.samples)),
+            task, "verified", passes=vf.verification_passes(task, k_truth, config.eps, g.samples)
+        ),
         "no test, lemons": vf.play_exchange(task, "verified", reports=lemons),
         "verified, lemons": vf.play_exchange(
-            task, "verified", reports=lemons,
-            passes=vf.verification_passes(task, k_lemons, config.eps, g.samples, lemons)),
+            task,
+            "verified",
+            reports=lemons,
+            passes=vf.verification_passes(task, k_lemons, config.eps, g.samples, lemons),
+        ),
     }
 
 
@@ -192,8 +209,10 @@ def run(config: Config | None = None, out_dir: str | Path | None = None) -> Resu
     config = validate(config or Config())
     start = time.perf_counter()
     k_mean, k_cls, k_exchange = jax.random.split(jax.random.key(config.seed), 3)
-    tasks = {"mean": run_task(config, "mean", k_mean),
-             "classification": run_task(config, "classification", k_cls)}
+    tasks = {
+        "mean": run_task(config, "mean", k_mean),
+        "classification": run_task(config, "classification", k_cls),
+    }
     results = Results(config, tasks, run_exchange(config, k_exchange), time.perf_counter() - start)
     if out_dir is not None:
         write_outputs(results, out_dir)
@@ -224,8 +243,11 @@ def risk_agreement(tr: TaskResult, s: int) -> tuple[np.ndarray, np.ndarray, np.n
     """Per agent: mean expected risk, mean realised risk, standard error of their difference."""
     out = tr.outcome
     diff = out.realised[s] - out.risk[s]
-    return (out.risk[s].mean(0), out.realised[s].mean(0),
-            diff.std(0, ddof=1) / math.sqrt(diff.shape[0]))
+    return (
+        out.risk[s].mean(0),
+        out.realised[s].mean(0),
+        diff.std(0, ddof=1) / math.sqrt(diff.shape[0]),
+    )
 
 
 def task_claims(tr: TaskResult, config: Config) -> list[Claim]:
@@ -237,31 +259,59 @@ def task_claims(tr: TaskResult, config: Config) -> list[Claim]:
     freq, exact = frequencies(tr), np.array(tr.exact)
     se = np.array([_se(p, R) for p in exact])
     claims = [
-        Claim(kind, f"pooling ends at ∅ or {{worst agent}} in every replicate "
-                    f"({out.unravelled(worst)[pool].mean():.2%})",
-              bool(out.unravelled(worst)[pool].all())),
-        Claim(kind, f"full information keeps the grand coalition stable in every replicate "
-                    f"({out.grand_stable[full].mean():.2%})", bool(out.grand_stable[full].all())),
-        Claim(kind, f"verification at the guaranteed m = {g.samples}: stable grand coalition in "
-                    f"{freq[tr.grid.index(g.samples)]:.2%} ≥ 1 − δ = {1 - delta:.0%}",
-              bool(freq[tr.grid.index(g.samples)] >= 1 - delta)),
-        Claim(kind, f"the frequency rises with m: exact {', '.join(f'{p:.3f}' for p in exact)}; "
-                    f"measured within {STANDARD_ERRORS:g} SE at every m (largest gap "
-                    f"{np.max(np.abs(freq - exact) / se):.1f} SE)",
-              bool(np.all(np.diff(exact) > 0) and np.all(np.abs(freq - exact) <= STANDARD_ERRORS
-                                                         * se))),
-        Claim(kind, f"ε = ∞ with the lemons report unravels in every replicate "
-                    f"({out.unravelled(worst)[lemons].mean():.2%})",
-              bool(out.unravelled(worst)[lemons].all())),
-        Claim(kind, "ε = ∞ with truthful reports is full information in every replicate",
-              bool(np.array_equal(out.members[truthful], out.members[full])
-                   and np.allclose(out.risk[truthful], out.risk[full]))),
+        Claim(
+            kind,
+            f"pooling ends at ∅ or {{worst agent}} in every replicate "
+            f"({out.unravelled(worst)[pool].mean():.2%})",
+            bool(out.unravelled(worst)[pool].all()),
+        ),
+        Claim(
+            kind,
+            f"full information keeps the grand coalition stable in every replicate "
+            f"({out.grand_stable[full].mean():.2%})",
+            bool(out.grand_stable[full].all()),
+        ),
+        Claim(
+            kind,
+            f"verification at the guaranteed m = {g.samples}: stable grand coalition in "
+            f"{freq[tr.grid.index(g.samples)]:.2%} ≥ 1 − δ = {1 - delta:.0%}",
+            bool(freq[tr.grid.index(g.samples)] >= 1 - delta),
+        ),
+        Claim(
+            kind,
+            f"the frequency rises with m: exact {', '.join(f'{p:.3f}' for p in exact)}; "
+            f"measured within {STANDARD_ERRORS:g} SE at every m (largest gap "
+            f"{np.max(np.abs(freq - exact) / se):.1f} SE)",
+            bool(
+                np.all(np.diff(exact) > 0) and np.all(np.abs(freq - exact) <= STANDARD_ERRORS * se)
+            ),
+        ),
+        Claim(
+            kind,
+            f"ε = ∞ with the lemons report unravels in every replicate "
+            f"({out.unravelled(worst)[lemons].mean():.2%})",
+            bool(out.unravelled(worst)[lemons].all()),
+        ),
+        Claim(
+            kind,
+            "ε = ∞ with truthful reports is full information in every replicate",
+            bool(
+                np.array_equal(out.members[truthful], out.members[full])
+                and np.allclose(out.risk[truthful], out.risk[full])
+            ),
+        ),
     ]
     lied = np.abs(tr.task.types - tr.closed.best).max(axis=1) > 2 * config.tolerance(kind)
     caught = out.caught[at][:, lied].all(axis=1).mean()
-    claims.append(Claim(kind, f"at m = {g.samples} every lemon report (agents "
-                              f"{np.flatnonzero(lied).tolist()}) is caught in {caught:.2%} ≥ "
-                              f"{1 - delta:.0%}", bool(caught >= 1 - delta)))
+    claims.append(
+        Claim(
+            kind,
+            f"at m = {g.samples} every lemon report (agents "
+            f"{np.flatnonzero(lied).tolist()}) is caught in {caught:.2%} ≥ "
+            f"{1 - delta:.0%}",
+            bool(caught >= 1 - delta),
+        )
+    )
     allowance = 0.0 if kind == "mean" else CLASSIFICATION_ALLOWANCE
     gap, within = 0.0, True
     for s in range(len(out.names)):
@@ -270,8 +320,14 @@ def task_claims(tr: TaskResult, config: Config) -> list[Claim]:
         gap = max(gap, float(diff.max()))
         within &= bool(np.all(diff <= allowance + STANDARD_ERRORS * err))
     what = "4 SE" if kind == "mean" else f"{allowance} + 4 SE (the large-d limit's O(1/d))"
-    claims.append(Claim(kind, f"closed-form risks agree with Monte Carlo within {what} for every "
-                              f"mechanism and agent (largest gap {gap:.2g})", within))
+    claims.append(
+        Claim(
+            kind,
+            f"closed-form risks agree with Monte Carlo within {what} for every "
+            f"mechanism and agent (largest gap {gap:.2g})",
+            within,
+        )
+    )
     return claims
 
 
@@ -279,14 +335,23 @@ def exchange_claims(exchange: dict[str, vf.ExchangeOutcome]) -> list[Claim]:
     uniform, verified = exchange["uniform"], exchange["verified"]
     others = np.delete(uniform.trajectory[-1], int(np.argmax(uniform.alone)))
     return [
-        Claim("exchange", f"uniform α unravels: {' → '.join(str(int(t.sum())) for t in uniform.trajectory)}"
-                          " players", bool(not others.any())),
-        Claim("exchange", "the verified α policy keeps the game whole (every player at least as "
-                          "good as alone)", bool(verified.whole and np.all(
-                              verified.risk <= verified.alone * (1 + 1e-9) + 1e-12))),
-        Claim("exchange", "without a test (ε = ∞) the lemons report makes the verified policy "
-                          "uniform again, and the game unravels",
-              bool(not exchange["no test, lemons"].whole)),
+        Claim(
+            "exchange",
+            f"uniform α unravels: {' → '.join(str(int(t.sum())) for t in uniform.trajectory)}"
+            " players",
+            bool(not others.any()),
+        ),
+        Claim(
+            "exchange",
+            "the verified α policy keeps the game whole (every player at least as good as alone)",
+            bool(verified.whole and np.all(verified.risk <= verified.alone * (1 + 1e-9) + 1e-12)),
+        ),
+        Claim(
+            "exchange",
+            "without a test (ε = ∞) the lemons report makes the verified policy "
+            "uniform again, and the game unravels",
+            bool(not exchange["no test, lemons"].whole),
+        ),
     ]
 
 
@@ -329,22 +394,39 @@ def _task_record(tr: TaskResult) -> dict:
     g, c = tr.guarantee, tr.closed
     return {
         "types": {name: tr.task.types[:, i].tolist() for i, name in enumerate(tr.task.type_names)},
-        "samples": tr.task.samples, "cost": tr.task.cost, "scale": tr.task.scale,
-        "closed_form": {"alone": c.alone.tolist(), "full_information": c.full,
-                        "full_information_weights": c.weights.tolist(), "pooled": c.pooled,
-                        "gains": c.gains.tolist()},
-        "guarantee": {**g._asdict(), "affordable": g.affordable if math.isfinite(g.affordable)
-                      else None, "formula": "m >= (B^2 / 2 eps^2) ln(2K / delta)"},
-        "stability": {"m": list(tr.grid), "measured": frequencies(tr).tolist(),
-                      "exact": list(tr.exact)},
+        "samples": tr.task.samples,
+        "cost": tr.task.cost,
+        "scale": tr.task.scale,
+        "closed_form": {
+            "alone": c.alone.tolist(),
+            "full_information": c.full,
+            "full_information_weights": c.weights.tolist(),
+            "pooled": c.pooled,
+            "gains": c.gains.tolist(),
+        },
+        "guarantee": {
+            **g._asdict(),
+            "affordable": g.affordable if math.isfinite(g.affordable) else None,
+            "formula": "m >= (B^2 / 2 eps^2) ln(2K / delta)",
+        },
+        "stability": {
+            "m": list(tr.grid),
+            "measured": frequencies(tr).tolist(),
+            "exact": list(tr.exact),
+        },
         "scenarios": [_scenario_record(tr, s) for s in range(len(tr.outcome.names))],
     }
 
 
 def _exchange_record(e: vf.ExchangeOutcome) -> dict:
-    return {"trajectory": e.trajectory.astype(int).tolist(), "alpha": e.alpha.tolist(),
-            "risk": e.risk.tolist(), "alone": e.alone.tolist(), "grand_risk": e.grand_risk.tolist(),
-            "whole": e.whole}
+    return {
+        "trajectory": e.trajectory.astype(int).tolist(),
+        "alpha": e.alpha.tolist(),
+        "risk": e.risk.tolist(),
+        "alone": e.alone.tolist(),
+        "grand_risk": e.grand_risk.tolist(),
+        "whole": e.whole,
+    }
 
 
 def metrics(results: Results) -> dict:
@@ -368,43 +450,60 @@ def report_text(results: Results) -> str:
     """A short human-readable report: settings, guarantee, frequencies, accuracies, claims."""
     cfg = results.config
     lines = [
-        ("gtgen: unravelling and probabilistic verification (gtgen's formulation of Capitaine "
-         "et al., NeurIPS 2024)"),
-        (f"{cfg.replicates} Monte-Carlo replicates per mechanism, one compiled program per task; "
-         f"δ = {cfg.delta:g}, c = {cfg.cost:g} per sample; {results.wall_s:.1f} s"),
+        (
+            "gtgen: unravelling and probabilistic verification (gtgen's formulation of Capitaine "
+            "et al., NeurIPS 2024)"
+        ),
+        (
+            f"{cfg.replicates} Monte-Carlo replicates per mechanism, one compiled program per task; "
+            f"δ = {cfg.delta:g}, c = {cfg.cost:g} per sample; {results.wall_s:.1f} s"
+        ),
     ]
     for tr in results.tasks.values():
         g, c, out = tr.guarantee, tr.closed, tr.outcome
-        types = ", ".join(f"{n} {np.round(tr.task.types[:, i], 4).tolist()}"
-                          for i, n in enumerate(tr.task.type_names))
-        lines += ["", f"== {tr.kind}: {types}; n = {tr.task.samples}"
-                      + (f", d = {int(tr.task.scale)}" if tr.kind == "classification" else ""),
-                  f"alone risk           {_row(c.alone)}",
-                  f"pooled (grand)       {c.pooled:9.4f}    full information (grand) {c.full:.4f}",
-                  (f"Hoeffding: m ≥ (B²/2ε²) ln(2K/δ) with B = {g.bound:.3f}, K = {g.estimates},"
-                   f" ε = {g.eps:g}: m* = {g.samples}; affordable up to m = {g.affordable:.0f}"),
-                  f"{'m':>8} {'measured':>9} {'exact':>9}"]
+        types = ", ".join(
+            f"{n} {np.round(tr.task.types[:, i], 4).tolist()}"
+            for i, n in enumerate(tr.task.type_names)
+        )
+        lines += [
+            "",
+            f"== {tr.kind}: {types}; n = {tr.task.samples}"
+            + (f", d = {int(tr.task.scale)}" if tr.kind == "classification" else ""),
+            f"alone risk           {_row(c.alone)}",
+            f"pooled (grand)       {c.pooled:9.4f}    full information (grand) {c.full:.4f}",
+            (
+                f"Hoeffding: m ≥ (B²/2ε²) ln(2K/δ) with B = {g.bound:.3f}, K = {g.estimates},"
+                f" ε = {g.eps:g}: m* = {g.samples}; affordable up to m = {g.affordable:.0f}"
+            ),
+            f"{'m':>8} {'measured':>9} {'exact':>9}",
+        ]
         for m, f, p in zip(tr.grid, frequencies(tr), tr.exact):
             lines.append(f"{m:>8} {f:>9.4f} {p:>9.4f}" + ("   ← m*" if m == g.samples else ""))
         lines.append(f"{'mechanism':<28} {'stable':>7} {'∅/{worst}':>9} {'mean size by round'}")
         for s, name in enumerate(out.names):
             sizes = out.sizes[s].mean(0)
             last = int(np.max(out.moves[s])) + 1
-            lines.append(f"{name:<28} {out.grand_stable[s].mean():>7.3f} "
-                         f"{out.unravelled(tr.worst)[s].mean():>9.3f} "
-                         f"{' → '.join(f'{x:.2f}' for x in sizes[:last + 1])}")
+            lines.append(
+                f"{name:<28} {out.grand_stable[s].mean():>7.3f} "
+                f"{out.unravelled(tr.worst)[s].mean():>9.3f} "
+                f"{' → '.join(f'{x:.2f}' for x in sizes[: last + 1])}"
+            )
         if tr.kind == "classification":
             lines.append("accuracy per agent (closed form / Monte Carlo):")
             for name in ("pooling", "full information", verification_name(g.samples)):
                 s = tr.scenario(name)
                 expected, realised, _ = risk_agreement(tr, s)
-                lines.append(f"  {name:<26}" + "".join(f" {1 - e:.3f}/{1 - r:.3f}"
-                                                      for e, r in zip(expected, realised)))
+                lines.append(
+                    f"  {name:<26}"
+                    + "".join(f" {1 - e:.3f}/{1 - r:.3f}" for e, r in zip(expected, realised))
+                )
             lines.append(f"  {'alone':<26}" + "".join(f" {1 - a:.3f}      " for a in c.alone))
     lines += ["", "== exchange game (1-D Gaussian players, KL(P_0 ‖ p_i), closed-form equilibria)"]
     for name, e in results.exchange.items():
-        lines.append(f"{name:<18} players in: {' → '.join(str(int(t.sum())) for t in e.trajectory)}"
-                     f"; KL at the end {_row(e.risk, '{:>7.3f}')}")
+        lines.append(
+            f"{name:<18} players in: {' → '.join(str(int(t.sum())) for t in e.trajectory)}"
+            f"; KL at the end {_row(e.risk, '{:>7.3f}')}"
+        )
     lines.append(f"{'alone':<18} KL {_row(results.exchange['uniform'].alone, '{:>7.3f}')}")
     lines += ["", "claims:"]
     lines += [f"  [{'yes' if c.holds else 'NO '}] {c.task}: {c.text}" for c in claims(results)]
@@ -419,22 +518,32 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written = []
-    shown = ("pooling", "full information", "no test, lemons", "verification at m*, lemons")
+    # wide pale lines under dashed ones: mechanisms with the same path stay visible
+    styles = {
+        "pooling": {"lw": 6, "alpha": 0.35},
+        "no test, lemons": {"ls": "--"},
+        "full information": {"lw": 6, "alpha": 0.35},
+        "verification at m*, lemons": {},
+    }
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, tr in zip(axes, results.tasks.values()):
         out = tr.outcome
-        for name in (*shown, verification_name(tr.guarantee.samples)):
-            s = tr.scenario(name)
-            last = int(out.moves.max()) + 2
-            ax.plot(range(last), out.sizes[s].mean(0)[:last], marker="o", label=name)
+        last = int(out.moves.max()) + 2
+        at = verification_name(tr.guarantee.samples)
+        for name, style in (*styles.items(), (at, {"ls": "--"})):
+            label = f"{name} (truthful)" if name == at else name
+            ax.plot(
+                range(last),
+                out.sizes[tr.scenario(name)].mean(0)[:last],
+                marker="o",
+                label=label,
+                **style,
+            )
         ax.set_xlabel("round of the participation dynamics")
         ax.set_ylabel("coalition size (mean over replicates)")
         ax.set_title(tr.kind)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    written.append(folder / "coalition_size.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    written.append(_save(fig, folder / "coalition_size.png"))
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, tr in zip(axes, results.tasks.values()):
@@ -442,17 +551,18 @@ def pictures(results: Results, folder: Path) -> list[Path]:
         ax.plot(tr.grid, frequencies(tr), "o", label="measured (stable grand coalition)")
         ax.plot(tr.grid, tr.exact, "-", label="exact probability")
         ax.axhline(1 - delta, color="k", ls="--", lw=1, label=f"1 − δ = {1 - delta:g}")
-        ax.axvline(tr.guarantee.samples, color="grey", ls=":", label=f"Hoeffding m* = "
-                                                                     f"{tr.guarantee.samples}")
+        ax.axvline(
+            tr.guarantee.samples,
+            color="grey",
+            ls=":",
+            label=f"Hoeffding m* = {tr.guarantee.samples}",
+        )
         ax.set_xscale("log")
         ax.set_xlabel("verification samples m per agent")
         ax.set_ylabel("frequency")
         ax.set_title(tr.kind)
         ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    written.append(folder / "stability.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    written.append(_save(fig, folder / "stability.png"))
 
     tr = results.tasks["classification"]
     agents = np.arange(tr.task.agents)
@@ -472,27 +582,33 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     ax.set_ylim(0.45, max(0.85, float(np.max(1 - tr.closed.alone)) + 0.05))
     ax.set_title("classification: the model each agent ends with")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    written.append(folder / "accuracies.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    written.append(_save(fig, folder / "accuracies.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4))
     ex = results.exchange
     players = np.arange(ex["uniform"].alone.size)
-    for name, values in (("alone", ex["uniform"].alone), ("uniform α, everyone in",
-                                                            ex["uniform"].grand_risk),
-                         ("verified α", ex["verified"].risk)):
+    for name, values in (
+        ("alone", ex["uniform"].alone),
+        ("uniform α, everyone in", ex["uniform"].grand_risk),
+        ("verified α", ex["verified"].risk),
+    ):
         ax.plot(players, values, marker="o", label=name)
+    ax.set_xticks(players)
     ax.set_xlabel("player (bias 0 → 2)")
     ax.set_ylabel("KL(P_0 ‖ p_i) at the equilibrium")
     ax.set_title("exchange game: who is worse off than alone")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    written.append(folder / "exchange.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    written.append(_save(fig, folder / "exchange.png"))
     return written
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:

@@ -16,14 +16,15 @@ NAME = "unravelling"
 
 def register(which: argparse._SubParsersAction) -> None:
     u = which.add_parser(
-        NAME, help="unravelling under private quality, and verification as its cure",
+        NAME,
+        help="unravelling under private quality, and verification as its cure",
         description="Participation dynamics under pooling, full information and verification "
-                    "(gtgen's formulation of Capitaine et al., NeurIPS 2024), vmapped over "
-                    "Monte-Carlo replicates in one compiled program per task.")
+        "(gtgen's formulation of Capitaine et al., NeurIPS 2024), vmapped over "
+        "Monte-Carlo replicates in one compiled program per task.",
+    )
     u.add_argument("--replicates", type=int, help="Monte-Carlo replicates (default 4096)")
     u.add_argument("--eps", type=float, help="verification tolerance, mean estimation (0.2)")
-    u.add_argument("--cls-eps", type=float,
-                   help="verification tolerance, classification (0.15)")
+    u.add_argument("--cls-eps", type=float, help="verification tolerance, classification (0.15)")
     u.add_argument("--delta", type=float, help="the guarantee's 1 − δ confidence (δ = 0.05)")
     u.add_argument("--cost", type=float, help="cost of one sample (1e-7)")
     u.add_argument("--samples", type=int, help="training samples per agent, mean estimation (50)")
@@ -36,8 +37,14 @@ def config_from(args: argparse.Namespace):
     """The study's configuration the options describe (unset options keep the defaults)."""
     from gtgen.experiments.unravelling import Config
 
-    options = {"replicates": args.replicates, "eps": args.eps, "cls_eps": args.cls_eps,
-               "delta": args.delta, "cost": args.cost, "samples": args.samples}
+    options = {
+        "replicates": args.replicates,
+        "eps": args.eps,
+        "cls_eps": args.cls_eps,
+        "delta": args.delta,
+        "cost": args.cost,
+        "samples": args.samples,
+    }
     return Config(seed=args.seed, **{k: v for k, v in options.items() if v is not None})
 
 
@@ -48,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     out = check_out_dir(args.out)
     results = unravelling.run(unravelling.validate(config_from(args)), out_dir=out)
     print(unravelling.report_text(results))
-    print(f"wrote {out}/results.json, report.txt, coalition_size.png, stability.png, "
-          f"accuracies.png, exchange.png")
+    print(
+        f"wrote {out}/results.json, report.txt, coalition_size.png, stability.png, "
+        f"accuracies.png, exchange.png"
+    )
     return 0

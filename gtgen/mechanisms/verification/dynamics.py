@@ -88,8 +88,12 @@ def full_information(name: str = "full information") -> Mechanism:
     return Mechanism(name, False, "truthful", math.inf, 0)
 
 
-def verification(eps: float, verification_samples: int | None = None, reports: Any = "truthful",
-                 name: str | None = None) -> Mechanism:
+def verification(
+    eps: float,
+    verification_samples: int | None = None,
+    reports: Any = "truthful",
+    name: str | None = None,
+) -> Mechanism:
     """Reports, a test of m samples with tolerance ε (exclusion), weights from the reports."""
     eps = check_eps(eps)
     if math.isfinite(eps):
@@ -161,9 +165,14 @@ def _resolve(task: Task, mech: Mechanism) -> _Params:
     given = not isinstance(mech.reports, str)
     reports = check_reports(task, mech.reports) if given else task.types
     lemons = not given and mech.reports == "lemons"
-    return _Params(np.bool_(mech.pooling), np.bool_(lemons), np.bool_(given),
-                   reports.astype(np.float32), np.float32(mech.eps),
-                   np.float32(max(mech.verification_samples, 0)))
+    return _Params(
+        np.bool_(mech.pooling),
+        np.bool_(lemons),
+        np.bool_(given),
+        reports.astype(np.float32),
+        np.float32(mech.eps),
+        np.float32(max(mech.verification_samples, 0)),
+    )
 
 
 def mechanism_bucket(count: int) -> int:
@@ -193,8 +202,9 @@ def _program(kind: str, agents: int, samples: int, dim: int, max_rounds: int):
         tol = TIE_TOLERANCE * jnp.abs(alone) + 1e-12
 
         def weights(reported, mask):
-            return jnp.where(p.pooling, equal_weights(mask),
-                             welfare_weights(kind, reported, samples, mask))
+            return jnp.where(
+                p.pooling, equal_weights(mask), welfare_weights(kind, reported, samples, mask)
+            )
 
         def coalition_risk(mask):
             return risk(kind, weights(reports, mask), types, samples, scale)
@@ -231,23 +241,44 @@ def _program(kind: str, agents: int, samples: int, dim: int, max_rounds: int):
         r = risk(kind, w, types, samples, scale)  # [J + 2]
         w_end = w[0]
         own_risk = jnp.where(members, r[0], alone)
-        drawn = realised_risk(kind, k_train, types, samples, scale,
-                              jnp.concatenate([jnp.eye(agents, dtype=types.dtype), w_end[None]]))
+        drawn = realised_risk(
+            kind,
+            k_train,
+            types,
+            samples,
+            scale,
+            jnp.concatenate([jnp.eye(agents, dtype=types.dtype), w_end[None]]),
+        )
         realised = jnp.where(members, drawn[-1], drawn[:-1])
         paid = cost * samples + jnp.where(members | (tested & ~eligible), fee, 0.0)
         truthful = jnp.where(eligible, -r[1], -alone)
         lying = jnp.where(passed[index, index], -r[2:], -alone)
         gain = lying - truthful  # the fee is paid either way
-        return (members, eligible, caught, sizes, moves, ~moved, own_risk, realised,
-                -own_risk - paid, gain)
+        return (
+            members,
+            eligible,
+            caught,
+            sizes,
+            moves,
+            ~moved,
+            own_risk,
+            realised,
+            -own_risk - paid,
+            gain,
+        )
 
     per_mechanism = jax.vmap(replicate, in_axes=(0, None, None, None, 0))
     return xla_options.jit(jax.vmap(per_mechanism, in_axes=(None, None, None, 0, None)))
 
 
-def simulate(task: Task, mechanisms: Sequence[Mechanism], key: jax.Array,
-             replicates: int = 4096, max_rounds: int | None = None,
-             profiles: Any = None) -> Outcome:
+def simulate(
+    task: Task,
+    mechanisms: Sequence[Mechanism],
+    key: jax.Array,
+    replicates: int = 4096,
+    max_rounds: int | None = None,
+    profiles: Any = None,
+) -> Outcome:
     """Run every mechanism on ``replicates`` Monte-Carlo replicates in one compiled program.
 
     Args:
@@ -261,15 +292,20 @@ def simulate(task: Task, mechanisms: Sequence[Mechanism], key: jax.Array,
         the task's own); reports "truthful" / "lemons" then refer to each replicate's types.
     """
     if not isinstance(task, Task):
-        raise TypeError(f"task: expected a Task from mean_estimation(...) or "
-                        f"classification(...), got {type(task).__name__}")
+        raise TypeError(
+            f"task: expected a Task from mean_estimation(...) or "
+            f"classification(...), got {type(task).__name__}"
+        )
     mechanisms = list(mechanisms)
     if not mechanisms or not all(isinstance(m, Mechanism) for m in mechanisms):
-        raise TypeError("mechanisms: expected a non-empty list of Mechanism (pooling(), "
-                        "full_information(), verification(eps, m))")
+        raise TypeError(
+            "mechanisms: expected a non-empty list of Mechanism (pooling(), "
+            "full_information(), verification(eps, m))"
+        )
     replicates = check_positive_int(replicates, "replicates")
-    rounds = 2 * task.agents + 2 if max_rounds is None else \
-        check_positive_int(max_rounds, "max_rounds")
+    rounds = (
+        2 * task.agents + 2 if max_rounds is None else check_positive_int(max_rounds, "max_rounds")
+    )
     profiles = _profiles(task, profiles, replicates)
     padded = mechanisms + [pooling()] * (mechanism_bucket(len(mechanisms)) - len(mechanisms))
     params = [_resolve(task, m) for m in padded]
@@ -285,12 +321,15 @@ def simulate(task: Task, mechanisms: Sequence[Mechanism], key: jax.Array,
 def _profiles(task: Task, profiles: Any, replicates: int) -> jax.Array:
     """[R, J, P] float32 types per replicate: the task's own, or ``profiles`` checked."""
     if profiles is None:
-        return jnp.broadcast_to(jnp.asarray(task.types, jnp.float32),
-                                (replicates, *task.types.shape))
+        return jnp.broadcast_to(
+            jnp.asarray(task.types, jnp.float32), (replicates, *task.types.shape)
+        )
     arr = np.asarray(profiles, dtype=np.float64)
     if arr.shape != (replicates, *task.types.shape):
-        raise ValueError(f"profiles: must have shape {[replicates, *task.types.shape]} (types "
-                         f"per replicate), got {list(arr.shape)}")
+        raise ValueError(
+            f"profiles: must have shape {[replicates, *task.types.shape]} (types "
+            f"per replicate), got {list(arr.shape)}"
+        )
     for r in range(0, replicates, max(1, replicates // 8)):  # the same checks as the task's
         check_reports(task, arr[r], "profiles")
     if not np.all(np.isfinite(arr)):

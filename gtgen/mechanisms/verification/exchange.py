@@ -87,8 +87,9 @@ def trust_matrix(members: np.ndarray, admit: np.ndarray) -> np.ndarray:
     return admit / admit.sum(axis=1, keepdims=True)
 
 
-def admission(policy: str, passes: np.ndarray, reported_alone: np.ndarray,
-              alone: np.ndarray) -> np.ndarray:
+def admission(
+    policy: str, passes: np.ndarray, reported_alone: np.ndarray, alone: np.ndarray
+) -> np.ndarray:
     """[N, N] whom each player admits, before membership is applied (see the module doc)."""
     n = alone.size
     if policy == "uniform":
@@ -97,21 +98,29 @@ def admission(policy: str, passes: np.ndarray, reported_alone: np.ndarray,
     return (passes[None, :] & no_worse) | np.eye(n, dtype=bool)
 
 
-def verification_passes(task: Task, key: jax.Array, eps: float, m: int,
-                        reports: Any = None) -> np.ndarray:
+def verification_passes(
+    task: Task, key: jax.Array, eps: float, m: int, reports: Any = None
+) -> np.ndarray:
     """[N] who passes the test: m samples of each player's own-data model and m trusted samples
     give estimates of its (bias, noise), compared with its report (default truthful)."""
     _require_mean(task)
     m = check_positive_int(m, "verification_samples", MIN_TEST_SAMPLES)
     reports = task.types if reports is None else check_reports(task, reports)
     with jax.enable_x64(True):
-        est = np.asarray(_estimate("mean", key, jax.numpy.asarray(task.types), task.scale,
-                                   float(m)))
+        est = np.asarray(
+            _estimate("mean", key, jax.numpy.asarray(task.types), task.scale, float(m))
+        )
     return np.max(np.abs(est - reports), axis=1) <= eps
 
 
-def play_exchange(task: Task, policy: str = "uniform", passes: Any = None, reports: Any = None,
-                  own_moments: Any = None, max_rounds: int | None = None) -> ExchangeOutcome:
+def play_exchange(
+    task: Task,
+    policy: str = "uniform",
+    passes: Any = None,
+    reports: Any = None,
+    own_moments: Any = None,
+    max_rounds: int | None = None,
+) -> ExchangeOutcome:
     """Leave/join rounds of the exchange game under an α policy, in closed form.
 
     Args:
@@ -144,7 +153,7 @@ def play_exchange(task: Task, policy: str = "uniform", passes: Any = None, repor
             inside = members.copy()
             inside[i] = True
             mu = nash_equilibrium(trust_matrix(inside, admit), own)
-            out[i] = kl_from_target(mu[i:i + 1], task.scale)[0]
+            out[i] = kl_from_target(mu[i : i + 1], task.scale)[0]
         return out
 
     members = np.ones(n, bool)
@@ -160,12 +169,14 @@ def play_exchange(task: Task, policy: str = "uniform", passes: Any = None, repor
         trajectory.append(members)
     alpha = trust_matrix(members, admit)
     mu = nash_equilibrium(alpha, own)
-    return ExchangeOutcome(np.array(trajectory), alpha, mu, kl_from_target(mu, task.scale),
-                           alone, grand)
+    return ExchangeOutcome(
+        np.array(trajectory), alpha, mu, kl_from_target(mu, task.scale), alone, grand
+    )
 
 
 def _require_mean(task: Any) -> None:
     if not isinstance(task, Task) or task.kind != "mean":
-        raise TypeError("task: the exchange game needs a mean-estimation Task "
-                        "(gtgen.mechanisms.verification.mean_estimation(...))")
-
+        raise TypeError(
+            "task: the exchange game needs a mean-estimation Task "
+            "(gtgen.mechanisms.verification.mean_estimation(...))"
+        )

@@ -67,8 +67,9 @@ def check_eps(eps, name: str = "eps") -> float:
     """ε > 0 (inf allowed: no verification), or ValueError naming ``name``."""
     x = check_number(eps, name, allow_inf=True)
     if x <= 0:
-        raise ValueError(f"{name}: the verification tolerance must be > 0 (inf: no "
-                         f"verification), got {x:g}")
+        raise ValueError(
+            f"{name}: the verification tolerance must be > 0 (inf: no verification), got {x:g}"
+        )
     return x
 
 
@@ -125,5 +126,7 @@ def pass_probability(task: Task, eps: float, m: int) -> float:
     p_bias = float(w @ np.prod(bias_pass, axis=1))
     mean_chi = math.sqrt(2.0) * math.exp(math.lgamma(m / 2.0) - math.lgamma((m - 1) / 2.0))
     chi = stats.chi(m - 1)
-    p_spread = np.prod(chi.cdf(mean_chi * (1 + eps / noise)) - chi.cdf(mean_chi * (1 - eps / noise)))
+    p_spread = np.prod(
+        chi.cdf(mean_chi * (1 + eps / noise)) - chi.cdf(mean_chi * (1 - eps / noise))
+    )
     return p_bias * float(p_spread)

@@ -62,8 +62,9 @@ def _vector(value: Any, name: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise ValueError(f"{name}: must be a list of numbers, one per agent") from None
     if arr.ndim != 1:
-        raise ValueError(f"{name}: must be a list of numbers, one per agent, got shape "
-                         f"{list(arr.shape)}")
+        raise ValueError(
+            f"{name}: must be a list of numbers, one per agent, got shape {list(arr.shape)}"
+        )
     if arr.size < 2:
         raise ValueError(f"{name}: needs at least 2 agents (J >= 2), got {arr.size}")
     if not np.all(np.isfinite(arr)):
@@ -83,9 +84,15 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_number(value: Any, name: str, low: float | None = None, high: float | None = None,
-                 low_open: bool = False, high_open: bool = False,
-                 allow_inf: bool = False) -> float:
+def check_number(
+    value: Any,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_inf: bool = False,
+) -> float:
     """``value`` as a float in the stated range, or ValueError naming ``name``."""
     if isinstance(value, bool):
         raise TypeError(f"{name}: must be a number, got {value!r}")
@@ -107,8 +114,9 @@ def check_number(value: Any, name: str, low: float | None = None, high: float | 
     return x
 
 
-def mean_estimation(bias: Any, noise: Any, samples: int = 50, target_noise: float = 1.0,
-                    cost: float = 0.0) -> Task:
+def mean_estimation(
+    bias: Any, noise: Any, samples: int = 50, target_noise: float = 1.0, cost: float = 0.0
+) -> Task:
     """The mean-estimation task: agent j draws from N(μ_0 + b_j, σ_j²); P_0 = N(μ_0, σ_0²).
 
     Args:
@@ -119,15 +127,22 @@ def mean_estimation(bias: Any, noise: Any, samples: int = 50, target_noise: floa
       cost: c ≥ 0 per sample drawn.
     """
     b = _vector(bias, "bias")
-    s = np.broadcast_to(np.asarray(noise, dtype=np.float64), b.shape).copy() \
-        if np.ndim(noise) == 0 else _vector(noise, "noise")
+    s = (
+        np.broadcast_to(np.asarray(noise, dtype=np.float64), b.shape).copy()
+        if np.ndim(noise) == 0
+        else _vector(noise, "noise")
+    )
     if s.shape != b.shape:
         raise ValueError(f"noise: has {s.size} entries but bias has {b.size} (one per agent)")
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise ValueError(f"noise: every σ_j must be > 0, got {s.tolist()}")
-    return Task("mean", np.stack([b, s], axis=1), check_positive_int(samples, "samples"),
-                check_number(cost, "cost", low=0.0),
-                check_number(target_noise, "target_noise", low=0.0, low_open=True))
+    return Task(
+        "mean",
+        np.stack([b, s], axis=1),
+        check_positive_int(samples, "samples"),
+        check_number(cost, "cost", low=0.0),
+        check_number(target_noise, "target_noise", low=0.0, low_open=True),
+    )
 
 
 def classification(flip: Any, samples: int = 100, dim: int = 50, cost: float = 0.0) -> Task:
@@ -142,8 +157,13 @@ def classification(flip: Any, samples: int = 100, dim: int = 50, cost: float = 0
     theta = _vector(flip, "flip")
     if np.any(theta < 0) or np.any(theta >= 0.5):
         raise ValueError(f"flip: every label-noise rate must lie in [0, 0.5), got {theta.tolist()}")
-    return Task("classification", theta[:, None], check_positive_int(samples, "samples"),
-                check_number(cost, "cost", low=0.0), float(check_positive_int(dim, "dim", 2)))
+    return Task(
+        "classification",
+        theta[:, None],
+        check_positive_int(samples, "samples"),
+        check_number(cost, "cost", low=0.0),
+        float(check_positive_int(dim, "dim", 2)),
+    )
 
 
 def check_reports(task: Task, reports: Any, name: str = "reports") -> np.ndarray:
@@ -153,8 +173,10 @@ def check_reports(task: Task, reports: Any, name: str = "reports") -> np.ndarray
     except (TypeError, ValueError):
         raise ValueError(f"{name}: must be a [J, P] array of types") from None
     if arr.shape != task.types.shape:
-        raise ValueError(f"{name}: must have shape {list(task.types.shape)} (one "
-                         f"{'/'.join(task.type_names)} per agent), got {list(arr.shape)}")
+        raise ValueError(
+            f"{name}: must have shape {list(task.types.shape)} (one "
+            f"{'/'.join(task.type_names)} per agent), got {list(arr.shape)}"
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: contains NaN or infinite values")
     if task.kind == "mean" and np.any(arr[:, 1] <= 0):
@@ -271,8 +293,9 @@ def estimate_types(kind: str, key: jax.Array, types: jax.Array, scale, m) -> jax
     return jnp.stack([b_hat, s_hat], axis=1)
 
 
-def realised_risk(kind: str, key: jax.Array, types: jax.Array, samples: int, scale,
-                  weights: jax.Array) -> jax.Array:
+def realised_risk(
+    kind: str, key: jax.Array, types: jax.Array, samples: int, scale, weights: jax.Array
+) -> jax.Array:
     """Risk on P_0 of the models Σ_k w_k (agent k's estimate) for one draw of training data.
 
     weights [A, J] → [A]. mean: x̄_k = μ_0 + b_k + σ_k z_k / √n exactly, risk (Σ w_k x̄_k − μ_0)².
@@ -282,8 +305,9 @@ def realised_risk(kind: str, key: jax.Array, types: jax.Array, samples: int, sca
     """
     n_agents = types.shape[0]
     if kind == "mean":
-        xbar = types[:, 0] + types[:, 1] * jax.random.normal(key, (n_agents,), types.dtype) \
-            / jnp.sqrt(samples)
+        xbar = types[:, 0] + types[:, 1] * jax.random.normal(
+            key, (n_agents,), types.dtype
+        ) / jnp.sqrt(samples)
         return (weights @ xbar) ** 2
     k_normal, k_flip = jax.random.split(key)
     z = jax.random.normal(k_normal, (n_agents, samples + int(scale) - 1), types.dtype)
@@ -328,7 +352,11 @@ def _closed_form(kind, types, samples, scale):
 def closed_form(task: Task) -> ClosedForm:
     """The task's closed-form figures, in float64 (one small compiled call)."""
     with jax.enable_x64(True):
-        out = _closed_form(task.kind, jnp.asarray(task.types, jnp.float64),
-                           jnp.float64(task.samples), jnp.float64(task.scale))
+        out = _closed_form(
+            task.kind,
+            jnp.asarray(task.types, jnp.float64),
+            jnp.float64(task.samples),
+            jnp.float64(task.scale),
+        )
         alone, w, full, pooled, gains, best = (np.asarray(x) for x in out)
     return ClosedForm(alone, w, float(full), float(pooled), gains, best)
