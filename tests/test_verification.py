@@ -423,6 +423,18 @@ def _cls(**kw):
             "reports",
         ),
         (lambda: vf.simulate("mean", [vf.pooling()], jax.random.key(0)), "task"),
+        (
+            lambda: vf.simulate(
+                _mean(), [vf.pooling()], jax.random.key(0), 4, profiles=np.ones((3, 2, 2))
+            ),
+            "profiles",
+        ),
+        (
+            lambda: vf.simulate(
+                _mean(), [vf.pooling()], jax.random.key(0), 2, profiles=[[[0, 1], [0, -1]]] * 2
+            ),
+            "profiles",
+        ),
         (lambda: vf.pass_probability(_mean(), 0.1, 1), "verification_samples"),
         (lambda: vf.play_exchange(_cls()), "task"),
         (lambda: vf.play_exchange(_mean(), "bogus"), "policy"),

@@ -290,6 +290,9 @@ def simulate(
         settings stop after at most J).
       profiles: optional [R, J, P] types per replicate (a family of type profiles instead of
         the task's own); reports "truthful" / "lemons" then refer to each replicate's types.
+
+    Mechanisms are padded to 16, 32, ... (``mechanism_bucket``) and types are traced, so calls
+    with the same task shape and R share one compiled program.
     """
     if not isinstance(task, Task):
         raise TypeError(
@@ -324,14 +327,4 @@ def _profiles(task: Task, profiles: Any, replicates: int) -> jax.Array:
         return jnp.broadcast_to(
             jnp.asarray(task.types, jnp.float32), (replicates, *task.types.shape)
         )
-    arr = np.asarray(profiles, dtype=np.float64)
-    if arr.shape != (replicates, *task.types.shape):
-        raise ValueError(
-            f"profiles: must have shape {[replicates, *task.types.shape]} (types "
-            f"per replicate), got {list(arr.shape)}"
-        )
-    for r in range(0, replicates, max(1, replicates // 8)):  # the same checks as the task's
-        check_reports(task, arr[r], "profiles")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("profiles: contains NaN or infinite values")
-    return jnp.asarray(arr, jnp.float32)
+    return jnp.asarray(check_reports(task, profiles, "profiles", (replicates,)), jnp.float32)

@@ -166,23 +166,26 @@ def classification(flip: Any, samples: int = 100, dim: int = 50, cost: float = 0
     )
 
 
-def check_reports(task: Task, reports: Any, name: str = "reports") -> np.ndarray:
-    """Reported types as a [J, P] float64 array in the task's type space, or ValueError."""
+def check_reports(
+    task: Task, reports: Any, name: str = "reports", leading: tuple = ()
+) -> np.ndarray:
+    """Types as a float64 array [*leading, J, P] in the task's type space, or ValueError."""
     try:
         arr = np.asarray(reports, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: must be a [J, P] array of types") from None
-    if arr.shape != task.types.shape:
+    shape = (*leading, *task.types.shape)
+    if arr.shape != shape:
         raise ValueError(
-            f"{name}: must have shape {list(task.types.shape)} (one "
-            f"{'/'.join(task.type_names)} per agent), got {list(arr.shape)}"
+            f"{name}: must have shape {list(shape)} (one {'/'.join(task.type_names)} per agent), "
+            f"got {list(arr.shape)}"
         )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: contains NaN or infinite values")
-    if task.kind == "mean" and np.any(arr[:, 1] <= 0):
-        raise ValueError(f"{name}: reported noise levels must be > 0")
+    if task.kind == "mean" and np.any(arr[..., 1] <= 0):
+        raise ValueError(f"{name}: noise levels must be > 0")
     if task.kind == "classification" and (np.any(arr < 0) or np.any(arr >= 0.5)):
-        raise ValueError(f"{name}: reported flip rates must lie in [0, 0.5)")
+        raise ValueError(f"{name}: flip rates must lie in [0, 0.5)")
     return arr
 
 
