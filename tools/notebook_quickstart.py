@@ -86,7 +86,7 @@ ax.set_xlabel("round"); ax.set_ylabel("max |μ − μ*|"); ax.legend(); plt.show
     ("md", """
 ## Different families in one game
 A diagonal and a full-covariance Gaussian share a sample space, so they can learn from each
-other. The equilibrium then solves the *projected* moment equations (see `gtgen.equilibrium`).
+other. The equilibrium then solves the *projected* moment equations (see `gtgen.solvers.equilibrium`).
 """),
     ("code", """
 mixed = gtgen.Game(players=[gtgen.expfam.gaussian(2), gtgen.expfam.gaussian_full(2),

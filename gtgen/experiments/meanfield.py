@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.signal import lfilter
 
-from gtgen.experiments.report import write_folder_atomically
+from gtgen.experiments.runner import write_folder_atomically
 from gtgen.mechanisms import meanfield as mf
 
 SERIES = ("periodic", "logistic", "drift")

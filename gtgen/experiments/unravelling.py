@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from gtgen.experiments.report import write_folder_atomically
+from gtgen.experiments.runner import write_folder_atomically
 from gtgen.mechanisms import verification as vf
 from gtgen.mechanisms.verification.guarantee import check_delta, check_eps
 from gtgen.mechanisms.verification.model import check_number, check_positive_int

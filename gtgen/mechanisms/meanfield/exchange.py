@@ -21,13 +21,13 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from gtgen.equilibrium import nash_equilibrium
+from gtgen.solvers.equilibrium import nash_equilibrium
 from gtgen.players.expfam import gaussian
 from gtgen.sweep.families import Structure
 from gtgen.sweep.structured import closed_form, make_structured_solver
 from gtgen.xla_options import jit
 
-DENSE_MAX = 2000  # players up to which the exact equilibrium is gtgen.equilibrium's dense solve
+DENSE_MAX = 2000  # players up to which the exact equilibrium is gtgen.solvers.equilibrium's dense solve
 
 
 class Scaling(NamedTuple):
@@ -82,7 +82,7 @@ def uniform_alpha(n: int, a) -> np.ndarray:
 
 
 def nplayer_equilibrium(own, a) -> np.ndarray:
-    """The exact N-player equilibrium of the uniform game: gtgen.equilibrium.nash_equilibrium
+    """The exact N-player equilibrium of the uniform game: gtgen.solvers.equilibrium.nash_equilibrium
     (dense) up to DENSE_MAX players, the structured closed form (O(N·K)) above."""
     own = _moments(own)
     n = own.shape[0]

@@ -4,7 +4,7 @@ Players are 1-D Gaussian generative models (``gtgen.players.expfam.gaussian(1)``
 parameters (E x, E x²)); player j's own data follow P_j = N(μ_0 + b_j, σ_j²), the common target
 is P_0 = N(μ_0, σ_0²), and a player's risk is KL(P_0 ‖ p_j) of the model it ends with. At the
 game's Nash equilibrium the models are the closed form μ* = (I − B)⁻¹ D m
-(``gtgen.equilibrium.nash_equilibrium``). A player in the exchange follows its α row; a player
+(``gtgen.solvers.equilibrium.nash_equilibrium``). A player in the exchange follows its α row; a player
 that leaves sets α_ii = 1 and no one receives its samples.
 
 Policies for α (rows of members; admitted senders share a row equally, the player included):
@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from gtgen.equilibrium import nash_equilibrium
+from gtgen.solvers.equilibrium import nash_equilibrium
 from gtgen.mechanisms.verification.dynamics import TIE_TOLERANCE
 from gtgen.mechanisms.verification.model import (
     MIN_TEST_SAMPLES,
