@@ -88,7 +88,7 @@ def config_from(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import meanfield
-    from gtgen.experiments.report import check_out_dir
+    from gtgen.experiments.runner import check_out_dir
 
     out = check_out_dir(args.out)
     config = meanfield.validate(config_from(args))

@@ -50,7 +50,7 @@ def config_from(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import unravelling
-    from gtgen.experiments.report import check_out_dir
+    from gtgen.experiments.runner import check_out_dir
 
     out = check_out_dir(args.out)
     results = unravelling.run(unravelling.validate(config_from(args)), out_dir=out)
