@@ -1,0 +1,185 @@
+"""IV-B: the joint label–image player and the fmnist-capacity experiment.
+
+Oracles: the authors' parameter counts and layer sizes (PAPERS.md), flax's own convolutions (for
+the patch formulation), set arithmetic on the data slices, a hand computation of the claim, and
+the run itself against its resumed self.
+"""
+
+from __future__ import annotations
+
+import json
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gtgen.cli import main
+from gtgen.experiments import fmnist_capacity as fc
+from gtgen.experiments.fmnist_capacity.experiment import Entry, Trained
+from gtgen.experiments.fmnist_capacity.report import claim, gains
+from gtgen.players.base import Batch
+from gtgen.players.neural import FMNIST_CAPACITIES, JointConfig, joint_player
+from gtgen.players.neural.common import PatchConv
+from gtgen.players.neural.joint import networks
+
+# --- the player ------------------------------------------------------------------------------
+
+
+def test_authors_capacities_have_their_parameter_counts():
+    """PAPERS.md: about 2k / 5k / 16k / 52k classifier and 24k / 63k / 136k / 295k image-model
+    parameters for the four IV-B capacities."""
+    classifier, image = [], []
+    for config in FMNIST_CAPACITIES:
+        params = jax.eval_shape(joint_player(config).init, jax.random.key(0)).params
+        count = {k: sum(v.size for v in jax.tree.leaves(p)) for k, p in params.items()}
+        classifier.append(count.pop("classifier"))
+        image.append(sum(count.values()))
+    np.testing.assert_allclose(classifier, [2e3, 5e3, 16e3, 52e3], rtol=0.05)
+    np.testing.assert_allclose(image, [24e3, 63e3, 136e3, 295e3], rtol=0.05)
+
+
+def test_authors_decoder_and_encoder_sizes():
+    config = FMNIST_CAPACITIES[1]
+    nets, key = networks(config), jax.random.key(0)
+    code = jax.ShapeDtypeStruct((2, 10 + config.z1), jnp.float32)
+    x = jax.ShapeDtypeStruct((2, 28, 28), jnp.float32)
+    assert jax.eval_shape(lambda c: nets.p_x.apply(nets.p_x.init(key, c), c), code).shape == (2, 28, 28)
+    logits = jax.eval_shape(lambda x: nets.classifier.apply(nets.classifier.init(key, x), x), x)
+    assert logits.shape == (2, 10)
+
+
+@pytest.mark.parametrize("transpose, k, s, cin, cout, size",
+                         [(True, 3, 2, 6, 4, 2), (True, 2, 1, 4, 1, 7), (True, 4, 1, 9, 5, 1),
+                          (False, 3, 2, 4, 8, 5), (False, 2, 1, 1, 3, 8)])
+def test_patch_convolution_equals_flax_outputs_and_gradients(transpose, k, s, cin, cout, size):
+    x = jax.random.normal(jax.random.key(1), (3, size, size, cin))
+    ref = (nn.ConvTranspose if transpose else nn.Conv)(cout, (k, k), strides=(s, s),
+                                                       padding="VALID")
+    params = ref.init(jax.random.key(0), x)
+    mine = PatchConv(cout, k, s, transpose)
+
+    def loss(module, p, x):
+        return jnp.sum(jnp.sin(module.apply(p, x)))
+
+    np.testing.assert_allclose(mine.apply(params, x), ref.apply(params, x), atol=1e-5)
+    g_ref = jax.grad(lambda p, x: loss(ref, p, x), argnums=(0, 1))(params, x)
+    g_mine = jax.grad(lambda p, x: loss(mine, p, x), argnums=(0, 1))(params, x)
+    for a, b in zip(jax.tree.leaves(g_mine), jax.tree.leaves(g_ref)):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+TINY = JointConfig(z0=2, z1=4, width=1, arch="mlp", lr=3e-3)
+
+
+def test_zero_weight_items_do_not_count_and_symmetric_changes_the_step():
+    player = joint_player(TINY)
+    rng = np.random.default_rng(0)
+    own = Batch({"c": jnp.asarray(rng.integers(0, 10, 12), jnp.int32),
+                 "x": jnp.asarray(rng.random((12, 8, 8)), jnp.float32)}, jnp.full(12, 1 / 12))
+
+    def received(seed):
+        r = np.random.default_rng(seed)
+        return Batch({"c": jnp.asarray(r.integers(0, 10, 6), jnp.int32),
+                      "x": jnp.asarray(r.random((6, 8, 8)), jnp.float32)}, jnp.zeros(6))
+
+    @jax.jit
+    def step(state, synth):
+        return player.learn(jax.random.key(3), state, own, synth)
+
+    state = player.init(jax.random.key(0))
+    a, _ = step(state, received(1))
+    b, _ = step(state, received(2))
+    for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+        np.testing.assert_array_equal(u, v)  # items of weight 0 leave no trace
+    sym, _ = step(state._replace(symmetric=jnp.float32(1.0)), received(1))
+    assert not all(np.array_equal(u, v) for u, v in
+                   zip(jax.tree.leaves(a.params), jax.tree.leaves(sym.params)))
+    samples = player.sample(jax.random.key(4), state, 50)
+    assert samples["c"].shape == (50,) and samples["x"].shape == (50, 8, 8)
+    assert set(np.unique(np.asarray(samples["c"]))) <= set(range(10))
+
+
+# --- data and claim --------------------------------------------------------------------------
+
+
+def test_player_slices_are_disjoint_and_class_balanced():
+    config = fc.validate(fc.smoke_config())
+    split = fc.load_data(config)
+    assert len(split.test.labels) == 300 and np.all(np.bincount(split.test.labels) == 30)
+    parts = fc.player_data(split, 5, seed=1)
+    rows = [{(int(c), x.tobytes()) for c, x in zip(p["c"], p["x"])} for p in parts]
+    assert all(np.all(np.bincount(p["c"], minlength=10) == 5) for p in parts)
+    assert sum(len(r) for r in rows) == len(set().union(*rows)) == 4 * 50
+    test = {x.tobytes() for x in split.test.images}
+    assert not any(x.tobytes() in test for p in parts for x in p["x"])
+
+
+def _results(table: dict) -> fc.Results:
+    entries, acc = [], []
+    for (method, bs), rows in table.items():
+        for s, row in enumerate(rows):
+            entries.append(Entry(method, bs, s))
+            acc.append(row)
+    trained = Trained(entries, np.array(acc), {}, {}, 10, {})
+    return fc.Results(fc.smoke_config(sizes=(2, 10)), trained, 1.0)
+
+
+def test_claim_is_computed_from_the_table():
+    base = {("discriminative", 2): [[.5, .6, .7, .8]] * 2, ("symmetric", 2): [[.55, .6, .7, .8]] * 2,
+            ("discriminative", 10): [[.8, .8, .9, .9]] * 2}
+    good = _results({**base, ("cooperative", 2): [[.7, .7, .75, .8]] * 2,
+                     ("cooperative", 10): [[.82, .81, .9, .9]] * 2})
+    g = gains(good)
+    np.testing.assert_allclose(g[2], [0.15, 0.1, 0.05, 0.0])
+    np.testing.assert_allclose(g[10], [0.02, 0.01, 0.0, 0.0])
+    assert claim(good).holds
+    bad = _results({**base, ("cooperative", 2): [[.5, .7, .75, .8]] * 2,
+                    ("cooperative", 10): [[.82, .81, .9, .9]] * 2})
+    assert not claim(bad).holds  # player 0 gains nothing at bs = 2
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [({"methods": ("cooperative", "magic")}, "methods"), ({"capacities": (TINY,) * 3}, "capacities"),
+     ({"sizes": (2, 2)}, "sizes"), ({"sizes": ()}, "sizes"), ({"seeds": 0}, "seeds"),
+     ({"alpha_self": 1.5}, "alpha_self"), ({"noise_std": -1.0}, "noise_std"),
+     ({"learning_rate": 0.0}, "learning_rate")],
+)
+def test_bad_configurations_name_the_field(changes, field):
+    with pytest.raises((ValueError, TypeError), match=rf"^{field}"):
+        fc.validate(fc.smoke_config(**changes))
+
+
+def test_sizes_too_large_for_the_digits_are_refused():
+    with pytest.raises(ValueError, match=r"^sizes: bs = 40 needs"):
+        fc.load_data(fc.validate(fc.smoke_config(sizes=(2, 40))))
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+ARGS = ["experiment", "fmnist-capacity", "--small", "--sizes", "2", "--seeds", "2",
+        "--methods", "discriminative,cooperative", "--quiet"]
+
+
+def test_cli_runs_writes_the_table_and_resumes(tmp_path, capsys):
+    out = tmp_path / "ivb"
+    assert main([*ARGS, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "test accuracy" in printed and "cooperative" in printed
+    first = json.loads((out / "results.json").read_text())
+    for name in ("accuracy.png", "report.txt", "samples_cooperative-bs2.png"):
+        assert (out / name).stat().st_size > 0
+    runs = first["runs"]
+    assert {r["method"] for r in runs} == {"discriminative", "cooperative"}
+    assert len(runs) == 4 and all(len(r["accuracy"]) == 4 for r in runs)
+    assert all(0.0 <= a <= 1.0 for r in runs for a in r["accuracy"])
+    assert all(a > 0.15 for r in runs for a in r["accuracy"])  # better than chance (10%)
+    assert main([*ARGS, "--out", str(out)]) == 0  # everything restored from checkpoints
+    again = json.loads((out / "results.json").read_text())
+    assert all(v == 2 for v in again["resumed_from_chunk"].values())
+    assert again["runs"] == runs
+    capsys.readouterr()
+    assert main([*ARGS, "--out", str(out), "--seeds", "3"]) == 2  # another run's folder
+    assert "holds a run with different seeds" in capsys.readouterr().err
