@@ -71,6 +71,7 @@ class SamplerState(NamedTuple):
 
     own: jax.Array  # [L, P] float64: a_x = Σ_{j∈X} k(x, X_j)
     available: jax.Array  # [L, P] bool: still in the lane's pool
+    remaining: jax.Array  # [L] int32: how many are
     size: jax.Array  # [L] int32: m = |X|
     sum_xx: jax.Array  # [L] float64: A = Σ_{X×X} k
     sum_xt: jax.Array  # [L] float64: B = Σ_{X×T} k
@@ -79,6 +80,8 @@ class SamplerState(NamedTuple):
     since_best: jax.Array  # [L] int32: steps since ``best`` last grew
     status: jax.Array  # [L] int32: RUNNING, REACHED, EXHAUSTED or EARLY_STOP
     keys: jax.Array  # [L] keys
+    pending: jax.Array  # [L, d] float32: the last pick, not yet added to ``own``
+    pending_on: jax.Array  # [L] bool: whether ``pending`` is a pick (False at the start)
     order: jax.Array  # [L, S] int32: the candidate picked at each step (−1 after the lane stopped)
     trace: jax.Array  # [L, S] float64: v(X) after each step (NaN after the lane stopped)
     step: jax.Array  # int32, shared
@@ -90,8 +93,8 @@ def value_of_sums(sum_xx, sum_xt, size, n_reference):
     return 2.0 * sum_xt / (m * n_reference) - sum_xx / (m * m)
 
 
-def _status(value, target, available, since_best, patience):
-    none_left = ~jnp.any(available, axis=-1)
+def _status(value, target, remaining, since_best, patience):
+    none_left = remaining <= 0
     early = (patience > 0) & (since_best >= patience)
     return jnp.where(value >= target, REACHED,
                      jnp.where(none_left, EXHAUSTED, jnp.where(early, EARLY_STOP, RUNNING)))
@@ -106,26 +109,35 @@ def init(pool: Pool, lanes: Lanes, own, available, size, sum_xx, sum_xt, keys,
     value = value_of_sums(sum_xx, sum_xt, size, pool.n_reference)
     lanes_n = size.shape[0]
     zeros = jnp.zeros(lanes_n, jnp.int32)
+    available = jnp.asarray(available, bool)
+    remaining = jnp.sum(available, axis=-1, dtype=jnp.int32)
     return SamplerState(
-        own=jnp.asarray(own, jnp.float64), available=jnp.asarray(available, bool), size=size,
+        own=jnp.asarray(own, jnp.float64), available=available, remaining=remaining, size=size,
         sum_xx=sum_xx, sum_xt=sum_xt, value=value, best=value, since_best=zeros,
-        status=_status(value, lanes.target, available, zeros, lanes.patience).astype(jnp.int32),
-        keys=keys, order=jnp.full((lanes_n, max_steps), -1, jnp.int32),
+        status=_status(value, lanes.target, remaining, zeros, lanes.patience).astype(jnp.int32),
+        keys=keys, pending=jnp.zeros((lanes_n, pool.points.shape[1]), jnp.float32),
+        pending_on=jnp.zeros(lanes_n, bool), order=jnp.full((lanes_n, max_steps), -1, jnp.int32),
         trace=jnp.full((lanes_n, max_steps), jnp.nan, jnp.float64), step=jnp.int32(0))
 
 
-def scaled_gains(pool: Pool, state: SamplerState) -> jax.Array:
+def current_own(pool: Pool, state: SamplerState) -> jax.Array:
+    """a_x = Σ_{j∈X} k(x, X_j) [L, P] float64, the pending pick included."""
+    column = jnp.exp(-pool.scale * _distances_to(pool.points, state.pending))
+    return state.own + jnp.where(state.pending_on[:, None], column, 0.0).astype(jnp.float64)
+
+
+def scaled_gains(pool: Pool, own: jax.Array, size: jax.Array) -> jax.Array:
     """h_x = 2 c_x / n − 2 a_x / (m + 1) [L, P] float32: (m + 1)Δ_x up to a per-lane constant."""
-    m1 = (state.size + 1).astype(jnp.float32)[:, None]
+    m1 = (size + 1).astype(jnp.float32)[:, None]
     n = pool.n_reference.astype(jnp.float32)
-    return 2.0 * pool.total / n - 2.0 * state.own.astype(jnp.float32) / m1
+    return 2.0 * pool.total / n - 2.0 * own.astype(jnp.float32) / m1
 
 
 def marginal_gains(pool: Pool, state: SamplerState) -> jax.Array:
     """Δ_x = v(X ∪ {x}) − v(X) for every candidate [L, P], float64, by the incremental formula."""
     m1 = (state.size + 1).astype(jnp.float64)[:, None]
     new = (2.0 * (state.sum_xt[:, None] + pool.total64) / (m1 * pool.n_reference)
-           - (state.sum_xx[:, None] + 2.0 * state.own + 1.0) / (m1 * m1))
+           - (state.sum_xx[:, None] + 2.0 * current_own(pool, state) + 1.0) / (m1 * m1))
     return new - state.value[:, None]
 
 
@@ -164,7 +176,8 @@ def step(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
     """One pick in every running lane; stopped lanes keep their state."""
     active = state.status == RUNNING
     avail = state.available
-    h = scaled_gains(pool, state)
+    own = current_own(pool, state)  # the last pick enters here, in the pass that forms h
+    own, h = jax.lax.optimization_barrier((own, scaled_gains(pool, own, state.size)))
     hi = jnp.max(jnp.where(avail, h, -jnp.inf), axis=-1, keepdims=True)
     iota = jnp.arange(h.shape[-1], dtype=jnp.int32)
     split = jax.vmap(jax.random.split)(state.keys)
@@ -183,27 +196,26 @@ def step(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
     lane = jnp.arange(idx.shape[0]) if pool.points.shape[0] > 1 else jnp.zeros_like(idx)
     rows = jnp.arange(idx.shape[0])
     x = pool.points[lane, :, idx]  # [L, d]
-    sum_xx = state.sum_xx + 2.0 * state.own[rows, idx] + 1.0
+    sum_xx = state.sum_xx + 2.0 * own[rows, idx] + 1.0
     sum_xt = state.sum_xt + pool.total64[lane, idx]
     size = state.size + 1
     value = value_of_sums(sum_xx, sum_xt, size, pool.n_reference)
-    column = jnp.exp(-pool.scale * _distances_to(pool.points, x))
-    own = state.own + jnp.where(active[:, None], column, 0.0).astype(jnp.float64)
     available = avail.at[rows, idx].set(avail[rows, idx] & ~active)
+    remaining = state.remaining - active.astype(jnp.int32)
     grew = value > state.best
     best = jnp.where(grew, value, state.best)
     since = jnp.where(grew, 0, state.since_best + 1)
-    status = _status(value, lanes.target, available, since, lanes.patience)
+    status = _status(value, lanes.target, remaining, since, lanes.patience)
 
     def keep(new, old):
         return jnp.where(active, new, old)
 
     return SamplerState(
-        own=own, available=available, size=keep(size, state.size),
+        own=own, available=available, remaining=remaining, size=keep(size, state.size),
         sum_xx=keep(sum_xx, state.sum_xx), sum_xt=keep(sum_xt, state.sum_xt),
         value=keep(value, state.value), best=keep(best, state.best),
         since_best=keep(since, state.since_best), status=keep(status, state.status),
-        keys=keys,
+        keys=keys, pending=x, pending_on=active,
         order=state.order.at[:, state.step].set(jnp.where(active, idx, -1)),
         trace=state.trace.at[:, state.step].set(jnp.where(active, value, jnp.nan)),
         step=state.step + 1)
