@@ -11,7 +11,7 @@ import argparse
 import importlib
 
 # Modules of gtgen.commands.experiments, in the order ``gtgen experiment --help`` lists them.
-EXPERIMENTS = ("mnist_split",)
+EXPERIMENTS = ("mnist_split", "rewards")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

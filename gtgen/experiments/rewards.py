@@ -267,3 +267,283 @@ def settings(config: Config) -> list[Setting]:
                 out.append(digits_setting(split, config.digits_candidates, config.digits_dims,
                                           config.seed))
     return out
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+class SplitResult(NamedTuple):
+    """One dataset and split: the valuation and targets once, the rewards for every β."""
+
+    setting: Setting
+    valuation: val.Valuation
+    plan: val.RewardPlan
+    labels: list[str]  # "β = 1", …, and "greedy"
+    betas: list[float]  # β of each draw (inf for greedy)
+    draws: list[val.Draw]
+    wall_s: float
+
+    @property
+    def counts(self) -> np.ndarray:
+        """[draws, n] |R_i|."""
+        return np.stack([d.counts for d in self.draws])
+
+    @property
+    def mmd2(self) -> np.ndarray:
+        """[draws, n] MMD²_unbiased(D_i ∪ R_i, T)."""
+        sums = self.valuation.sums
+        return np.stack([val.mmd2_unbiased(d.sampling.sum_xx, d.sampling.sum_xt, d.sampling.size,
+                                           sums) for d in self.draws])
+
+    @property
+    def mmd2_before(self) -> np.ndarray:
+        """[n] MMD²_unbiased(D_i, T)."""
+        sums, n = self.valuation.sums, self.valuation.sums.n_parties
+        return val.mmd2_unbiased(np.diagonal(sums.blocks)[:n], sums.blocks.sum(axis=1)[:n],
+                                 sums.counts[:n], sums)
+
+
+class Results(NamedTuple):
+    config: Config
+    splits: list[SplitResult]
+    wall_s: float
+
+
+def run_setting(setting: Setting, config: Config, key: jax.Array,
+                log: Callable[[str], None] | None = None) -> SplitResult:
+    """Value the parties once, plan the targets once, sample the rewards for every β."""
+    log = log or (lambda _: None)
+    start = time.perf_counter()
+    valuation = val.value(setting.parties, setting.candidates, key)
+    log(f"{setting.dataset}/{setting.split}: ℓ = {valuation.lengthscale:.4g}, "
+        f"α = {np.round(valuation.alpha, 3).tolist()}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", val.StabilityFallback)
+        plan = val.reward_plan(valuation.sums, valuation.phi, config.condition)
+    for w in caught:
+        if issubclass(w.category, val.StabilityFallback):
+            log(f"{setting.dataset}/{setting.split}: {w.message}")
+    runs = [(f"β = {b:g}", b, False) for b in config.betas]
+    if config.greedy:
+        runs.append(("greedy", math.inf, True))
+    draws = []
+    for k, (label, beta, greedy) in zip(jax.random.split(key, len(runs)), runs):
+        draw = val.sample_rewards(valuation, plan.targets, k, beta=0.0 if greedy else beta,
+                                  greedy=greedy, pool=config.pool, early_stop=config.early_stop)
+        draws.append(draw)
+        log(f"{setting.dataset}/{setting.split} {label}: |R_i| = {draw.counts.tolist()}")
+    return SplitResult(setting, valuation, plan, [r[0] for r in runs], [r[1] for r in runs],
+                       draws, time.perf_counter() - start)
+
+
+def run(config: Config = Config(), out_dir: str | Path | None = None,
+        log: Callable[[str], None] | None = None) -> Results:
+    """Run the experiment; with ``out_dir`` write results.json, report.txt and the pictures."""
+    config = validate(config)
+    start = time.perf_counter()
+    key = jax.random.key(config.seed)
+    out = []
+    for k, setting in zip(jax.random.split(key, 16), settings(config)):
+        out.append(run_setting(setting, config, k, log))
+    results = Results(config, out, time.perf_counter() - start)
+    if out_dir is not None:
+        write_outputs(results, out_dir)
+    return results
+
+
+# --- figures of a run ---------------------------------------------------------------------------
+
+
+def corr(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation, NaN when either side is constant."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (NaN entries dropped)."""
+    v = np.asarray([x for x in values if math.isfinite(x)], np.float64)
+    if v.size == 0:
+        return math.nan, math.nan
+    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
+
+
+def correlations(split: SplitResult) -> dict[str, Any]:
+    """The authors' metrics.py correlations over the β draws (greedy excluded):
+    corr(α, |R|) and corr(α, MMD²) across parties, per β; corr(β, |R|) across β, per party."""
+    alpha = split.valuation.alpha
+    rows = [i for i, b in enumerate(split.betas) if math.isfinite(b)]
+    counts, mmd = split.counts[rows], split.mmd2[rows]
+    betas = np.asarray(split.betas)[rows]
+    per_beta_count = [corr(alpha, c) for c in counts]
+    per_beta_mmd = [corr(alpha, m) for m in mmd]
+    per_party_beta = [corr(betas, counts[:, i]) for i in range(counts.shape[1])]
+    return {
+        "alpha_count": mean_se(per_beta_count), "alpha_count_per_beta": per_beta_count,
+        "alpha_mmd": mean_se(per_beta_mmd), "alpha_mmd_per_beta": per_beta_mmd,
+        "beta_count": mean_se(per_party_beta), "beta_count_per_party": per_party_beta,
+    }
+
+
+def _floats(x) -> list[float]:
+    return [float(v) for v in np.asarray(x).ravel()]
+
+
+def split_record(split: SplitResult) -> dict[str, Any]:
+    """One dataset and split for results.json."""
+    v, plan, s = split.valuation, split.plan, split.setting
+    record = {
+        "dataset": s.dataset, "split": s.split, "data": s.note,
+        "party_sizes": [len(p) for p in s.parties], "candidates": len(s.candidates),
+        "lengthscale": v.lengthscale,
+        "lengthscale_search": None if v.search is None else v.search.evaluated,
+        "phi": _floats(v.phi), "alpha": _floats(v.alpha),
+        "v_parties": _floats(v.party_values), "v_all": v.grand_value,
+        "v_with_pool": _floats(plan.upper),
+        "v_star": plan.v_star, "rho": plan.rho, "program": plan.condition,
+        "requested_program": plan.requested, "fallback": plan.fallback, "note": plan.note,
+        "lower_bounds": _floats(plan.lower), "targets": _floats(plan.targets),
+        "mmd2_before": _floats(split.mmd2_before),
+        "draws": [{
+            "label": label, "beta": None if not math.isfinite(b) else b, "greedy": d.greedy,
+            "pool": d.pool, "counts": [int(c) for c in d.counts],
+            "reached": [bool(r) for r in d.sampling.reached],
+            "status": [val.STATUS_NAMES[int(c)] for c in d.sampling.status],
+            "value": _floats(d.sampling.value), "mmd2": _floats(m),
+        } for label, b, d, m in zip(split.labels, split.betas, split.draws, split.mmd2)],
+        "correlations": correlations(split),
+        "wall_s": split.wall_s,
+    }
+    if s.dataset == "gmm":
+        record["authors"] = AUTHORS_2D[s.split]
+    return record
+
+
+def metrics(results: Results) -> dict[str, Any]:
+    """The content of results.json."""
+    return {
+        "experiment": "rewards (Tay, Xu, Foo, Low, AAAI 2022: synthetic data as rewards)",
+        "config": results.config._asdict(),
+        "settings": [split_record(s) for s in results.splits],
+        "wall_s": results.wall_s,
+    }
+
+
+def _fmt(values, spec: str = ".3f") -> str:
+    return "[" + ", ".join(format(float(x), spec) for x in values) + "]"
+
+
+def _pm(pair: tuple[float, float | None]) -> str:
+    mean, se = pair
+    if not math.isfinite(mean):
+        return "n/a"
+    return f"{mean:+.2f}" + (f" ± {se:.2f}" if se is not None and math.isfinite(se) else "")
+
+
+def report_text(results: Results) -> str:
+    """Per dataset and split: the valuation, the LP, one table per β, the correlations beside
+    the authors' figures."""
+    c = results.config
+    lines = [
+        "gtgen: synthetic data as rewards (Tay et al., AAAI 2022), MMD valuation with the "
+        "squared-exponential kernel",
+        f"betas {list(c.betas)}{' + greedy' if c.greedy else ''}; LP condition {c.condition}; "
+        f"pool {c.pool}; early stop "
+        f"{'off' if c.early_stop is None else f'after {c.early_stop:g}·|G| steps'}; "
+        f"{results.wall_s:.0f} s",
+    ]
+    for split in results.splits:
+        v, plan, s = split.valuation, split.plan, split.setting
+        authors = AUTHORS_2D.get(s.split) if s.dataset == "gmm" else None
+        ell = f"ℓ = {v.lengthscale:.4g}" + (f" (authors {authors['lengthscale']})" if authors
+                                              else "")
+        lines += ["", f"== {s.dataset} / {s.split}: {s.note}",
+                  f"{ell}; φ = {_fmt(v.phi, '.4g')}; α = {_fmt(v.alpha)}",
+                  f"v(D_i) = {_fmt(v.party_values, '.4g')}; v(N) = {v.grand_value:.6g}; "
+                  f"v(D_i ∪ G) = {_fmt(plan.upper, '.6g')}",
+                  f"LP ({plan.condition}{', fallback' if plan.fallback else ''}): "
+                  f"v* = {plan.v_star:.6g}, ρ = {plan.rho:.4f}; r = {_fmt(plan.targets, '.6g')}"]
+        if plan.note:
+            lines.append(f"  {plan.note}")
+        mmd_before = split.mmd2_before
+        for label, draw, mmd in zip(split.labels, split.draws, split.mmd2):
+            lines.append(f"  {label}: " + "  ".join(
+                f"[{i}] |R|={int(n)} MMD² {mmd_before[i]:.2e}→{m:.2e}"
+                f"{'' if st == val.REACHED else ' (' + val.STATUS_NAMES[int(st)] + ')'}"
+                for i, (n, m, st) in enumerate(zip(draw.counts, mmd, draw.sampling.status))))
+        cor = correlations(split)
+        ref = (lambda k: f" (authors {_pm(authors[k])})") if authors else (lambda k: "")
+        lines.append(f"  corr(α, |R|) {_pm(cor['alpha_count'])}{ref('corr_alpha_count')}; "
+                     f"corr(α, MMD²) {_pm(cor['alpha_mmd'])}{ref('corr_alpha_mmd')}; "
+                     f"corr(β, |R|) {_pm(cor['beta_count'])}{ref('corr_beta_count')}")
+    return "\n".join(lines)
+
+
+def pictures(results: Results, folder: Path) -> list[Path]:
+    """scatter_<dataset>.png: each party's data and reward points (first two coordinates) at the
+    smallest and largest β; bars_<dataset>.png: α and |R_i| per β."""
+    from gtgen.plots import plt  # Agg backend
+
+    colours = plt.get_cmap("tab10").colors
+    written = []
+    for dataset in results.config.datasets:
+        splits = [s for s in results.splits if s.setting.dataset == dataset]
+        picks = sorted({0, len(splits[0].draws) - 1})
+        rows = [(s, j) for s in splits for j in picks]
+        n = splits[0].valuation.sums.n_parties
+        fig, axes = plt.subplots(len(rows), n, figsize=(2.6 * n, 2.6 * len(rows)), squeeze=False)
+        for r, (s, j) in enumerate(rows):
+            for i in range(n):
+                ax = axes[r, i]
+                reward = s.draws[j].indices[i]
+                pts = s.setting.candidates[reward]
+                ax.scatter(*s.setting.parties[i][:, :2].T, s=2, color=colours[i], alpha=0.5,
+                           rasterized=True)
+                ax.scatter(*pts[:, :2].T, s=5, color="black", marker="x", alpha=0.6,
+                           linewidths=0.6, rasterized=True)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_title(f"party {i}: α {s.valuation.alpha[i]:.2f}, |R| {len(reward)}",
+                             fontsize=8)
+                if i == 0:
+                    ax.set_ylabel(f"{s.setting.split}, {s.labels[j]}", fontsize=8)
+        fig.suptitle(f"{dataset}: each party's data (colour) and reward points (×)", fontsize=10)
+        fig.tight_layout()
+        written.append(folder / f"scatter_{dataset}.png")
+        fig.savefig(written[-1], dpi=100)
+        plt.close(fig)
+
+        fig, axes = plt.subplots(1, len(splits), figsize=(5.0 * len(splits), 3.6), squeeze=False)
+        for ax, s in zip(axes[0], splits):
+            k = len(s.draws)
+            width = 0.8 / k
+            for j, (label, counts) in enumerate(zip(s.labels, s.counts)):
+                ax.bar(np.arange(n) + (j - (k - 1) / 2) * width, counts, width, label=label)
+            ax.set_xticks(range(n), [f"party {i}\nα {a:.2f}" for i, a in
+                                     enumerate(s.valuation.alpha)], fontsize=8)
+            ax.set_ylabel("|R_i| (reward points)")
+            twin = ax.twinx()
+            twin.plot(range(n), s.valuation.alpha, "ko--", label="α")
+            twin.set_ylim(0, 1.05)
+            twin.set_ylabel("α = φ / max φ")
+            ax.set_title(f"{dataset} / {s.setting.split}", fontsize=10)
+            ax.legend(fontsize=7, loc="upper center", ncols=k, framealpha=0.9)
+            ax.set_ylim(0, 1.15 * s.counts.max())
+        fig.tight_layout()
+        written.append(folder / f"bars_{dataset}.png")
+        fig.savefig(written[-1], dpi=100)
+        plt.close(fig)
+    return written
+
+
+def write_outputs(results: Results, out_dir: str | Path) -> Path:
+    """results.json, report.txt and the pictures, written atomically into ``out_dir``."""
+
+    def fill(tmp: Path) -> None:
+        (tmp / "results.json").write_text(json.dumps(metrics(results), indent=1))
+        (tmp / "report.txt").write_text(report_text(results) + "\n")
+        pictures(results, tmp)
+
+    return write_folder_atomically(out_dir, fill)
