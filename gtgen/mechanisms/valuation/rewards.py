@@ -262,13 +262,12 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
             total64=jnp.asarray(total, jnp.float64),
             n_reference=jnp.float64(sums.n_reference),
             scale=jnp.float32(inverse_two_l2(sums.lengthscale)))
-        lanes = smp.Lanes(jnp.asarray(target), jnp.asarray(betas, jnp.float32),
-                          jnp.asarray(patience, jnp.int32))
-        state = smp.init(pool_arrays, lanes, own, available, sums.counts[:n],
-                         np.diagonal(blocks)[:n], blocks.sum(axis=1)[:n],
-                         jax.random.split(key_draw, n), width)
+        lanes = smp.make_lanes(target, betas, patience, sums.counts[:n],
+                               jax.random.split(key_draw, n), width)
+        state = smp.init(pool_arrays, lanes, own, available, np.diagonal(blocks)[:n],
+                         blocks.sum(axis=1)[:n], width)
         final = smp.run(pool_arrays, lanes, state, bool(greedy), smp.block_size(width))
-        final = jax.tree.map(np.asarray, final._replace(keys=None))
+        final = jax.tree.map(np.asarray, final)
     result = smp.Sampling(
         order=final.order, trace=final.trace, counts=final.size - sums.counts[:n],
         status=final.status, value=final.value, initial=np.asarray(state.value),

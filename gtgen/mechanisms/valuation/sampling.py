@@ -64,6 +64,8 @@ class Lanes(NamedTuple):
     target: jax.Array  # float64 r_i
     beta: jax.Array  # float32 β ≥ 0
     patience: jax.Array  # int32: early stop after this many steps without a new max (0: off)
+    start: jax.Array  # int32 |D_i|
+    uniforms: jax.Array  # [L, S, 2] float32: the two uniforms of each of the lane's draws
 
 
 class SamplerState(NamedTuple):
@@ -79,7 +81,6 @@ class SamplerState(NamedTuple):
     best: jax.Array  # [L] float64: the largest v(X) so far
     since_best: jax.Array  # [L] int32: steps since ``best`` last grew
     status: jax.Array  # [L] int32: RUNNING, REACHED, EXHAUSTED or EARLY_STOP
-    keys: jax.Array  # [L] keys
     pending: jax.Array  # [L, d] float32: the last pick, not yet added to ``own``
     pending_on: jax.Array  # [L] bool: whether ``pending`` is a pick (False at the start)
     order: jax.Array  # [L, S] int32: the candidate picked at each step (−1 after the lane stopped)
@@ -100,11 +101,20 @@ def _status(value, target, remaining, since_best, patience):
                      jnp.where(none_left, EXHAUSTED, jnp.where(early, EARLY_STOP, RUNNING)))
 
 
-def init(pool: Pool, lanes: Lanes, own, available, size, sum_xx, sum_xt, keys,
+@functools.partial(jax.jit, static_argnames=("max_steps",))
+def make_lanes(target, beta, patience, size, keys, max_steps: int) -> Lanes:
+    """Per-lane settings; each lane's uniforms are drawn up front from its own key."""
+    uniforms = jax.vmap(lambda k: jax.random.uniform(k, (max_steps, 2)))(keys)
+    return Lanes(jnp.asarray(target, jnp.float64), jnp.asarray(beta, jnp.float32),
+                 jnp.asarray(patience, jnp.int32), jnp.asarray(size, jnp.int32), uniforms)
+
+
+@functools.partial(jax.jit, static_argnames=("max_steps",))
+def init(pool: Pool, lanes: Lanes, own, available, sum_xx, sum_xt,
          max_steps: int) -> SamplerState:
     """The state at X = D_i: ``own`` [L, P] Σ_{j∈D_i} k(x, j), ``size`` |D_i|, ``sum_xx``
     Σ_{D_i×D_i} k, ``sum_xt`` Σ_{D_i×T} k."""
-    size = jnp.asarray(size, jnp.int32)
+    size = lanes.start
     sum_xx, sum_xt = jnp.asarray(sum_xx, jnp.float64), jnp.asarray(sum_xt, jnp.float64)
     value = value_of_sums(sum_xx, sum_xt, size, pool.n_reference)
     lanes_n = size.shape[0]
@@ -115,7 +125,7 @@ def init(pool: Pool, lanes: Lanes, own, available, size, sum_xx, sum_xt, keys,
         own=jnp.asarray(own, jnp.float64), available=available, remaining=remaining, size=size,
         sum_xx=sum_xx, sum_xt=sum_xt, value=value, best=value, since_best=zeros,
         status=_status(value, lanes.target, remaining, zeros, lanes.patience).astype(jnp.int32),
-        keys=keys, pending=jnp.zeros((lanes_n, pool.points.shape[1]), jnp.float32),
+        pending=jnp.zeros((lanes_n, pool.points.shape[1]), jnp.float32),
         pending_on=jnp.zeros(lanes_n, bool), order=jnp.full((lanes_n, max_steps), -1, jnp.int32),
         trace=jnp.full((lanes_n, max_steps), jnp.nan, jnp.float64), step=jnp.int32(0))
 
@@ -157,17 +167,24 @@ def _last_positive(w: jax.Array) -> jax.Array:
     return jnp.max(jnp.where(w > 0, iota, 0), axis=-1)
 
 
+def _cumsum(x: jax.Array) -> jax.Array:
+    """Cumulative sums along the last (short, ≈ √P) axis as one small matmul: XLA CPU compiles
+    a cumsum as a reduce-window, slower to compile and to run at this size."""
+    n = x.shape[-1]
+    return x @ jnp.triu(jnp.ones((n, n), x.dtype))
+
+
 def _inverse_cdf(w: jax.Array, u: jax.Array, block: int) -> jax.Array:
     """One index per lane drawn ∝ w [L, P] (P = blocks × block), by inverse CDF in two levels:
     the block, then the entry; ``u`` [L, 2] uniforms. Never an index of weight 0."""
     lanes_n, p = w.shape
     wb = w.reshape(lanes_n, p // block, block)
     sums = jnp.sum(wb, axis=-1)
-    cum = jnp.cumsum(sums, axis=-1)
+    cum = _cumsum(sums)
     b = jnp.sum(cum <= u[:, :1] * cum[:, -1:], axis=-1).astype(jnp.int32)
     b = jnp.minimum(b, _last_positive(sums))
     row = jnp.take_along_axis(wb, b[:, None, None], axis=1)[:, 0]
-    cum_row = jnp.cumsum(row, axis=-1)
+    cum_row = _cumsum(row)
     j = jnp.sum(cum_row <= u[:, 1:] * cum_row[:, -1:], axis=-1).astype(jnp.int32)
     return b * block + jnp.minimum(j, _last_positive(row))
 
@@ -180,8 +197,6 @@ def step(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
     own, h = jax.lax.optimization_barrier((own, scaled_gains(pool, own, state.size)))
     hi = jnp.max(jnp.where(avail, h, -jnp.inf), axis=-1, keepdims=True)
     iota = jnp.arange(h.shape[-1], dtype=jnp.int32)
-    split = jax.vmap(jax.random.split)(state.keys)
-    keys, sub = split[:, 0], split[:, 1]
     if greedy:
         idx = jnp.min(jnp.where(avail & (h == hi), iota, h.shape[-1]), axis=-1)
     else:
@@ -189,7 +204,8 @@ def step(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
         span = hi - lo
         factor = jnp.where(span > 0, lanes.beta[:, None] / jnp.where(span > 0, span, 1.0), 0.0)
         w = jnp.where(avail, jnp.exp((h - hi) * factor), 0.0)
-        u = jax.vmap(lambda k: jax.random.uniform(k, (2,)))(sub)
+        taken = jnp.minimum(state.size - lanes.start, lanes.uniforms.shape[1] - 1)  # own count
+        u = jnp.take_along_axis(lanes.uniforms, taken[:, None, None], axis=1)[:, 0]
         idx = _inverse_cdf(w, u, block)
     idx = jnp.where(active, idx, 0).astype(jnp.int32)
 
@@ -215,7 +231,7 @@ def step(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
         sum_xx=keep(sum_xx, state.sum_xx), sum_xt=keep(sum_xt, state.sum_xt),
         value=keep(value, state.value), best=keep(best, state.best),
         since_best=keep(since, state.since_best), status=keep(status, state.status),
-        keys=keys, pending=x, pending_on=active,
+        pending=x, pending_on=active,
         order=state.order.at[:, state.step].set(jnp.where(active, idx, -1)),
         trace=state.trace.at[:, state.step].set(jnp.where(active, value, jnp.nan)),
         step=state.step + 1)
