@@ -314,7 +314,7 @@ def run_setting(setting: Setting, config: Config, key: jax.Array,
     """Value the parties once, plan the targets once, sample the rewards for every β."""
     log = log or (lambda _: None)
     start = time.perf_counter()
-    valuation = val.value(setting.parties, setting.candidates, key)
+    valuation = val.value(setting.parties, setting.candidates, key, pool=config.pool)
     log(f"{setting.dataset}/{setting.split}: ℓ = {valuation.lengthscale:.4g}, "
         f"α = {np.round(valuation.alpha, 3).tolist()}")
     with warnings.catch_warnings(record=True) as caught:
@@ -329,7 +329,7 @@ def run_setting(setting: Setting, config: Config, key: jax.Array,
     draws = []
     for k, (label, beta, greedy) in zip(jax.random.split(key, len(runs)), runs):
         draw = val.sample_rewards(valuation, plan.targets, k, beta=0.0 if greedy else beta,
-                                  greedy=greedy, pool=config.pool, early_stop=config.early_stop)
+                                  greedy=greedy, early_stop=config.early_stop)
         draws.append(draw)
         log(f"{setting.dataset}/{setting.split} {label}: |R_i| = {draw.counts.tolist()}")
     return SplitResult(setting, valuation, plan, [r[0] for r in runs], [r[1] for r in runs],

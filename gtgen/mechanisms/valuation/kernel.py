@@ -5,8 +5,8 @@ candidates). One pass over rows × T gives, for every row point x and every part
 r_b(x) = Σ_{y ∈ part b} k(x, y). Everything the mechanism needs follows from these sums without
 another kernel evaluation:
 
-- the block sums P_ab = Σ_{D_a × D_b} k (G included as a part), hence every coalition value
-  (``gtgen.mechanisms.valuation.shapley``) and v(D_i ∪ G);
+- the block sums P_ab = Σ_{a × b} k (the pool, or each party's share of it, included as parts),
+  hence every coalition value (``gtgen.mechanisms.valuation.shapley``) and v(D_i ∪ G);
 - for every candidate g: Σ_{t∈T} k(g, t) = Σ_b r_b(g) and Σ_{j ∈ D_i} k(g, j) = r_i(g), the
   caches that make a step of weighted sampling cost O(|G|) (``sampling``).
 
@@ -148,19 +148,21 @@ def block_sums(lay: Layout, sums: np.ndarray, first: int, last: int) -> np.ndarr
 class KernelSums(NamedTuple):
     """Everything the mechanism reads from the kernel, at one lengthscale.
 
-    ``blocks`` [n + 1, n + 1] float64: P_ab = Σ_{D_a × D_b} k, with part n the candidates G.
-    ``counts`` [n + 1]: |D_1|, …, |D_n|, |G|.
-    ``candidate_sums`` [|G|, n + 1] float64: Σ_{y ∈ part b} k(g, y) for every candidate g.
+    The parts are the n parties' data, then the pool G as one part (a shared pool) or as n
+    shares G_1, …, G_n (disjoint shares, share i for party i).
+
+    ``blocks`` [parts, parts] float64: P_ab = Σ_{a × b} k.
+    ``counts`` [parts]: the sizes of the parts.
+    ``n_parties``: n.
+    ``candidate_sums`` [|G|, parts] float64: Σ_{y ∈ part b} k(g, y) for every candidate g, in
+    the pool's order (share after share).
     """
 
     lengthscale: float
     blocks: np.ndarray
     counts: np.ndarray
+    n_parties: int
     candidate_sums: np.ndarray
-
-    @property
-    def n_parties(self) -> int:
-        return len(self.counts) - 1
 
     @property
     def n_reference(self) -> int:
@@ -172,22 +174,38 @@ class KernelSums(NamedTuple):
         """Σ_{T × T} k."""
         return float(self.blocks.sum())
 
+    @property
+    def disjoint(self) -> bool:
+        """Whether the pool is split into one share per party."""
+        return len(self.counts) > self.n_parties + 1
 
-def kernel_sums(lay: Layout, lengthscale: float) -> KernelSums:
-    """The block sums and candidate caches of ``lay`` (parties first, candidates last): one
-    tiled pass over T × T, O(|T|²) kernel evaluations."""
-    n = lay.n_parts - 1
-    sums = row_part_sums(lay, lay.rows(0, n + 1), lengthscale)
-    blocks = block_sums(lay, sums, 0, n + 1)
+    def parties(self, members: np.ndarray) -> np.ndarray:
+        """0/1 over all parts from 0/1 over the parties [..., n] (no pool part)."""
+        members = np.asarray(members)
+        pad = np.zeros(members.shape[:-1] + (len(self.counts) - self.n_parties,), members.dtype)
+        return np.concatenate([members, pad], axis=-1)
+
+    def with_pool(self) -> np.ndarray:
+        """[n, parts]: party i's data with all the pool it may draw from (G, or its share)."""
+        n, extra = self.n_parties, len(self.counts) - self.n_parties
+        pool = np.eye(n, dtype=np.int64) if self.disjoint else np.ones((n, extra), np.int64)
+        return np.concatenate([np.eye(n, dtype=np.int64), pool], axis=1)
+
+
+def kernel_sums(lay: Layout, lengthscale: float, n_parties: int) -> KernelSums:
+    """The block sums and candidate caches of ``lay`` (the parties' parts first, the pool's
+    after): one tiled pass over T × T, O(|T|²) kernel evaluations."""
+    parts = lay.n_parts
+    sums = row_part_sums(lay, lay.rows(0, parts), lengthscale)
+    blocks = block_sums(lay, sums, 0, parts)
     blocks = 0.5 * (blocks + blocks.T)  # equal up to rounding; exactly symmetric from here on
-    real = lay.real(n, n + 1)
-    candidate = sums[int(lay.offsets[n] - lay.offsets[0]) :][real]
-    return KernelSums(float(lengthscale), blocks, lay.counts.copy(), candidate)
+    start = int(lay.offsets[n_parties] - lay.offsets[0])
+    candidate = sums[start:][lay.real(n_parties, parts)]
+    return KernelSums(float(lengthscale), blocks, lay.counts.copy(), n_parties, candidate)
 
 
-def party_values(lay: Layout, lengthscale: float) -> np.ndarray:
+def party_values(lay: Layout, lengthscale: float, n: int) -> np.ndarray:
     """v(D_i) for every party at ``lengthscale``: only the parties' rows against T."""
-    n = lay.n_parts - 1
     blocks = block_sums(lay, row_part_sums(lay, lay.rows(0, n), lengthscale), 0, n)
     size = lay.counts[:n].astype(np.float64)
     total = float(lay.counts.sum())
@@ -203,7 +221,7 @@ class LengthscaleSearch(NamedTuple):
 
 
 def search_lengthscale(
-    lay: Layout, low: float = 0.01, high: float = 1000.0, rtol: float = 1e-3
+    lay: Layout, n_parties: int, low: float = 0.01, high: float = 1000.0, rtol: float = 1e-3
 ) -> LengthscaleSearch:
     """The smallest ℓ in [low, high] with v(D_i) ≥ 0 for every party, by bisection in log ℓ to
     a relative width ``rtol`` (14 evaluations over [0.01, 1000] at 1e-3).
@@ -213,7 +231,7 @@ def search_lengthscale(
     evaluated = []
 
     def worst(ell: float) -> float:
-        v = party_values(lay, ell)
+        v = party_values(lay, ell, n_parties)
         evaluated.append((ell, float(v.min())))
         return v
 

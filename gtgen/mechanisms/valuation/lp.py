@@ -76,15 +76,13 @@ def lower_bounds(sums: KernelSums, phi: np.ndarray, condition: str) -> np.ndarra
         members = (phi[None, :] <= phi[:, None]).astype(np.int64)  # row i: C_i
     else:
         members = np.eye(n, dtype=np.int64)
-    members = np.concatenate([members, np.zeros((n, 1), np.int64)], axis=1)
-    return np.maximum(values_of(sums, members), LOWER_FLOOR)
+    return np.maximum(values_of(sums, sums.parties(members)), LOWER_FLOOR)
 
 
 def upper_bounds(sums: KernelSums) -> np.ndarray:
-    """v(D_i ∪ G) for every party: all of G added to its data."""
-    n = sums.n_parties
-    members = np.concatenate([np.eye(n, dtype=np.int64), np.ones((n, 1), np.int64)], axis=1)
-    return values_of(sums, members)
+    """v(D_i ∪ G) for every party: all of G added to its data (with disjoint shares, its share
+    G_i: all a party could draw)."""
+    return values_of(sums, sums.with_pool())
 
 
 def solve_lp(alpha: np.ndarray, lower: np.ndarray, upper: np.ndarray,
@@ -130,10 +128,11 @@ def reward_plan(sums: KernelSums, phi: np.ndarray, condition: str = "stable",
     lower = lower_bounds(sums, phi, condition)
     solution = solve_lp(alpha, lower, upper, rho)
     if solution is None and condition == "stable":
-        grand = values_of(sums, np.r_[np.ones(sums.n_parties), 0.0])
+        grand = float(values_of(sums, sums.parties(np.ones(sums.n_parties))))
         top = int(np.argmax(alpha))
+        pool = f"G_{top}" if sums.disjoint else "G"
         note = (f"reward LP: the stable program is infeasible (v(N) = {grand:.6g}, "
-                f"v(D_{top} ∪ G) = {upper[top]:.6g}); using individual rationality instead")
+                f"v(D_{top} ∪ {pool}) = {upper[top]:.6g}); using individual rationality instead")
         warnings.warn(note, StabilityFallback, stacklevel=2)
         used = "rational"
         lower = lower_bounds(sums, phi, used)
@@ -143,7 +142,7 @@ def reward_plan(sums: KernelSums, phi: np.ndarray, condition: str = "stable",
         raise ValueError(
             f"reward LP: infeasible under {'stability and ' if used != condition else ''}"
             f"individual rationality{'' if rho is None else f' with ρ = {rho:g}'} (party "
-            f"{worst}: lower bound {lower[worst]:.6g}, v(D_{worst} ∪ G) = {upper[worst]:.6g})"
+            f"{worst}: lower bound {lower[worst]:.6g}, upper bound {upper[worst]:.6g})"
         )
     log_v, r = solution
     plan = RewardPlan(float(np.exp(log_v)), r, np.exp(log_v + r * np.log(alpha)), alpha, lower,

@@ -116,7 +116,9 @@ class Valuation(NamedTuple):
     sums: KernelSums
     table: CoalitionTable | None  # all 2^n coalition values (n ≤ 12)
     shapley: ShapleyEstimate
-    candidates: np.ndarray  # [|G|, d] float32, as the kernel saw them
+    candidates: np.ndarray  # [|G|, d] float32 in the pool's order (share after share)
+    candidate_index: np.ndarray  # [|G|]: the caller's index of each candidate in that order
+    pool: str  # "shared" or "disjoint"
 
     @property
     def phi(self) -> np.ndarray:
@@ -130,34 +132,55 @@ class Valuation(NamedTuple):
     @property
     def party_values(self) -> np.ndarray:
         """v(D_i)."""
-        n = self.sums.n_parties
-        return values_of(self.sums, np.eye(n, n + 1, dtype=np.int64))
+        return values_of(self.sums, self.sums.parties(np.eye(self.sums.n_parties, dtype=int)))
 
     @property
     def grand_value(self) -> float:
         """v(N): all parties' data together."""
-        return float(values_of(self.sums, np.r_[np.ones(self.sums.n_parties), 0.0]))
+        return float(values_of(self.sums, self.sums.parties(np.ones(self.sums.n_parties))))
+
+    def share(self, i: int) -> np.ndarray:
+        """Positions in the pool order that party i may draw from."""
+        if not self.sums.disjoint:
+            return np.arange(len(self.candidates))
+        start = np.concatenate([[0], np.cumsum(self.sums.counts[self.sums.n_parties:])])
+        return np.arange(start[i], start[i + 1])
 
 
 def value(parties: Sequence[Any], candidates: Any, key: jax.Array | None = None, *,
-          lengthscale: float | None = None,
+          pool: str = "shared", lengthscale: float | None = None,
           lengthscale_range: tuple[float, float] = LENGTHSCALE_RANGE, rtol: float = 1e-3,
           permutations: int = 2000) -> Valuation:
     """Choose ℓ (unless given), compute the block kernel sums once, then v of every coalition and
     the Shapley values: exact for n ≤ 12 parties, else ``permutations`` sampled orders (``key``)
-    with a standard error."""
-    data, pool = validate_inputs(parties, candidates)
+    with a standard error. ``pool="disjoint"`` splits G at random (``key``) into n near-equal
+    shares, party i's the only one it may draw from; the shares are parts of the kernel sums, so
+    v(D_i ∪ G_i) bounds party i's reward."""
+    data, cand = validate_inputs(parties, candidates)
     low, high = validate_range(lengthscale_range)
     _number(rtol, "rtol", 0.0, open_low=True)
-    lay = layout([*data, pool])
+    if pool not in POOLS:
+        raise ValueError(f"pool: must be one of {', '.join(POOLS)}, got {pool!r}")
+    n = len(data)
+    if pool == "disjoint":
+        if key is None:
+            raise ValueError("key: disjoint shares are drawn at random; pass a jax key")
+        key, key_share = jax.random.split(key)
+        order = np.asarray(jax.random.permutation(key_share, len(cand)))
+        shares = [np.sort(s) for s in np.array_split(order, n)]
+        if min(len(s) for s in shares) == 0:
+            raise ValueError(f"candidates: |G| = {len(cand)} cannot be split into {n} shares")
+    else:
+        shares = [np.arange(len(cand))]
+    index = np.concatenate(shares)
+    lay = layout([*data, *(cand[s] for s in shares)])
     search = None
     if lengthscale is None:
-        search = search_lengthscale(lay, low, high, rtol)
+        search = search_lengthscale(lay, n, low, high, rtol)
         lengthscale = search.lengthscale
     else:
         lengthscale = _number(lengthscale, "lengthscale", 0.0, open_low=True)
-    sums = kernel_sums(lay, lengthscale)
-    n = len(data)
+    sums = kernel_sums(lay, lengthscale, n)
     if n <= EXACT_MAX_PARTIES:
         table = coalition_table(sums)
         shapley = ShapleyEstimate(shapley_exact(table), np.zeros(n), 0)
@@ -168,7 +191,8 @@ def value(parties: Sequence[Any], candidates: Any, key: jax.Array | None = None,
             raise ValueError(f"permutations: must be an integer >= 2, got {permutations!r}")
         table = None
         shapley = shapley_monte_carlo(sums, key, permutations)
-    return Valuation(lengthscale, search, sums, table, shapley, pool.astype(np.float32))
+    return Valuation(lengthscale, search, sums, table, shapley,
+                     cand[index].astype(np.float32), index, pool)
 
 
 def mmd2_unbiased(sum_xx, sum_xt, size, sums: KernelSums) -> np.ndarray:
@@ -184,10 +208,11 @@ def mmd2_unbiased(sum_xx, sum_xt, size, sums: KernelSums) -> np.ndarray:
 
 
 class Draw(NamedTuple):
-    """Reward points drawn for every party, as indices into G."""
+    """Reward points drawn for every party."""
 
     sampling: smp.Sampling
-    indices: list[np.ndarray]  # per party, the candidates of its reward in the order drawn
+    indices: list[np.ndarray]  # per party, the caller's candidate indices, in the order drawn
+    positions: list[np.ndarray]  # the same as positions in ``Valuation.candidates``
     pool: str
     beta: np.ndarray
     greedy: bool
@@ -198,25 +223,17 @@ class Draw(NamedTuple):
         return self.sampling.counts
 
 
-def _shares(n_candidates: int, n_parties: int, key: jax.Array) -> list[np.ndarray]:
-    """A uniformly random partition of the pool into n near-equal disjoint shares."""
-    order = np.asarray(jax.random.permutation(key, n_candidates))
-    return [np.sort(s) for s in np.array_split(order, n_parties)]
-
-
 def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: Any = 1.0,
-                   greedy: bool = False, pool: str = "shared",
-                   early_stop: float | None = None) -> Draw:
+                   greedy: bool = False, early_stop: float | None = None) -> Draw:
     """Weighted sampling for every party at once (one compiled loop).
 
     Args:
-      valuation: from ``value``.
+      valuation: from ``value``; its ``pool`` says where each party draws from (all of G, or
+        its own share).
       targets: r_i per party (e.g. ``plan.targets``).
       key: a jax key; the same key gives the same rewards.
       beta: β ≥ 0, one for all or one per party (0: uniform).
       greedy: take the candidate of largest gain (β is then ignored).
-      pool: ``"shared"`` every party draws from all of G (the authors; rewards may overlap);
-        ``"disjoint"`` G is split at random into n disjoint shares, party i draws from share i.
       early_stop: the authors' rule as an option: stop after ``early_stop`` × (the party's pool
         size) steps without a new maximum of v (they use 0.1); None never stops early.
     """
@@ -233,22 +250,18 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
         _number(float(b), "beta", 0.0)
     if not isinstance(greedy, bool | np.bool_):
         raise TypeError(f"greedy: must be True or False, got {greedy!r}")
-    if pool not in POOLS:
-        raise ValueError(f"pool: must be one of {', '.join(POOLS)}, got {pool!r}")
     if early_stop is not None:
         _number(early_stop, "early_stop", 0.0, 1.0, open_low=True)
 
-    key_share, key_draw = jax.random.split(key)
-    g = len(valuation.candidates)
-    shares = _shares(g, n, key_share) if pool == "disjoint" else [np.arange(g)]
+    shares = [valuation.share(i) for i in range(n)] if sums.disjoint else [valuation.share(0)]
     width = smp.padded_size(max(len(s) for s in shares))
-    index = np.full((len(shares), width), -1, np.int64)
+    index = np.full((len(shares), width), -1, np.int64)  # [shares, width]: pool positions
     for row, s in enumerate(shares):
         index[row, : len(s)] = s
     real = index >= 0
     safe = np.where(real, index, 0)
-    lane_rows = np.arange(n) if pool == "disjoint" else np.zeros(n, np.int64)  # lane -> share
-    cand = sums.candidate_sums  # [|G|, n + 1]: Σ over each part, per candidate
+    lane_rows = np.arange(n) if sums.disjoint else np.zeros(n, np.int64)  # lane -> share
+    cand = sums.candidate_sums  # [|G|, parts]: Σ over each part, per candidate
     total = np.where(real, cand[safe].sum(axis=2), 0.0)  # [shares, width]: c_x
     own = np.where(real[lane_rows], cand[safe[lane_rows], np.arange(n)[:, None]], 0.0)
     available = real[lane_rows]
@@ -263,7 +276,7 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
             n_reference=jnp.float64(sums.n_reference),
             scale=jnp.float32(inverse_two_l2(sums.lengthscale)))
         lanes = smp.make_lanes(target, betas, patience, sums.counts[:n],
-                               jax.random.split(key_draw, n), width)
+                               jax.random.split(key, n), width)
         state = smp.init(pool_arrays, lanes, own, available, np.diagonal(blocks)[:n],
                          blocks.sum(axis=1)[:n], width)
         final = smp.run(pool_arrays, lanes, state, bool(greedy), smp.block_size(width))
@@ -272,8 +285,9 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
         order=final.order, trace=final.trace, counts=final.size - sums.counts[:n],
         status=final.status, value=final.value, initial=np.asarray(state.value),
         size=final.size, sum_xx=final.sum_xx, sum_xt=final.sum_xt)
-    indices = [index[lane_rows[i]][result.picked(i)] for i in range(n)]
-    return Draw(result, indices, pool, betas.copy(), bool(greedy), patience)
+    positions = [index[lane_rows[i]][result.picked(i)] for i in range(n)]
+    indices = [valuation.candidate_index[p] for p in positions]
+    return Draw(result, indices, positions, valuation.pool, betas.copy(), bool(greedy), patience)
 
 
 # --- the whole mechanism ----------------------------------------------------------------------
@@ -293,7 +307,7 @@ class Rewards(NamedTuple):
 
     def points(self, i: int) -> np.ndarray:
         """Party i's reward points [|R_i|, d]."""
-        return self.valuation.candidates[self.draw.indices[i]]
+        return self.valuation.candidates[self.draw.positions[i]]
 
     @property
     def reached(self) -> np.ndarray:
@@ -313,14 +327,14 @@ def rewards(parties: Sequence[Any], candidates: Any, key: jax.Array, *, beta: An
             lengthscale_range: tuple[float, float] = LENGTHSCALE_RANGE,
             permutations: int = 2000) -> Rewards:
     """The mechanism of Tay et al. (AAAI 2022) on the parties' data and a candidate pool G:
-    lengthscale, coalition values, Shapley values, the reward LP (``condition`` "stable" falling
-    back to "rational" when infeasible; ``rho`` fixes ρ), and weighted sampling (see
-    ``sample_rewards`` for ``beta``, ``greedy``, ``pool``, ``early_stop``)."""
+    lengthscale, coalition values, Shapley values (see ``value`` for ``pool``), the reward LP
+    (``condition`` "stable" falling back to "rational" when infeasible; ``rho`` fixes ρ), and
+    weighted sampling (see ``sample_rewards`` for ``beta``, ``greedy``, ``early_stop``)."""
     key_value, key_draw = jax.random.split(key)
-    valuation = value(parties, candidates, key_value, lengthscale=lengthscale,
+    valuation = value(parties, candidates, key_value, pool=pool, lengthscale=lengthscale,
                       lengthscale_range=lengthscale_range, permutations=permutations)
     plan = reward_plan(valuation.sums, valuation.phi, condition, rho)
-    draw = sample_rewards(valuation, plan.targets, key_draw, beta=beta, greedy=greedy, pool=pool,
+    draw = sample_rewards(valuation, plan.targets, key_draw, beta=beta, greedy=greedy,
                           early_stop=early_stop)
     return Rewards(valuation, plan, draw)
 

@@ -167,6 +167,16 @@ def _last_positive(w: jax.Array) -> jax.Array:
     return jnp.max(jnp.where(w > 0, iota, 0), axis=-1)
 
 
+def draw_weights(h: jax.Array, available: jax.Array, beta: jax.Array) -> jax.Array:
+    """exp(β (Δ̄_x − 1)) [L, P] float32 over the available candidates (0 elsewhere), Δ̄ the
+    min–max rescaled gains: proportional to softmax(β·Δ̄). All gains equal: uniform."""
+    hi = jnp.max(jnp.where(available, h, -jnp.inf), axis=-1, keepdims=True)
+    lo = jnp.min(jnp.where(available, h, jnp.inf), axis=-1, keepdims=True)
+    span = hi - lo
+    factor = jnp.where(span > 0, beta[:, None] / jnp.where(span > 0, span, 1.0), 0.0)
+    return jnp.where(available, jnp.exp((h - hi) * factor), 0.0)
+
+
 def _cumsum(x: jax.Array) -> jax.Array:
     """Cumulative sums along the last (short, ≈ √P) axis as one small matmul: XLA CPU compiles
     a cumsum as a reduce-window, slower to compile and to run at this size."""
@@ -195,15 +205,12 @@ def step(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
     avail = state.available
     own = current_own(pool, state)  # the last pick enters here, in the pass that forms h
     own, h = jax.lax.optimization_barrier((own, scaled_gains(pool, own, state.size)))
-    hi = jnp.max(jnp.where(avail, h, -jnp.inf), axis=-1, keepdims=True)
     iota = jnp.arange(h.shape[-1], dtype=jnp.int32)
     if greedy:
+        hi = jnp.max(jnp.where(avail, h, -jnp.inf), axis=-1, keepdims=True)
         idx = jnp.min(jnp.where(avail & (h == hi), iota, h.shape[-1]), axis=-1)
     else:
-        lo = jnp.min(jnp.where(avail, h, jnp.inf), axis=-1, keepdims=True)
-        span = hi - lo
-        factor = jnp.where(span > 0, lanes.beta[:, None] / jnp.where(span > 0, span, 1.0), 0.0)
-        w = jnp.where(avail, jnp.exp((h - hi) * factor), 0.0)
+        w = draw_weights(h, avail, lanes.beta)
         taken = jnp.minimum(state.size - lanes.start, lanes.uniforms.shape[1] - 1)  # own count
         u = jnp.take_along_axis(lanes.uniforms, taken[:, None, None], axis=1)[:, 0]
         idx = _inverse_cdf(w, u, block)

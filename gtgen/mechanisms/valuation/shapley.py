@@ -26,7 +26,7 @@ EXACT_MAX_PARTIES = 12  # exact Shapley values (2^n coalitions) up to this many 
 
 
 def values_of(sums: KernelSums, members: np.ndarray) -> np.ndarray:
-    """v of the unions of parts selected by ``members`` [..., n + 1] (0/1 over parties and G)."""
+    """v of the unions of parts selected by ``members`` [..., parts] (0/1 over the parts)."""
     w = np.asarray(members, np.float64)
     size = w @ sums.counts.astype(np.float64)
     inner = np.einsum("...a,ab,...b->...", w, sums.blocks, w)
@@ -60,8 +60,7 @@ def coalition_table(sums: KernelSums) -> CoalitionTable:
             f"parties: {n} parties have 2^{n} coalitions; the table is kept for at most "
             f"{EXACT_MAX_PARTIES} (Shapley values beyond come from permutation sampling)"
         )
-    bits = member_bits(np.arange(2**n), n)
-    members = np.concatenate([bits, np.zeros((2**n, 1), np.int64)], axis=1)  # G never in a coalition
+    members = sums.parties(member_bits(np.arange(2**n), n))  # G is never part of a coalition
     return CoalitionTable(values_of(sums, members), n)
 
 
