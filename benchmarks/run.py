@@ -16,7 +16,8 @@ import sys
 import time
 
 # Modules holding cases, in the order they run; a module that is absent is skipped.
-CASE_MODULES = ("benchmarks.expfam_cases", "benchmarks.neural_cases", "benchmarks.sweep_cases")
+CASE_MODULES = ("benchmarks.expfam_cases", "benchmarks.neural_cases", "benchmarks.sweep_cases",
+                "benchmarks.valuation_cases")
 
 
 def all_cases():

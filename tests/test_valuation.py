@@ -300,7 +300,8 @@ def lane_state(valuation, targets, beta, greedy=False, key=0):
                     jnp.asarray(total, jnp.float64), jnp.float64(sums.n_reference),
                     jnp.float32(V.kernel.inverse_two_l2(sums.lengthscale)))
     lanes = smp.make_lanes(np.asarray(targets, np.float64), np.full(n, beta), np.zeros(n),
-                           sums.counts[:n], jax.random.split(jax.random.key(key), n), width)
+                           sums.counts[:n], np.full(n, width), jax.random.split(
+                               jax.random.key(key), n), width)
     state = smp.init(pool, lanes, own, avail, np.diagonal(sums.blocks)[:n],
                      sums.blocks.sum(axis=1)[:n], width)
     return pool, lanes, state

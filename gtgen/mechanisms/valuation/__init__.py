@@ -69,6 +69,7 @@ from gtgen.mechanisms.valuation.sampling import (
     EXHAUSTED,
     REACHED,
     STATUS_NAMES,
+    STEP_LIMIT,
     Sampling,
 )
 from gtgen.mechanisms.valuation.shapley import (
@@ -90,6 +91,7 @@ __all__ = [
     "POOLS",
     "REACHED",
     "STATUS_NAMES",
+    "STEP_LIMIT",
     "CoalitionTable",
     "Draw",
     "GameRewards",

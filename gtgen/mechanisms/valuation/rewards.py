@@ -224,7 +224,8 @@ class Draw(NamedTuple):
 
 
 def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: Any = 1.0,
-                   greedy: bool = False, early_stop: float | None = None) -> Draw:
+                   greedy: bool = False, early_stop: float | None = None,
+                   max_steps: int | None = None) -> Draw:
     """Weighted sampling for every party at once (one compiled loop).
 
     Args:
@@ -236,6 +237,8 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
       greedy: take the candidate of largest gain (β is then ignored).
       early_stop: the authors' rule as an option: stop after ``early_stop`` × (the party's pool
         size) steps without a new maximum of v (they use 0.1); None never stops early.
+      max_steps: at most this many points per party (status ``STEP_LIMIT`` when it binds);
+        None: the pool size.
     """
     sums = valuation.sums
     n = sums.n_parties
@@ -252,6 +255,9 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
         raise TypeError(f"greedy: must be True or False, got {greedy!r}")
     if early_stop is not None:
         _number(early_stop, "early_stop", 0.0, 1.0, open_low=True)
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(
+            max_steps, int | np.integer) or max_steps < 1):
+        raise ValueError(f"max_steps: must be a positive integer or None, got {max_steps!r}")
 
     shares = [valuation.share(i) for i in range(n)] if sums.disjoint else [valuation.share(0)]
     width = smp.padded_size(max(len(s) for s in shares))
@@ -265,6 +271,7 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
     total = np.where(real, cand[safe].sum(axis=2), 0.0)  # [shares, width]: c_x
     own = np.where(real[lane_rows], cand[safe[lane_rows], np.arange(n)[:, None]], 0.0)
     available = real[lane_rows]
+    limit = np.full(n, width if max_steps is None else min(int(max_steps), width))
     patience = (np.zeros(n, np.int64) if early_stop is None
                 else np.ceil(early_stop * available.sum(axis=1) - 1e-9).astype(np.int64))
     points = np.where(real[:, None, :], valuation.candidates[safe].transpose(0, 2, 1), 0.0)
@@ -275,7 +282,7 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
             total64=jnp.asarray(total, jnp.float64),
             n_reference=jnp.float64(sums.n_reference),
             scale=jnp.float32(inverse_two_l2(sums.lengthscale)))
-        lanes = smp.make_lanes(target, betas, patience, sums.counts[:n],
+        lanes = smp.make_lanes(target, betas, patience, sums.counts[:n], limit,
                                jax.random.split(key, n), width)
         state = smp.init(pool_arrays, lanes, own, available, np.diagonal(blocks)[:n],
                          blocks.sum(axis=1)[:n], width)

@@ -23,7 +23,8 @@ counter (a vmapped while loop would select over every lane's full [|G|] trace ea
 that has stopped keeps its state. Draws by inverse CDF over √|G| blocks (one uniform per level,
 no |G| Gumbel variates per step). Stops per lane: ``REACHED`` v ≥ r_i, ``EXHAUSTED`` no candidate
 left (the authors stop with one left), ``EARLY_STOP`` (optional, the authors' rule) ``patience``
-steps without a new maximum of v. A lane whose own data already reaches r_i takes no point.
+steps without a new maximum of v, ``STEP_LIMIT`` a cap on the steps (optional). A lane whose own
+data already reaches r_i takes no point.
 
 Compiled with ``jax.jit`` rather than ``gtgen.xla_options.jit``: a step is a handful of reductions
 over |G| = 10^5 floats, where XLA CPU's YNNPACK reductions are faster than its loop emitter
@@ -42,9 +43,9 @@ import numpy as np
 
 from gtgen.mechanisms.valuation.kernel import DOT_FORM_MIN_DIM
 
-RUNNING, REACHED, EXHAUSTED, EARLY_STOP = 0, 1, 2, 3
+RUNNING, REACHED, EXHAUSTED, EARLY_STOP, STEP_LIMIT = 0, 1, 2, 3, 4
 STATUS_NAMES = {RUNNING: "running", REACHED: "reached", EXHAUSTED: "exhausted",
-                EARLY_STOP: "early stop"}
+                EARLY_STOP: "early stop", STEP_LIMIT: "step limit"}
 
 
 class Pool(NamedTuple):
@@ -65,6 +66,7 @@ class Lanes(NamedTuple):
     beta: jax.Array  # float32 β ≥ 0
     patience: jax.Array  # int32: early stop after this many steps without a new max (0: off)
     start: jax.Array  # int32 |D_i|
+    limit: jax.Array  # int32: the most points the lane may take
     uniforms: jax.Array  # [L, S, 2] float32: the two uniforms of each of the lane's draws
 
 
@@ -94,19 +96,21 @@ def value_of_sums(sum_xx, sum_xt, size, n_reference):
     return 2.0 * sum_xt / (m * n_reference) - sum_xx / (m * m)
 
 
-def _status(value, target, remaining, since_best, patience):
+def _status(value, lanes, size, remaining, since_best):
     none_left = remaining <= 0
-    early = (patience > 0) & (since_best >= patience)
-    return jnp.where(value >= target, REACHED,
-                     jnp.where(none_left, EXHAUSTED, jnp.where(early, EARLY_STOP, RUNNING)))
+    early = (lanes.patience > 0) & (since_best >= lanes.patience)
+    limit = size - lanes.start >= lanes.limit
+    return jnp.where(value >= lanes.target, REACHED, jnp.where(none_left, EXHAUSTED, jnp.where(
+        early, EARLY_STOP, jnp.where(limit, STEP_LIMIT, RUNNING)))).astype(jnp.int32)
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps",))
-def make_lanes(target, beta, patience, size, keys, max_steps: int) -> Lanes:
+def make_lanes(target, beta, patience, size, limit, keys, max_steps: int) -> Lanes:
     """Per-lane settings; each lane's uniforms are drawn up front from its own key."""
     uniforms = jax.vmap(lambda k: jax.random.uniform(k, (max_steps, 2)))(keys)
     return Lanes(jnp.asarray(target, jnp.float64), jnp.asarray(beta, jnp.float32),
-                 jnp.asarray(patience, jnp.int32), jnp.asarray(size, jnp.int32), uniforms)
+                 jnp.asarray(patience, jnp.int32), jnp.asarray(size, jnp.int32),
+                 jnp.minimum(jnp.asarray(limit, jnp.int32), max_steps), uniforms)
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps",))
@@ -124,7 +128,7 @@ def init(pool: Pool, lanes: Lanes, own, available, sum_xx, sum_xt,
     return SamplerState(
         own=jnp.asarray(own, jnp.float64), available=available, remaining=remaining, size=size,
         sum_xx=sum_xx, sum_xt=sum_xt, value=value, best=value, since_best=zeros,
-        status=_status(value, lanes.target, remaining, zeros, lanes.patience).astype(jnp.int32),
+        status=_status(value, lanes, size, remaining, zeros),
         pending=jnp.zeros((lanes_n, pool.points.shape[1]), jnp.float32),
         pending_on=jnp.zeros(lanes_n, bool), order=jnp.full((lanes_n, max_steps), -1, jnp.int32),
         trace=jnp.full((lanes_n, max_steps), jnp.nan, jnp.float64), step=jnp.int32(0))
@@ -228,7 +232,7 @@ def step(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
     grew = value > state.best
     best = jnp.where(grew, value, state.best)
     since = jnp.where(grew, 0, state.since_best + 1)
-    status = _status(value, lanes.target, remaining, since, lanes.patience)
+    status = _status(value, lanes, size, remaining, since)
 
     def keep(new, old):
         return jnp.where(active, new, old)
@@ -271,7 +275,7 @@ class Sampling(NamedTuple):
     order: np.ndarray  # [L, S] picked pool indices in order (−1 after the lane stopped)
     trace: np.ndarray  # [L, S] v(D_i ∪ R_i) after each step
     counts: np.ndarray  # [L] |R_i|
-    status: np.ndarray  # [L] REACHED, EXHAUSTED or EARLY_STOP
+    status: np.ndarray  # [L] REACHED, EXHAUSTED, EARLY_STOP or STEP_LIMIT
     value: np.ndarray  # [L] v(D_i ∪ R_i) at the end
     initial: np.ndarray  # [L] v(D_i)
     size: np.ndarray  # [L] |D_i ∪ R_i|
