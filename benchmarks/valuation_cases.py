@@ -31,10 +31,22 @@ from benchmarks.timing import median_seconds
 from gtgen.experiments.rewards import gmm_setting
 from gtgen.mechanisms import valuation as val
 
-SAMPLING = {"party_size": 1000, "candidates": 10_000, "k1": 100, "k2": 600, "baseline_steps": 2,
-            "repeats": 3}
-SAMPLING_QUICK = {"party_size": 100, "candidates": 1000, "k1": 10, "k2": 60,
-                  "baseline_steps": 1, "repeats": 1}
+SAMPLING = {
+    "party_size": 1000,
+    "candidates": 10_000,
+    "k1": 100,
+    "k2": 600,
+    "baseline_steps": 2,
+    "repeats": 3,
+}
+SAMPLING_QUICK = {
+    "party_size": 100,
+    "candidates": 1000,
+    "k1": 10,
+    "k2": 60,
+    "baseline_steps": 1,
+    "repeats": 1,
+}
 COALITIONS = {"parties": 6, "party_size": 300, "candidates": 3000, "repeats": 3}
 COALITIONS_QUICK = {"parties": 4, "party_size": 100, "candidates": 500, "repeats": 1}
 
@@ -48,9 +60,14 @@ def rewards_sampling(quick: bool = False, sizes: dict | None = None) -> dict:
     key = jax.random.key(0)
 
     def steps(k):
-        return median_seconds(lambda: val.sample_rewards(
-            valuation, unreachable, key, beta=1.0, max_steps=k).sampling.value,
-            repeats=s["repeats"])
+        return median_seconds(
+            lambda: (
+                val.sample_rewards(
+                    valuation, unreachable, key, beta=1.0, max_steps=k
+                ).sampling.value
+            ),
+            repeats=s["repeats"],
+        )
 
     t_step = max(steps(s["k2"]) - steps(s["k1"]), 1e-9) / (s["k2"] - s["k1"]) / n
 
@@ -60,8 +77,9 @@ def rewards_sampling(quick: bool = False, sizes: dict | None = None) -> dict:
 
     def baseline(k):
         start = time.perf_counter()
-        valuation_numpy.weighted_sampling(rng, setting.candidates, d0, 10.0, t, ell, 1.0,
-                                          max_steps=k)
+        valuation_numpy.weighted_sampling(
+            rng, setting.candidates, d0, 10.0, t, ell, 1.0, max_steps=k
+        )
         return time.perf_counter() - start
 
     t_base = max(baseline(s["baseline_steps"]) - baseline(0), 1e-9) / s["baseline_steps"]
@@ -77,7 +95,10 @@ def rewards_sampling(quick: bool = False, sizes: dict | None = None) -> dict:
     g, x = len(setting.candidates), len(d0)
     return {
         "name": "rewards-sampling",
-        "parties": n, "party_size": x, "candidates": g, "reference": len(t),
+        "parties": n,
+        "party_size": x,
+        "candidates": g,
+        "reference": len(t),
         "gtgen_step_us": 1e6 * t_step,
         "baseline_step_ms": 1e3 * t_base,
         "ratio_per_step": t_base / t_step,
@@ -112,9 +133,13 @@ def rewards_coalitions(quick: bool = False, sizes: dict | None = None) -> dict:
     diff = max(abs(table[sum(1 << i for i in c)] - v) for c, v in theirs.items())
     return {
         "name": "rewards-coalitions",
-        "parties": n, "party_size": s["party_size"], "candidates": s["candidates"],
+        "parties": n,
+        "party_size": s["party_size"],
+        "candidates": s["candidates"],
         "coalitions": 2**n - 1,
-        "gtgen_ms": 1e3 * t_ours, "baseline_ms": 1e3 * t_base, "ratio": t_base / t_ours,
+        "gtgen_ms": 1e3 * t_ours,
+        "baseline_ms": 1e3 * t_base,
+        "ratio": t_base / t_ours,
         "max_value_difference": float(diff),
     }
 

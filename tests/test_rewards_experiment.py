@@ -9,16 +9,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from notebooks import run_notebook
 
 from gtgen.cli import main
 from gtgen.experiments import rewards as ex
+from notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of the checkout
 
-SMALL = ["--datasets", "gmm", "--party-size", "100", "--candidates", "2000",
-         "--generator", "numpy", "--betas", "1", "4"]
+SMALL = [
+    "--datasets",
+    "gmm",
+    "--party-size",
+    "100",
+    "--candidates",
+    "2000",
+    "--generator",
+    "numpy",
+    "--betas",
+    "1",
+    "4",
+]
 
 
 def authors_pipeline(split: str, party_data_size: int, candidate_data_size: int):
@@ -35,8 +46,9 @@ def authors_pipeline(split: str, party_data_size: int, candidate_data_size: int)
     num_samples = (party_data_size * num_parties) // num_classes
     data_in_classes = np.zeros((num_classes, num_samples, d))
     for i in range(num_classes):
-        data_in_classes[i] = np.random.multivariate_normal(means[i], covs[i], size=num_samples,
-                                                           check_valid="raise")
+        data_in_classes[i] = np.random.multivariate_normal(
+            means[i], covs[i], size=num_samples, check_valid="raise"
+        )
     split_datasets = [[] for _ in range(num_parties)]
     dataset_idx = [0] * num_classes
     for i in range(num_parties):
@@ -53,8 +65,9 @@ def authors_pipeline(split: str, party_data_size: int, candidate_data_size: int)
     samples = np.zeros((candidate_data_size, d))
     for i in range(candidate_data_size):
         cluster = np.random.randint(num_classes)
-        samples[i] = np.random.multivariate_normal(means[cluster], covs[cluster],
-                                                   check_valid="raise")
+        samples[i] = np.random.multivariate_normal(
+            means[cluster], covs[cluster], check_valid="raise"
+        )
     return parties, samples
 
 
@@ -92,8 +105,9 @@ def test_cli_runs_the_2d_setting_with_the_authors_directions(capsys, tmp_path) -
     """A test-sized 2-D setting (|D_i| = 100, |G| = 2000, β ∈ {1, 4}): corr(α, |R|) > 0 and
     corr(β, |R|) < 0 in both splits, as in the authors' run; every output written."""
     out = tmp_path / "run"
-    status, stdout, err = run_cli(capsys, "experiment", "rewards", *SMALL, "--quiet",
-                                  "--out", str(out))
+    status, stdout, err = run_cli(
+        capsys, "experiment", "rewards", *SMALL, "--quiet", "--out", str(out)
+    )
     assert status == 0, err
     assert "corr(α, |R|)" in stdout and "authors +0.69" in stdout
     for name in ("results.json", "report.txt", "scatter_gmm.png", "bars_gmm.png"):
@@ -103,34 +117,41 @@ def test_cli_runs_the_2d_setting_with_the_authors_directions(capsys, tmp_path) -
     for s in results["settings"]:
         cor = s["correlations"]
         assert cor["alpha_count"][0] > 0 and cor["beta_count"][0] < 0, (s["split"], cor)
-        assert s["program"] in ("stable", "rational") and s["fallback"] == (s["program"] != "stable")
+        assert s["program"] in ("stable", "rational") and s["fallback"] == (
+            s["program"] != "stable"
+        )
         assert np.isclose(sum(s["phi"]), s["v_all"])
         for draw in s["draws"]:
             assert len(draw["counts"]) == 5
             assert all(st in ("reached", "early stop") for st in draw["status"])
 
 
-@pytest.mark.parametrize("argv, field", [
-    (["--betas", "-1"], "betas: every β must be >= 0"),
-    (["--betas", "x"], "--betas"),
-    (["--betas", "1", "1"], "betas: must be distinct"),
-    (["--party-size", "1"], "party_size: must be an integer >= 2"),
-    (["--candidates", "0"], "candidates: must be an integer >= 1"),
-    (["--early-stop", "1.5"], "early_stop: must be a number in (0, 1]"),
-    (["--datasets", "mnist"], "--datasets"),
-    (["--pool", "mine"], "--pool"),
-])
+@pytest.mark.parametrize(
+    "argv, field",
+    [
+        (["--betas", "-1"], "betas: every β must be >= 0"),
+        (["--betas", "x"], "--betas"),
+        (["--betas", "1", "1"], "betas: must be distinct"),
+        (["--party-size", "1"], "party_size: must be an integer >= 2"),
+        (["--candidates", "0"], "candidates: must be an integer >= 1"),
+        (["--early-stop", "1.5"], "early_stop: must be a number in (0, 1]"),
+        (["--datasets", "mnist"], "--datasets"),
+        (["--pool", "mine"], "--pool"),
+    ],
+)
 def test_cli_bad_input_is_one_line_and_status_2(capsys, tmp_path, argv, field) -> None:
-    status, _, err = run_cli(capsys, "experiment", "rewards", "--out", str(tmp_path / "o"),
-                             "--quiet", *argv)
+    status, _, err = run_cli(
+        capsys, "experiment", "rewards", "--out", str(tmp_path / "o"), "--quiet", *argv
+    )
     assert status == 2 and field in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
 
 
 def test_notebook_runs_at_a_small_size() -> None:
-    ns = run_notebook(ROOT / "notebooks" / "08_rewards.ipynb",
-                      {"PARTY_SIZE": 100, "CANDIDATES": 2000, "BETAS": (1.0, 4.0),
-                       "GAME_POOL": 1000})
+    ns = run_notebook(
+        ROOT / "notebooks" / "08_rewards.ipynb",
+        {"PARTY_SIZE": 100, "CANDIDATES": 2000, "BETAS": (1.0, 4.0), "GAME_POOL": 1000},
+    )
     assert ns["corr_alpha"] > 0 and ns["corr_beta"] < 0
     assert abs(ns["val"].phi.sum() - ns["val"].grand_value) < 1e-9
     assert np.all(ns["r"].reached) and len(ns["r"].valuation.candidates) == 1000
@@ -140,17 +161,27 @@ def test_benchmark_cases_run_tiny() -> None:
     from benchmarks import run, valuation_cases
 
     assert "benchmarks.valuation_cases" in run.CASE_MODULES
-    assert valuation_cases.CASES == [valuation_cases.rewards_sampling,
-                                     valuation_cases.rewards_coalitions]
-    out = valuation_cases.rewards_sampling(sizes={
-        "party_size": 30, "candidates": 300, "k1": 5, "k2": 25, "baseline_steps": 1,
-        "repeats": 1})
+    assert valuation_cases.CASES == [
+        valuation_cases.rewards_sampling,
+        valuation_cases.rewards_coalitions,
+    ]
+    out = valuation_cases.rewards_sampling(
+        sizes={
+            "party_size": 30,
+            "candidates": 300,
+            "k1": 5,
+            "k2": 25,
+            "baseline_steps": 1,
+            "repeats": 1,
+        }
+    )
     assert out["name"] == "rewards-sampling" and out["targets"] == {"ratio_per_step": 100}
     for key in ("gtgen_step_us", "baseline_step_ms", "ratio_per_step", "gtgen_total_s"):
         assert out[key] > 0, key
     assert out["party_size"] == 28  # the authors' split: int(0.96·30) + 4·int(0.01·30)
     assert out["kernel_evals_per_step_baseline"] == 300 * (28 + 5 * 28 + 300)
-    coal = valuation_cases.rewards_coalitions(sizes={"parties": 3, "party_size": 20,
-                                                     "candidates": 60, "repeats": 1})
+    coal = valuation_cases.rewards_coalitions(
+        sizes={"parties": 3, "party_size": 20, "candidates": 60, "repeats": 1}
+    )
     assert coal["coalitions"] == 7 and coal["ratio"] > 0
     assert coal["max_value_difference"] < 1e-6  # both compute the same coalition values

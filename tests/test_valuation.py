@@ -35,8 +35,11 @@ def v_direct(s: np.ndarray, t: np.ndarray, ell: float) -> float:
 def mmd2_unbiased_direct(x: np.ndarray, t: np.ndarray, ell: float) -> float:
     m, n = len(x), len(t)
     kxx, ktt = kern(x, x, ell), kern(t, t, ell)
-    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (ktt.sum() - np.trace(ktt))
-                 / (n * (n - 1)) - 2.0 * kern(x, t, ell).mean())
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+        + (ktt.sum() - np.trace(ktt)) / (n * (n - 1))
+        - 2.0 * kern(x, t, ell).mean()
+    )
 
 
 class Direct:
@@ -127,7 +130,7 @@ def test_sampler_sums_need_float64_accumulation(small) -> None:
         err64.append(abs(draw.sampling.value[i] - exact))
         a32 = np.float32(direct.k[np.ix_(own, own)].sum())
         b32 = np.float32(direct.k[own].sum())
-        for step, j in enumerate(x[len(own):]):
+        for step, j in enumerate(x[len(own) :]):
             a32 = np.float32(a32 + np.float32(2 * direct.k[j, x[: len(own) + step]].sum() + 1))
             b32 = np.float32(b32 + np.float32(direct.k[j].sum()))
         m, n = len(x), len(direct.t)
@@ -191,7 +194,8 @@ def test_monte_carlo_shapley_within_four_standard_errors() -> None:
     mc = V.shapley_monte_carlo(valuation.sums, jax.random.key(0), permutations=3000)
     assert np.all(mc.standard_error > 0)
     assert np.all(np.abs(mc.phi - valuation.phi) <= 4 * mc.standard_error), (
-        (mc.phi - valuation.phi) / mc.standard_error)
+        mc.phi - valuation.phi
+    ) / mc.standard_error
     assert mc.phi.sum() == pytest.approx(valuation.grand_value, abs=1e-12)  # every order sums
 
 
@@ -275,8 +279,12 @@ def test_infeasible_stable_program_falls_back_to_individual_rationality() -> Non
 
 def test_both_programs_infeasible_raise() -> None:
     valuation = fallback_sums()
-    with pytest.warns(V.StabilityFallback), pytest.raises(
-            ValueError, match="infeasible under stability and individual rationality with ρ = 0"):
+    with (
+        pytest.warns(V.StabilityFallback),
+        pytest.raises(
+            ValueError, match="infeasible under stability and individual rationality with ρ = 0"
+        ),
+    ):
         V.reward_plan(valuation.sums, valuation.phi, "stable", rho=0.0)
 
 
@@ -296,14 +304,25 @@ def lane_state(valuation, targets, beta, greedy=False, key=0):
     own = np.pad(cand[:, :n].T, ((0, 0), (0, pad)))
     avail = np.pad(np.ones((n, g), bool), ((0, 0), (0, pad)))
     points = np.pad(valuation.candidates.T, ((0, 0), (0, pad)))[None]
-    pool = smp.Pool(jnp.asarray(points, jnp.float32), jnp.asarray(total, jnp.float32),
-                    jnp.asarray(total, jnp.float64), jnp.float64(sums.n_reference),
-                    jnp.float32(V.kernel.inverse_two_l2(sums.lengthscale)))
-    lanes = smp.make_lanes(np.asarray(targets, np.float64), np.full(n, beta), np.zeros(n),
-                           sums.counts[:n], np.full(n, width), jax.random.split(
-                               jax.random.key(key), n), width)
-    state = smp.init(pool, lanes, own, avail, np.diagonal(sums.blocks)[:n],
-                     sums.blocks.sum(axis=1)[:n], width)
+    pool = smp.Pool(
+        jnp.asarray(points, jnp.float32),
+        jnp.asarray(total, jnp.float32),
+        jnp.asarray(total, jnp.float64),
+        jnp.float64(sums.n_reference),
+        jnp.float32(V.kernel.inverse_two_l2(sums.lengthscale)),
+    )
+    lanes = smp.make_lanes(
+        np.asarray(targets, np.float64),
+        np.full(n, beta),
+        np.zeros(n),
+        sums.counts[:n],
+        np.full(n, width),
+        jax.random.split(jax.random.key(key), n),
+        width,
+    )
+    state = smp.init(
+        pool, lanes, own, avail, np.diagonal(sums.blocks)[:n], sums.blocks.sum(axis=1)[:n], width
+    )
     return pool, lanes, state
 
 
@@ -312,8 +331,9 @@ def test_incremental_gains_equal_recomputation_at_every_step(small) -> None:
     ell = valuation.lengthscale
     with jax.enable_x64(True):
         pool, lanes, state = lane_state(valuation, np.full(4, 10.0), 2.0)
-        step = jax.jit(lambda s: smp.step(pool, lanes, s, False, smp.block_size(
-            pool.points.shape[-1])))
+        step = jax.jit(
+            lambda s: smp.step(pool, lanes, s, False, smp.block_size(pool.points.shape[-1]))
+        )
         gains_of = jax.jit(lambda s: smp.marginal_gains(pool, s))
         h_of = jax.jit(lambda s: smp.scaled_gains(pool, smp.current_own(pool, s), s.size))
         g = len(cand)
@@ -330,8 +350,8 @@ def test_incremental_gains_equal_recomputation_at_every_step(small) -> None:
 
                 def rescale(x):
                     return (x - x.min()) / (x.max() - x.min())
-                np.testing.assert_allclose(rescale(h[i, available]), rescale(recomputed),
-                                           atol=2e-4)
+
+                np.testing.assert_allclose(rescale(h[i, available]), rescale(recomputed), atol=2e-4)
             state = step(state)
 
 
@@ -342,8 +362,9 @@ def test_draw_weights_are_the_softmax_of_rescaled_gains() -> None:
     h[2] = 0.5  # all gains equal: the authors divide by zero
     for beta in (0.0, 1.0, 8.0):
         with jax.enable_x64(True):
-            w = np.asarray(smp.draw_weights(jnp.asarray(h), jnp.asarray(avail),
-                                            jnp.full(3, beta, jnp.float32)))
+            w = np.asarray(
+                smp.draw_weights(jnp.asarray(h), jnp.asarray(avail), jnp.full(3, beta, jnp.float32))
+            )
         for i in range(3):
             x = h[i, avail[i]].astype(np.float64)
             span = x.max() - x.min()
@@ -361,8 +382,13 @@ def test_inverse_cdf_draws_with_the_weights_and_never_a_zero() -> None:
     w[-block:] = 0.0  # a whole empty block at the end
     draws = 200_000
     u = jnp.asarray(rng.random((draws, 2)), jnp.float32)
-    idx = np.asarray(jax.jit(lambda u: smp._inverse_cdf(
-        jnp.broadcast_to(jnp.asarray(w, jnp.float32), (draws, 64)), u, block))(u))
+    idx = np.asarray(
+        jax.jit(
+            lambda u: smp._inverse_cdf(
+                jnp.broadcast_to(jnp.asarray(w, jnp.float32), (draws, 64)), u, block
+            )
+        )(u)
+    )
     freq = np.bincount(idx, minlength=64) / draws
     p = w / w.sum()
     assert np.all(freq[w == 0] == 0)
@@ -389,8 +415,9 @@ def test_rewards_reach_targets_and_report_their_own_values(small) -> None:
     plan = V.reward_plan(valuation.sums, valuation.phi)
     t, ell = reference(parties, cand), valuation.lengthscale
     for beta in (0.0, 4.0):
-        out = V.Rewards(valuation, plan, V.sample_rewards(valuation, plan.targets,
-                                                          jax.random.key(1), beta=beta))
+        out = V.Rewards(
+            valuation, plan, V.sample_rewards(valuation, plan.targets, jax.random.key(1), beta=beta)
+        )
         s = out.draw.sampling
         assert np.all(out.reached) and np.all(s.value >= plan.targets)
         for i in range(len(parties)):
@@ -403,28 +430,31 @@ def test_rewards_reach_targets_and_report_their_own_values(small) -> None:
 
 
 def test_same_key_same_rewards_and_lanes_do_not_depend_on_each_other(small) -> None:
-    parties, cand, valuation = small
+    _, _, valuation = small
     targets = V.reward_plan(valuation.sums, valuation.phi).targets
     a = V.sample_rewards(valuation, targets, jax.random.key(3), beta=2.0)
     b = V.sample_rewards(valuation, targets, jax.random.key(3), beta=2.0)
-    c = V.sample_rewards(valuation, targets * np.array([1, 1, 1, 0]), jax.random.key(3),
-                         beta=2.0)  # party 3 needs nothing now; the others are unchanged
+    c = V.sample_rewards(
+        valuation, targets * np.array([1, 1, 1, 0]), jax.random.key(3), beta=2.0
+    )  # party 3 needs nothing now; the others are unchanged
     assert all(np.array_equal(x, y) for x, y in zip(a.indices, b.indices))
     assert all(np.array_equal(x, y) for x, y in zip(a.indices[:3], c.indices[:3]))
     assert c.counts[3] == 0 and c.sampling.status[3] == V.REACHED
 
 
-def test_early_stop_and_exhaustion(small) -> None:
-    parties, cand, valuation = small
+def test_early_stop_step_limit_and_exhaustion(small) -> None:
+    _, cand, valuation = small
     unreachable = np.full(4, 10.0)
-    stopped = V.sample_rewards(valuation, unreachable, jax.random.key(0), beta=1.0,
-                               early_stop=0.1)
+    stopped = V.sample_rewards(valuation, unreachable, jax.random.key(0), beta=1.0, early_stop=0.1)
     assert np.all(stopped.sampling.status == V.EARLY_STOP)
     assert np.all(stopped.patience == 30)
     for i in range(4):  # the last 30 steps raised no new maximum of v
         trace = stopped.sampling.trace[i, : stopped.counts[i]]
         best = np.maximum.accumulate(np.r_[stopped.sampling.initial[i], trace])
         assert np.all(best[-30:] == best[-31]) and best[-31] > best[-32]
+    capped = V.sample_rewards(valuation, unreachable, jax.random.key(0), beta=1.0, max_steps=7)
+    assert np.all(capped.counts == 7) and np.all(capped.sampling.status == V.STEP_LIMIT)
+    assert all(np.array_equal(c, s[:7]) for c, s in zip(capped.indices, stopped.indices))
     full = V.sample_rewards(valuation, unreachable, jax.random.key(0), greedy=True)
     assert np.all(full.sampling.status == V.EXHAUSTED) and np.all(full.counts == len(cand))
     assert all(np.array_equal(np.sort(ix), np.arange(len(cand))) for ix in full.indices)
@@ -442,7 +472,7 @@ def test_all_gains_equal_is_a_uniform_draw(small) -> None:
 def test_disjoint_shares(small) -> None:
     """Disjoint shares: the shares partition G, each party draws only from its own, and the LP's
     upper bound is v(D_i ∪ G_i), which the parties then reach."""
-    parties, cand, _ = small
+    parties, cand, _unused = small
     valuation = V.value(parties, cand, jax.random.key(5), pool="disjoint")
     shares = [valuation.candidate_index[valuation.share(i)] for i in range(4)]
     assert sorted(len(s) for s in shares) == [75] * 4
@@ -461,8 +491,9 @@ def test_disjoint_shares(small) -> None:
     for i in range(4):
         assert np.isin(reached.indices[i], shares[i]).all()
         x = np.concatenate([parties[i], cand[reached.indices[i]]])
-        assert reached.sampling.value[i] == pytest.approx(v_direct(x, t, valuation.lengthscale),
-                                                          abs=2e-7)
+        assert reached.sampling.value[i] == pytest.approx(
+            v_direct(x, t, valuation.lengthscale), abs=2e-7
+        )
 
 
 # --- the exchange game -------------------------------------------------------------------------
@@ -472,8 +503,9 @@ def test_reward_game_on_a_gaussian_game() -> None:
     rng = np.random.default_rng(10)
     centres = ((0, 0), (1, 0), (0, 1), (1, 1))
     data = [rng.normal(c, 0.3, size=(n, 2)) for c, n in zip(centres, (40, 60, 50, 30))]
-    alpha = np.array([[0.6, 0.2, 0.1, 0.1], [0.1, 0.8, 0.1, 0.0], [0.3, 0.3, 0.4, 0.0],
-                      [0.2, 0.2, 0.2, 0.4]])
+    alpha = np.array(
+        [[0.6, 0.2, 0.1, 0.1], [0.1, 0.8, 0.1, 0.0], [0.3, 0.3, 0.4, 0.0], [0.2, 0.2, 0.2, 0.4]]
+    )
     game = gtgen.Game([gtgen.expfam.gaussian(2)] * 4, alpha, data)
     solution = gtgen.solve(game, jax.random.key(0), method="exact")
     out = V.reward_game(game, solution, jax.random.key(1), pool_size=298, beta=2.0)
@@ -499,31 +531,49 @@ GOOD = [np.zeros((3, 2)) + np.arange(3)[:, None], np.ones((4, 2))]
 POOL = np.random.default_rng(0).uniform(size=(20, 2))
 
 
-@pytest.mark.parametrize("call, field", [
-    (lambda: V.value([np.zeros((0, 2)), GOOD[1]], POOL), "parties[0]: has no points"),
-    (lambda: V.value([GOOD[0], np.ones((4, 3))], POOL), "parties[1]: has dimension 3"),
-    (lambda: V.value([GOOD[0], np.full((4, 2), np.nan)], POOL), "parties[1]: contains NaN"),
-    (lambda: V.value([GOOD[0]], POOL), "parties: need at least 2"),
-    (lambda: V.value(np.zeros((2, 3, 2)), POOL), "parties: must be a list"),
-    (lambda: V.value([np.zeros(3), GOOD[1]], POOL), "parties[0]: must be a 2-D array"),
-    (lambda: V.value(GOOD, np.zeros((0, 2))), "candidates: |G| = 0"),
-    (lambda: V.value(GOOD, np.zeros((5, 3))), "candidates: have dimension 3"),
-    (lambda: V.value(GOOD, np.array([[np.inf, 0.0]])), "candidates: contains NaN"),
-    (lambda: V.value(GOOD, POOL, lengthscale_range=(5.0, 1.0)), "lengthscale_range: [5, 1] is empty"),
-    (lambda: V.value(GOOD, POOL, lengthscale_range=(0.0, 1.0)), "lengthscale_range"),
-    (lambda: V.value(GOOD, POOL, lengthscale_range=(1e-3, 2e-3)),
-     "lengthscale_range: no lengthscale in [0.001, 0.002]"),
-    (lambda: V.value(GOOD, POOL, lengthscale=-1.0), "lengthscale: must be a number > 0"),
-    (lambda: V.rewards(GOOD, POOL, jax.random.key(0), beta=-1.0), "beta: must be a number >= 0"),
-    (lambda: V.rewards(GOOD, POOL, jax.random.key(0), beta=math.nan), "beta"),
-    (lambda: V.rewards(GOOD, POOL, jax.random.key(0), rho=1.5), "rho: must be a number in [0, 1]"),
-    (lambda: V.rewards(GOOD, POOL, jax.random.key(0), rho=-0.1), "rho"),
-    (lambda: V.rewards(GOOD, POOL, jax.random.key(0), condition="fair"), "condition: must be one"),
-    (lambda: V.rewards(GOOD, POOL, jax.random.key(0), pool="mine"), "pool: must be one of"),
-    (lambda: V.value(GOOD, POOL, pool="disjoint"), "key: disjoint shares are drawn at random"),
-    (lambda: V.rewards(GOOD, POOL, jax.random.key(0), early_stop=0.0), "early_stop"),
-    (lambda: V.reward_game("game", None, jax.random.key(0)), "game: expected a gtgen.Game"),
-])
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        (lambda: V.value([np.zeros((0, 2)), GOOD[1]], POOL), "parties[0]: has no points"),
+        (lambda: V.value([GOOD[0], np.ones((4, 3))], POOL), "parties[1]: has dimension 3"),
+        (lambda: V.value([GOOD[0], np.full((4, 2), np.nan)], POOL), "parties[1]: contains NaN"),
+        (lambda: V.value([GOOD[0]], POOL), "parties: need at least 2"),
+        (lambda: V.value(np.zeros((2, 3, 2)), POOL), "parties: must be a list"),
+        (lambda: V.value([np.zeros(3), GOOD[1]], POOL), "parties[0]: must be a 2-D array"),
+        (lambda: V.value(GOOD, np.zeros((0, 2))), "candidates: |G| = 0"),
+        (lambda: V.value(GOOD, np.zeros((5, 3))), "candidates: have dimension 3"),
+        (lambda: V.value(GOOD, np.array([[np.inf, 0.0]])), "candidates: contains NaN"),
+        (
+            lambda: V.value(GOOD, POOL, lengthscale_range=(5.0, 1.0)),
+            "lengthscale_range: [5, 1] is empty",
+        ),
+        (lambda: V.value(GOOD, POOL, lengthscale_range=(0.0, 1.0)), "lengthscale_range"),
+        (
+            lambda: V.value(GOOD, POOL, lengthscale_range=(1e-3, 2e-3)),
+            "lengthscale_range: no lengthscale in [0.001, 0.002]",
+        ),
+        (lambda: V.value(GOOD, POOL, lengthscale=-1.0), "lengthscale: must be a number > 0"),
+        (
+            lambda: V.rewards(GOOD, POOL, jax.random.key(0), beta=-1.0),
+            "beta: must be a number >= 0",
+        ),
+        (lambda: V.rewards(GOOD, POOL, jax.random.key(0), beta=math.nan), "beta"),
+        (
+            lambda: V.rewards(GOOD, POOL, jax.random.key(0), rho=1.5),
+            "rho: must be a number in [0, 1]",
+        ),
+        (lambda: V.rewards(GOOD, POOL, jax.random.key(0), rho=-0.1), "rho"),
+        (
+            lambda: V.rewards(GOOD, POOL, jax.random.key(0), condition="fair"),
+            "condition: must be one",
+        ),
+        (lambda: V.rewards(GOOD, POOL, jax.random.key(0), pool="mine"), "pool: must be one of"),
+        (lambda: V.value(GOOD, POOL, pool="disjoint"), "key: disjoint shares are drawn at random"),
+        (lambda: V.rewards(GOOD, POOL, jax.random.key(0), early_stop=0.0), "early_stop"),
+        (lambda: V.rewards(GOOD, POOL, jax.random.key(0), max_steps=0), "max_steps: must be"),
+        (lambda: V.reward_game("game", None, jax.random.key(0)), "game: expected a gtgen.Game"),
+    ],
+)
 def test_bad_input_names_the_field(call, field) -> None:
     with pytest.raises((ValueError, TypeError), match=re.escape(field)):
         call()

@@ -25,8 +25,9 @@ def kernel(x: np.ndarray, y: np.ndarray, lengthscale: float) -> np.ndarray:
     return np.exp(-np.maximum(d2, 0.0) / (2.0 * lengthscale**2))
 
 
-def mmd_neg_biased_batched(x: np.ndarray, y: np.ndarray, lengthscale: float,
-                           batch_size: int = 128) -> tuple[float, float, float]:
+def mmd_neg_biased_batched(
+    x: np.ndarray, y: np.ndarray, lengthscale: float, batch_size: int = 128
+) -> tuple[float, float, float]:
     """(v, S_X, S_XY) with v = S_XY − S_X, accumulated over batches of x as they do."""
     max_m, n = len(x), len(y)
     s_xy = s_x = 0.0
@@ -36,8 +37,11 @@ def mmd_neg_biased_batched(x: np.ndarray, y: np.ndarray, lengthscale: float,
         if next_m == m:
             continue
         s_xy = (m * s_xy + (2 / n) * kernel(x[m:next_m], y, lengthscale).sum()) / next_m
-        s_x = ((m**2) * s_x + 2 * kernel(x[m:next_m], x[:m], lengthscale).sum()
-               + kernel(x[m:next_m], x[m:next_m], lengthscale).sum()) / next_m**2
+        s_x = (
+            (m**2) * s_x
+            + 2 * kernel(x[m:next_m], x[:m], lengthscale).sum()
+            + kernel(x[m:next_m], x[m:next_m], lengthscale).sum()
+        ) / next_m**2
     return s_xy - s_x, s_x, s_xy
 
 
@@ -48,17 +52,28 @@ def v_update_batch_iter(cands, x, y, s_x, s_xy, lengthscale, batch_size=2048):
     for i in range(int(np.ceil(z / batch_size))):
         sl = slice(i * batch_size, (i + 1) * batch_size)
         c = cands[sl]
-        s_x_new[sl] = ((m**2) / ((m + 1) ** 2) * s_x
-                       + 2 / ((m + 1) ** 2) * kernel(c, x, lengthscale).sum(axis=1)
-                       + 1 / ((m + 1) ** 2) * np.diag(kernel(c, c, lengthscale)))  # as theirs
-        s_xy_new[sl] = (m / (m + 1)) * s_xy + (2 / (n * (m + 1))) * kernel(
-            c, y, lengthscale).sum(axis=1)
+        s_x_new[sl] = (
+            (m**2) / ((m + 1) ** 2) * s_x
+            + 2 / ((m + 1) ** 2) * kernel(c, x, lengthscale).sum(axis=1)
+            + 1 / ((m + 1) ** 2) * np.diag(kernel(c, c, lengthscale))
+        )  # as theirs
+        s_xy_new[sl] = (m / (m + 1)) * s_xy + (2 / (n * (m + 1))) * kernel(c, y, lengthscale).sum(
+            axis=1
+        )
     return s_xy_new - s_x_new, s_x_new, s_xy_new
 
 
-def weighted_sampling(rng: np.random.Generator, candidates: np.ndarray, d: np.ndarray,
-                      target: float, y: np.ndarray, lengthscale: float, inv_temp: float,
-                      max_steps: int | None = None, batch_size: int = 2048):
+def weighted_sampling(
+    rng: np.random.Generator,
+    candidates: np.ndarray,
+    d: np.ndarray,
+    target: float,
+    y: np.ndarray,
+    lengthscale: float,
+    inv_temp: float,
+    max_steps: int | None = None,
+    batch_size: int = 2048,
+):
     """Their ``weighted_sampling``: returns (reward points, gains, values). ``max_steps`` cuts the
     loop short (for timing); everything else is theirs, early stop included."""
     mu, s_x, s_xy = mmd_neg_biased_batched(d, y, lengthscale)
@@ -97,6 +112,7 @@ def coalition_values(parties: list[np.ndarray], y: np.ndarray, lengthscale: floa
     v = {}
     for size in range(1, len(parties) + 1):
         for c in itertools.combinations(range(len(parties)), size):
-            v[c] = mmd_neg_biased_batched(np.concatenate([parties[i] for i in c]), y,
-                                          lengthscale, batch_size=32)[0]
+            v[c] = mmd_neg_biased_batched(
+                np.concatenate([parties[i] for i in c]), y, lengthscale, batch_size=32
+            )[0]
     return v

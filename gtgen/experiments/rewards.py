@@ -43,33 +43,54 @@ SPLITS = ("equaldisjoint", "unequal")
 GENERATORS = ("authors", "numpy")
 
 GMM_PROPORTIONS = {
-    "equaldisjoint": np.array([[0.96, 0.01, 0.01, 0.01, 0.01],
-                               [0.01, 0.96, 0.01, 0.01, 0.01],
-                               [0.01, 0.01, 0.96, 0.01, 0.01],
-                               [0.01, 0.01, 0.01, 0.96, 0.01],
-                               [0.01, 0.01, 0.01, 0.01, 0.96]]),
-    "unequal": np.array([[0.20, 0.20, 0.20, 0.20, 0.20],
-                         [0.20, 0.20, 0.20, 0.20, 0.20],
-                         [0.58, 0.39, 0.01, 0.01, 0.01],
-                         [0.01, 0.20, 0.58, 0.20, 0.01],
-                         [0.01, 0.01, 0.01, 0.39, 0.58]]),
+    "equaldisjoint": np.array(
+        [
+            [0.96, 0.01, 0.01, 0.01, 0.01],
+            [0.01, 0.96, 0.01, 0.01, 0.01],
+            [0.01, 0.01, 0.96, 0.01, 0.01],
+            [0.01, 0.01, 0.01, 0.96, 0.01],
+            [0.01, 0.01, 0.01, 0.01, 0.96],
+        ]
+    ),
+    "unequal": np.array(
+        [
+            [0.20, 0.20, 0.20, 0.20, 0.20],
+            [0.20, 0.20, 0.20, 0.20, 0.20],
+            [0.58, 0.39, 0.01, 0.01, 0.01],
+            [0.01, 0.20, 0.58, 0.20, 0.01],
+            [0.01, 0.01, 0.01, 0.39, 0.58],
+        ]
+    ),
 }
 _E, _H, _Q = 0.005, 0.48, 0.1  # the authors' MNIST rows (10 classes, 5 parties)
 DIGITS_PROPORTIONS = {
     "equaldisjoint": np.array([[_H if c // 2 == p else _E for c in range(10)] for p in range(5)]),
-    "unequal": np.array([[_Q] * 10, [_Q] * 10,
-                         [0.290, 0.290, 0.195, 0.195] + [_E] * 6,
-                         [_E, _E, 0.1, 0.1, 0.290, 0.290, 0.1, 0.1, _E, _E],
-                         [_E] * 6 + [0.195, 0.195, 0.290, 0.290]]),
+    "unequal": np.array(
+        [
+            [_Q] * 10,
+            [_Q] * 10,
+            [0.290, 0.290, 0.195, 0.195] + [_E] * 6,
+            [_E, _E, 0.1, 0.1, 0.290, 0.290, 0.1, 0.1, _E, _E],
+            [_E] * 6 + [0.195, 0.195, 0.290, 0.290],
+        ]
+    ),
 }
 
 # The authors' stored run of the 2-D setting (PAPERS.md §2; an earlier version of their code):
 # (mean, standard error) where they report one.
 AUTHORS_2D = {
-    "equaldisjoint": {"lengthscale": 0.265, "corr_alpha_count": (0.69, 0.02),
-                      "corr_alpha_mmd": (-0.99, None), "corr_beta_count": (-0.85, None)},
-    "unequal": {"lengthscale": 0.067, "corr_alpha_count": (0.72, 0.02),
-                "corr_alpha_mmd": (-0.92, None), "corr_beta_count": (-0.83, None)},
+    "equaldisjoint": {
+        "lengthscale": 0.265,
+        "corr_alpha_count": (0.69, 0.02),
+        "corr_alpha_mmd": (-0.99, None),
+        "corr_beta_count": (-0.85, None),
+    },
+    "unequal": {
+        "lengthscale": 0.067,
+        "corr_alpha_count": (0.72, 0.02),
+        "corr_alpha_mmd": (-0.92, None),
+        "corr_beta_count": (-0.83, None),
+    },
 }
 
 
@@ -117,8 +138,9 @@ def _positive_int(name: str, value: Any, low: int = 1) -> int:
 def _choices(name: str, values: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
     values = (values,) if isinstance(values, str) else tuple(values)
     if not values or any(v not in allowed for v in values) or len(set(values)) != len(values):
-        raise ValueError(f"{name}: must be distinct values among {', '.join(allowed)}, got "
-                         f"{list(values)!r}")
+        raise ValueError(
+            f"{name}: must be distinct values among {', '.join(allowed)}, got {list(values)!r}"
+        )
     return values
 
 
@@ -130,22 +152,27 @@ def validate(config: Config) -> Config:
         raise ValueError(f"betas: must be numbers, got {config.betas!r}") from None
     if not betas or any(not math.isfinite(b) or b < 0 for b in betas):
         bad = next((b for b in betas if not math.isfinite(b) or b < 0), None)
-        raise ValueError(f"betas: every β must be >= 0, got {bad!r}" if betas else
-                         "betas: need at least one β")
+        raise ValueError(
+            f"betas: every β must be >= 0, got {bad!r}" if betas else "betas: need at least one β"
+        )
     if len(set(betas)) != len(betas):
         raise ValueError(f"betas: must be distinct, got {list(betas)}")
     if config.generator not in GENERATORS:
-        raise ValueError(f"generator: must be one of {', '.join(GENERATORS)}, got "
-                         f"{config.generator!r}")
+        raise ValueError(
+            f"generator: must be one of {', '.join(GENERATORS)}, got {config.generator!r}"
+        )
     if config.condition not in val.CONDITIONS:
-        raise ValueError(f"condition: must be one of {', '.join(val.CONDITIONS)}, got "
-                         f"{config.condition!r}")
+        raise ValueError(
+            f"condition: must be one of {', '.join(val.CONDITIONS)}, got {config.condition!r}"
+        )
     if config.pool not in val.POOLS:
         raise ValueError(f"pool: must be one of {', '.join(val.POOLS)}, got {config.pool!r}")
     if config.early_stop is not None and not (
-            isinstance(config.early_stop, int | float) and 0 < config.early_stop <= 1):
-        raise ValueError(f"early_stop: must be a number in (0, 1] or None, got "
-                         f"{config.early_stop!r}")
+        isinstance(config.early_stop, int | float) and 0 < config.early_stop <= 1
+    ):
+        raise ValueError(
+            f"early_stop: must be a number in (0, 1] or None, got {config.early_stop!r}"
+        )
     if not isinstance(config.greedy, bool):
         raise TypeError(f"greedy: must be True or False, got {config.greedy!r}")
     return config._replace(
@@ -156,7 +183,9 @@ def validate(config: Config) -> Config:
         digits_candidates=_positive_int("digits_candidates", config.digits_candidates),
         digits_dims=_positive_int("digits_dims", config.digits_dims),
         data_seed=_positive_int("data_seed", config.data_seed, 0),
-        seed=_positive_int("seed", config.seed, 0), betas=betas)
+        seed=_positive_int("seed", config.seed, 0),
+        betas=betas,
+    )
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -174,8 +203,9 @@ class Setting(NamedTuple):
     note: str
 
 
-def split_proportions(by_class: list[np.ndarray], proportions: np.ndarray, rng,
-                      party_size: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def split_proportions(
+    by_class: list[np.ndarray], proportions: np.ndarray, rng, party_size: int | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The authors' ``split_proportions`` (core/utils.py): party i takes
     int(p_ij · (classes / parties) · N) points of class j in order, then every party is shuffled
     and cut to the smallest party's size. ``rng`` is a legacy RandomState for their stream."""
@@ -187,7 +217,7 @@ def split_proportions(by_class: list[np.ndarray], proportions: np.ndarray, rng,
         rows, labs = [], []
         for j in range(n_classes):
             count = int(proportions[i, j] * (n_classes / n_parties) * n)
-            rows.append(by_class[j][taken[j]: taken[j] + count])
+            rows.append(by_class[j][taken[j] : taken[j] + count])
             labs.append(np.full(count, j))
             taken[j] += count
         parties.append(np.concatenate(rows))
@@ -201,8 +231,13 @@ def split_proportions(by_class: list[np.ndarray], proportions: np.ndarray, rng,
     return out, out_labels
 
 
-def gmm_setting(split: str, party_size: int = 1000, candidates: int = 100_000,
-                generator: str = "authors", seed: int = 2) -> Setting:
+def gmm_setting(
+    split: str,
+    party_size: int = 1000,
+    candidates: int = 100_000,
+    generator: str = "authors",
+    seed: int = 2,
+) -> Setting:
     """The authors' 2-D setting (their data/pipeline.py, dataset "creditratings")."""
     k, d = 5, 2
     rng = np.random.RandomState(seed) if generator == "authors" else np.random.default_rng(seed)
@@ -210,8 +245,10 @@ def gmm_setting(split: str, party_size: int = 1000, candidates: int = 100_000,
     cov = np.eye(d) / 200
     per_class = party_size * k // k
     if generator == "authors":
-        by_class = [rng.multivariate_normal(means[c], cov, size=per_class, check_valid="raise")
-                    for c in range(k)]
+        by_class = [
+            rng.multivariate_normal(means[c], cov, size=per_class, check_valid="raise")
+            for c in range(k)
+        ]
     else:
         by_class = [means[c] + rng.normal(size=(per_class, d)) / math.sqrt(200) for c in range(k)]
     parties, labels = split_proportions(by_class, GMM_PROPORTIONS[split], rng)
@@ -224,8 +261,10 @@ def gmm_setting(split: str, party_size: int = 1000, candidates: int = 100_000,
     else:
         cand_labels = rng.integers(k, size=candidates)
         cand = means[cand_labels] + rng.normal(size=(candidates, d)) / math.sqrt(200)
-    note = (f"five-cluster GMM in [0, 1]², covariance I/200, |D_i| = {party_size}, "
-            f"|G| = {candidates} from the true mixture ({generator} generator, seed {seed})")
+    note = (
+        f"five-cluster GMM in [0, 1]², covariance I/200, |D_i| = {party_size}, "
+        f"|G| = {candidates} from the true mixture ({generator} generator, seed {seed})"
+    )
     return Setting("gmm", split, parties, labels, cand, cand_labels, note)
 
 
@@ -251,8 +290,10 @@ def digits_setting(split: str, candidates: int = 10_000, dims: int = 8, seed: in
         own = pooled[pooled_labels == c]
         cov = np.cov(own, rowvar=False) + 1e-6 * np.eye(dims)
         cand[rows] = rng.multivariate_normal(own.mean(0), cov, size=int(rows.sum()))
-    note = (f"embedded 8×8 digits, PCA to {dims} dimensions, |D_i| = {len(parties[0])}, "
-            f"|G| = {candidates} from a class-conditional Gaussian fitted to the parties' data")
+    note = (
+        f"embedded 8×8 digits, PCA to {dims} dimensions, |D_i| = {len(parties[0])}, "
+        f"|G| = {candidates} from a class-conditional Gaussian fitted to the parties' data"
+    )
     return Setting("digits", split, parties, labels, cand, cand_labels, note)
 
 
@@ -261,11 +302,19 @@ def settings(config: Config) -> list[Setting]:
     for dataset in config.datasets:
         for split in config.splits:
             if dataset == "gmm":
-                out.append(gmm_setting(split, config.party_size, config.candidates,
-                                       config.generator, config.data_seed))
+                out.append(
+                    gmm_setting(
+                        split,
+                        config.party_size,
+                        config.candidates,
+                        config.generator,
+                        config.data_seed,
+                    )
+                )
             else:
-                out.append(digits_setting(split, config.digits_candidates, config.digits_dims,
-                                          config.seed))
+                out.append(
+                    digits_setting(split, config.digits_candidates, config.digits_dims, config.seed)
+                )
     return out
 
 
@@ -292,15 +341,20 @@ class SplitResult(NamedTuple):
     def mmd2(self) -> np.ndarray:
         """[draws, n] MMD²_unbiased(D_i ∪ R_i, T)."""
         sums = self.valuation.sums
-        return np.stack([val.mmd2_unbiased(d.sampling.sum_xx, d.sampling.sum_xt, d.sampling.size,
-                                           sums) for d in self.draws])
+        return np.stack(
+            [
+                val.mmd2_unbiased(d.sampling.sum_xx, d.sampling.sum_xt, d.sampling.size, sums)
+                for d in self.draws
+            ]
+        )
 
     @property
     def mmd2_before(self) -> np.ndarray:
         """[n] MMD²_unbiased(D_i, T)."""
         sums, n = self.valuation.sums, self.valuation.sums.n_parties
-        return val.mmd2_unbiased(np.diagonal(sums.blocks)[:n], sums.blocks.sum(axis=1)[:n],
-                                 sums.counts[:n], sums)
+        return val.mmd2_unbiased(
+            np.diagonal(sums.blocks)[:n], sums.blocks.sum(axis=1)[:n], sums.counts[:n], sums
+        )
 
 
 class Results(NamedTuple):
@@ -309,14 +363,17 @@ class Results(NamedTuple):
     wall_s: float
 
 
-def run_setting(setting: Setting, config: Config, key: jax.Array,
-                log: Callable[[str], None] | None = None) -> SplitResult:
+def run_setting(
+    setting: Setting, config: Config, key: jax.Array, log: Callable[[str], None] | None = None
+) -> SplitResult:
     """Value the parties once, plan the targets once, sample the rewards for every β."""
     log = log or (lambda _: None)
     start = time.perf_counter()
     valuation = val.value(setting.parties, setting.candidates, key, pool=config.pool)
-    log(f"{setting.dataset}/{setting.split}: ℓ = {valuation.lengthscale:.4g}, "
-        f"α = {np.round(valuation.alpha, 3).tolist()}")
+    log(
+        f"{setting.dataset}/{setting.split}: ℓ = {valuation.lengthscale:.4g}, "
+        f"α = {np.round(valuation.alpha, 3).tolist()}"
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", val.StabilityFallback)
         plan = val.reward_plan(valuation.sums, valuation.phi, config.condition)
@@ -328,18 +385,35 @@ def run_setting(setting: Setting, config: Config, key: jax.Array,
         runs.append(("greedy", math.inf, True))
     draws = []
     for k, (label, beta, greedy) in zip(jax.random.split(key, len(runs)), runs):
-        draw = val.sample_rewards(valuation, plan.targets, k, beta=0.0 if greedy else beta,
-                                  greedy=greedy, early_stop=config.early_stop)
+        draw = val.sample_rewards(
+            valuation,
+            plan.targets,
+            k,
+            beta=0.0 if greedy else beta,
+            greedy=greedy,
+            early_stop=config.early_stop,
+        )
         draws.append(draw)
         log(f"{setting.dataset}/{setting.split} {label}: |R_i| = {draw.counts.tolist()}")
-    return SplitResult(setting, valuation, plan, [r[0] for r in runs], [r[1] for r in runs],
-                       draws, time.perf_counter() - start)
+    return SplitResult(
+        setting,
+        valuation,
+        plan,
+        [r[0] for r in runs],
+        [r[1] for r in runs],
+        draws,
+        time.perf_counter() - start,
+    )
 
 
-def run(config: Config = Config(), out_dir: str | Path | None = None,
-        log: Callable[[str], None] | None = None) -> Results:
-    """Run the experiment; with ``out_dir`` write results.json, report.txt and the pictures."""
-    config = validate(config)
+def run(
+    config: Config | None = None,
+    out_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Results:
+    """Run the experiment (default: ``Config()``, the full size); with ``out_dir`` write
+    results.json, report.txt and the pictures."""
+    config = validate(Config() if config is None else config)
     start = time.perf_counter()
     key = jax.random.key(config.seed)
     out = []
@@ -381,9 +455,12 @@ def correlations(split: SplitResult) -> dict[str, Any]:
     per_beta_mmd = [corr(alpha, m) for m in mmd]
     per_party_beta = [corr(betas, counts[:, i]) for i in range(counts.shape[1])]
     return {
-        "alpha_count": mean_se(per_beta_count), "alpha_count_per_beta": per_beta_count,
-        "alpha_mmd": mean_se(per_beta_mmd), "alpha_mmd_per_beta": per_beta_mmd,
-        "beta_count": mean_se(per_party_beta), "beta_count_per_party": per_party_beta,
+        "alpha_count": mean_se(per_beta_count),
+        "alpha_count_per_beta": per_beta_count,
+        "alpha_mmd": mean_se(per_beta_mmd),
+        "alpha_mmd_per_beta": per_beta_mmd,
+        "beta_count": mean_se(per_party_beta),
+        "beta_count_per_party": per_party_beta,
     }
 
 
@@ -395,24 +472,41 @@ def split_record(split: SplitResult) -> dict[str, Any]:
     """One dataset and split for results.json."""
     v, plan, s = split.valuation, split.plan, split.setting
     record = {
-        "dataset": s.dataset, "split": s.split, "data": s.note,
-        "party_sizes": [len(p) for p in s.parties], "candidates": len(s.candidates),
+        "dataset": s.dataset,
+        "split": s.split,
+        "data": s.note,
+        "party_sizes": [len(p) for p in s.parties],
+        "candidates": len(s.candidates),
         "lengthscale": v.lengthscale,
         "lengthscale_search": None if v.search is None else v.search.evaluated,
-        "phi": _floats(v.phi), "alpha": _floats(v.alpha),
-        "v_parties": _floats(v.party_values), "v_all": v.grand_value,
+        "phi": _floats(v.phi),
+        "alpha": _floats(v.alpha),
+        "v_parties": _floats(v.party_values),
+        "v_all": v.grand_value,
         "v_with_pool": _floats(plan.upper),
-        "v_star": plan.v_star, "rho": plan.rho, "program": plan.condition,
-        "requested_program": plan.requested, "fallback": plan.fallback, "note": plan.note,
-        "lower_bounds": _floats(plan.lower), "targets": _floats(plan.targets),
+        "v_star": plan.v_star,
+        "rho": plan.rho,
+        "program": plan.condition,
+        "requested_program": plan.requested,
+        "fallback": plan.fallback,
+        "note": plan.note,
+        "lower_bounds": _floats(plan.lower),
+        "targets": _floats(plan.targets),
         "mmd2_before": _floats(split.mmd2_before),
-        "draws": [{
-            "label": label, "beta": None if not math.isfinite(b) else b, "greedy": d.greedy,
-            "pool": d.pool, "counts": [int(c) for c in d.counts],
-            "reached": [bool(r) for r in d.sampling.reached],
-            "status": [val.STATUS_NAMES[int(c)] for c in d.sampling.status],
-            "value": _floats(d.sampling.value), "mmd2": _floats(m),
-        } for label, b, d, m in zip(split.labels, split.betas, split.draws, split.mmd2)],
+        "draws": [
+            {
+                "label": label,
+                "beta": None if not math.isfinite(b) else b,
+                "greedy": d.greedy,
+                "pool": d.pool,
+                "counts": [int(c) for c in d.counts],
+                "reached": [bool(r) for r in d.sampling.reached],
+                "status": [val.STATUS_NAMES[int(c)] for c in d.sampling.status],
+                "value": _floats(d.sampling.value),
+                "mmd2": _floats(m),
+            }
+            for label, b, d, m in zip(split.labels, split.betas, split.draws, split.mmd2)
+        ],
         "correlations": correlations(split),
         "wall_s": split.wall_s,
     }
@@ -442,42 +536,66 @@ def _pm(pair: tuple[float, float | None]) -> str:
     return f"{mean:+.2f}" + (f" ± {se:.2f}" if se is not None and math.isfinite(se) else "")
 
 
+def _split_lines(split: SplitResult) -> list[str]:
+    v, plan, s = split.valuation, split.plan, split.setting
+    authors = AUTHORS_2D.get(s.split) if s.dataset == "gmm" else None
+
+    def ref(key: str) -> str:
+        if not authors:
+            return ""
+        return f" (authors {authors[key] if key == 'lengthscale' else _pm(authors[key])})"
+
+    lines = [
+        "",
+        f"== {s.dataset} / {s.split}: {s.note}",
+        (
+            f"ℓ = {v.lengthscale:.4g}{ref('lengthscale')}; φ = {_fmt(v.phi, '.4g')}; "
+            f"α = {_fmt(v.alpha)}"
+        ),
+        (
+            f"v(D_i) = {_fmt(v.party_values, '.4g')}; v(N) = {v.grand_value:.6g}; "
+            f"v(D_i ∪ G{'_i' if v.sums.disjoint else ''}) = {_fmt(plan.upper, '.6g')}"
+        ),
+        (
+            f"LP ({plan.condition}{', fallback' if plan.fallback else ''}): "
+            f"v* = {plan.v_star:.6g}, ρ = {plan.rho:.4f}; r = {_fmt(plan.targets, '.6g')}"
+        ),
+    ]
+    if plan.note:
+        lines.append(f"  {plan.note}")
+    before = split.mmd2_before
+    for label, draw, mmd in zip(split.labels, split.draws, split.mmd2):
+        cells = []
+        for i, (n, m, st) in enumerate(zip(draw.counts, mmd, draw.sampling.status)):
+            flag = "" if st == val.REACHED else f" ({val.STATUS_NAMES[int(st)]})"
+            cells.append(f"[{i}] |R|={int(n)} MMD² {before[i]:.2e}→{m:.2e}{flag}")
+        lines.append(f"  {label}: " + "  ".join(cells))
+    cor = correlations(split)
+    lines.append(
+        f"  corr(α, |R|) {_pm(cor['alpha_count'])}{ref('corr_alpha_count')}; "
+        f"corr(α, MMD²) {_pm(cor['alpha_mmd'])}{ref('corr_alpha_mmd')}; "
+        f"corr(β, |R|) {_pm(cor['beta_count'])}{ref('corr_beta_count')}"
+    )
+    return lines
+
+
 def report_text(results: Results) -> str:
-    """Per dataset and split: the valuation, the LP, one table per β, the correlations beside
+    """Per dataset and split: the valuation, the LP, one line per β, the correlations beside
     the authors' figures."""
     c = results.config
+    stop = "off" if c.early_stop is None else f"after {c.early_stop:g}·|G| steps"
     lines = [
-        "gtgen: synthetic data as rewards (Tay et al., AAAI 2022), MMD valuation with the "
-        "squared-exponential kernel",
-        f"betas {list(c.betas)}{' + greedy' if c.greedy else ''}; LP condition {c.condition}; "
-        f"pool {c.pool}; early stop "
-        f"{'off' if c.early_stop is None else f'after {c.early_stop:g}·|G| steps'}; "
-        f"{results.wall_s:.0f} s",
+        (
+            "gtgen: synthetic data as rewards (Tay et al., AAAI 2022), MMD valuation with the "
+            "squared-exponential kernel"
+        ),
+        (
+            f"betas {list(c.betas)}{' + greedy' if c.greedy else ''}; LP condition {c.condition}; "
+            f"pool {c.pool}; early stop {stop}; {results.wall_s:.0f} s"
+        ),
     ]
     for split in results.splits:
-        v, plan, s = split.valuation, split.plan, split.setting
-        authors = AUTHORS_2D.get(s.split) if s.dataset == "gmm" else None
-        ell = f"ℓ = {v.lengthscale:.4g}" + (f" (authors {authors['lengthscale']})" if authors
-                                              else "")
-        lines += ["", f"== {s.dataset} / {s.split}: {s.note}",
-                  f"{ell}; φ = {_fmt(v.phi, '.4g')}; α = {_fmt(v.alpha)}",
-                  f"v(D_i) = {_fmt(v.party_values, '.4g')}; v(N) = {v.grand_value:.6g}; "
-                  f"v(D_i ∪ G) = {_fmt(plan.upper, '.6g')}",
-                  f"LP ({plan.condition}{', fallback' if plan.fallback else ''}): "
-                  f"v* = {plan.v_star:.6g}, ρ = {plan.rho:.4f}; r = {_fmt(plan.targets, '.6g')}"]
-        if plan.note:
-            lines.append(f"  {plan.note}")
-        mmd_before = split.mmd2_before
-        for label, draw, mmd in zip(split.labels, split.draws, split.mmd2):
-            lines.append(f"  {label}: " + "  ".join(
-                f"[{i}] |R|={int(n)} MMD² {mmd_before[i]:.2e}→{m:.2e}"
-                f"{'' if st == val.REACHED else ' (' + val.STATUS_NAMES[int(st)] + ')'}"
-                for i, (n, m, st) in enumerate(zip(draw.counts, mmd, draw.sampling.status))))
-        cor = correlations(split)
-        ref = (lambda k: f" (authors {_pm(authors[k])})") if authors else (lambda k: "")
-        lines.append(f"  corr(α, |R|) {_pm(cor['alpha_count'])}{ref('corr_alpha_count')}; "
-                     f"corr(α, MMD²) {_pm(cor['alpha_mmd'])}{ref('corr_alpha_mmd')}; "
-                     f"corr(β, |R|) {_pm(cor['beta_count'])}{ref('corr_beta_count')}")
+        lines += _split_lines(split)
     return "\n".join(lines)
 
 
@@ -499,14 +617,27 @@ def pictures(results: Results, folder: Path) -> list[Path]:
                 ax = axes[r, i]
                 reward = s.draws[j].indices[i]
                 pts = s.setting.candidates[reward]
-                ax.scatter(*s.setting.parties[i][:, :2].T, s=2, color=colours[i], alpha=0.5,
-                           rasterized=True)
-                ax.scatter(*pts[:, :2].T, s=5, color="black", marker="x", alpha=0.6,
-                           linewidths=0.6, rasterized=True)
+                ax.scatter(
+                    *s.setting.parties[i][:, :2].T,
+                    s=2,
+                    color=colours[i],
+                    alpha=0.5,
+                    rasterized=True,
+                )
+                ax.scatter(
+                    *pts[:, :2].T,
+                    s=5,
+                    color="black",
+                    marker="x",
+                    alpha=0.6,
+                    linewidths=0.6,
+                    rasterized=True,
+                )
                 ax.set_xticks([])
                 ax.set_yticks([])
-                ax.set_title(f"party {i}: α {s.valuation.alpha[i]:.2f}, |R| {len(reward)}",
-                             fontsize=8)
+                ax.set_title(
+                    f"party {i}: α {s.valuation.alpha[i]:.2f}, |R| {len(reward)}", fontsize=8
+                )
                 if i == 0:
                     ax.set_ylabel(f"{s.setting.split}, {s.labels[j]}", fontsize=8)
         fig.suptitle(f"{dataset}: each party's data (colour) and reward points (×)", fontsize=10)
@@ -521,8 +652,11 @@ def pictures(results: Results, folder: Path) -> list[Path]:
             width = 0.8 / k
             for j, (label, counts) in enumerate(zip(s.labels, s.counts)):
                 ax.bar(np.arange(n) + (j - (k - 1) / 2) * width, counts, width, label=label)
-            ax.set_xticks(range(n), [f"party {i}\nα {a:.2f}" for i, a in
-                                     enumerate(s.valuation.alpha)], fontsize=8)
+            ax.set_xticks(
+                range(n),
+                [f"party {i}\nα {a:.2f}" for i, a in enumerate(s.valuation.alpha)],
+                fontsize=8,
+            )
             ax.set_ylabel("|R_i| (reward points)")
             twin = ax.twinx()
             twin.plot(range(n), s.valuation.alpha, "ko--", label="α")

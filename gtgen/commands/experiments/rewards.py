@@ -13,41 +13,55 @@ import argparse
 NAME = "rewards"
 
 
-def _numbers(text: str) -> list[float]:
-    """``1,2`` or ``1`` (repeated after --betas) as floats."""
-    try:
-        return [float(a) for a in text.split(",") if a.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number or comma-separated numbers: {text!r}")
-
-
 def register(which: argparse._SubParsersAction) -> None:
     m = which.add_parser(
-        NAME, help="synthetic data as rewards: MMD valuation, Shapley, reward LP, sampling",
+        NAME,
+        help="synthetic data as rewards: MMD valuation, Shapley, reward LP, sampling",
         description="Tay et al. (AAAI 2022) on their 2-D Gaussian-mixture setting and on the "
-                    "embedded digits: lengthscale, Shapley values, the reward LP and weighted "
-                    "sampling for every β, beside the authors' figures.")
-    m.add_argument("--datasets", nargs="+", choices=("gmm", "digits"),
-                   help="which data (default: both)")
-    m.add_argument("--splits", nargs="+", choices=("equaldisjoint", "unequal"),
-                   help="which splits (default: both)")
-    m.add_argument("--betas", nargs="+", type=_numbers, help="inverse temperatures (default "
-                   "1 2 4 8)")
+        "embedded digits: lengthscale, Shapley values, the reward LP and weighted "
+        "sampling for every β, beside the authors' figures.",
+    )
+    m.add_argument(
+        "--datasets", nargs="+", choices=("gmm", "digits"), help="which data (default: both)"
+    )
+    m.add_argument(
+        "--splits",
+        nargs="+",
+        choices=("equaldisjoint", "unequal"),
+        help="which splits (default: both)",
+    )
+    m.add_argument("--betas", nargs="+", type=float, help="inverse temperatures (default 1 2 4 8)")
     m.add_argument("--greedy", action="store_true", help="also sample greedily (β = ∞)")
     m.add_argument("--party-size", type=int, help="|D_i| in the 2-D setting (default 1000)")
     m.add_argument("--candidates", type=int, help="|G| in the 2-D setting (default 100000)")
     m.add_argument("--digits-candidates", type=int, help="|G| for the digits (default 10000)")
-    m.add_argument("--generator", choices=("authors", "numpy"),
-                   help="the authors' exact 2-D points (default) or a vectorised draw")
-    m.add_argument("--condition", choices=("stable", "rational"),
-                   help="the reward LP's lower bound (default stable, falling back to rational)")
-    m.add_argument("--pool", choices=("shared", "disjoint"),
-                   help="every party draws from all of G (default, the authors) or its own share")
+    m.add_argument(
+        "--generator",
+        choices=("authors", "numpy"),
+        help="the authors' exact 2-D points (default) or a vectorised draw",
+    )
+    m.add_argument(
+        "--condition",
+        choices=("stable", "rational"),
+        help="the reward LP's lower bound (default stable, falling back to rational)",
+    )
+    m.add_argument(
+        "--pool",
+        choices=("shared", "disjoint"),
+        help="every party draws from all of G (default, the authors) or its own share",
+    )
     stop = m.add_mutually_exclusive_group()
-    stop.add_argument("--early-stop", type=float, metavar="FRACTION",
-                      help="stop after FRACTION·|G| steps without a new maximum (default 0.1)")
-    stop.add_argument("--no-early-stop", action="store_true",
-                      help="sample until the target is reached or the pool is used up")
+    stop.add_argument(
+        "--early-stop",
+        type=float,
+        metavar="FRACTION",
+        help="stop after FRACTION·|G| steps without a new maximum (default 0.1)",
+    )
+    stop.add_argument(
+        "--no-early-stop",
+        action="store_true",
+        help="sample until the target is reached or the pool is used up",
+    )
     m.add_argument("--seed", type=int, default=0, help="the sampling's random seed")
     m.add_argument("--out", default="runs/rewards", help="output folder")
     m.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -61,10 +75,14 @@ def config_from(args: argparse.Namespace):
     options = {
         "datasets": tuple(args.datasets) if args.datasets else None,
         "splits": tuple(args.splits) if args.splits else None,
-        "betas": tuple(b for group in args.betas for b in group) if args.betas else None,
-        "party_size": args.party_size, "candidates": args.candidates,
-        "digits_candidates": args.digits_candidates, "generator": args.generator,
-        "condition": args.condition, "pool": args.pool, "early_stop": args.early_stop,
+        "betas": tuple(args.betas) if args.betas else None,
+        "party_size": args.party_size,
+        "candidates": args.candidates,
+        "digits_candidates": args.digits_candidates,
+        "generator": args.generator,
+        "condition": args.condition,
+        "pool": args.pool,
+        "early_stop": args.early_stop,
     }
     changes = {k: v for k, v in options.items() if v is not None}
     if args.no_early_stop:

@@ -116,5 +116,6 @@ __all__ = [
     "shapley_monte_carlo",
     "solve_lp",
     "validate_inputs",
+    "value",
     "values_of",
 ]

@@ -85,8 +85,9 @@ def upper_bounds(sums: KernelSums) -> np.ndarray:
     return values_of(sums, sums.with_pool())
 
 
-def solve_lp(alpha: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-             rho: float | None = None) -> tuple[float, float] | None:
+def solve_lp(
+    alpha: np.ndarray, lower: np.ndarray, upper: np.ndarray, rho: float | None = None
+) -> tuple[float, float] | None:
     """(log v*, ρ) of the program, or None when it is infeasible."""
     log_a = np.log(alpha)
     ones = np.ones_like(log_a)
@@ -107,12 +108,15 @@ def check_plan(plan: RewardPlan) -> None:
     low = np.flatnonzero(log_r < np.log(plan.lower) - CONSTRAINT_TOL)
     high = np.flatnonzero(log_r > np.log(plan.upper) + CONSTRAINT_TOL)
     if low.size or high.size or not -CONSTRAINT_TOL <= plan.rho <= 1 + CONSTRAINT_TOL:
-        raise ValueError(f"reward LP: the solver's answer violates the constraints (parties "
-                         f"{sorted(set(low) | set(high))}, ρ = {plan.rho:g})")
+        raise ValueError(
+            f"reward LP: the solver's answer violates the constraints (parties "
+            f"{sorted(set(low) | set(high))}, ρ = {plan.rho:g})"
+        )
 
 
-def reward_plan(sums: KernelSums, phi: np.ndarray, condition: str = "stable",
-                rho: float | None = None) -> RewardPlan:
+def reward_plan(
+    sums: KernelSums, phi: np.ndarray, condition: str = "stable", rho: float | None = None
+) -> RewardPlan:
     """Targets r_i = v* α_i^ρ from the LP; the stable program falls back to the individually
     rational one when infeasible (a ``StabilityFallback`` warning, and ``plan.note``)."""
     if condition not in CONDITIONS:
@@ -131,8 +135,10 @@ def reward_plan(sums: KernelSums, phi: np.ndarray, condition: str = "stable",
         grand = float(values_of(sums, sums.parties(np.ones(sums.n_parties))))
         top = int(np.argmax(alpha))
         pool = f"G_{top}" if sums.disjoint else "G"
-        note = (f"reward LP: the stable program is infeasible (v(N) = {grand:.6g}, "
-                f"v(D_{top} ∪ {pool}) = {upper[top]:.6g}); using individual rationality instead")
+        note = (
+            f"reward LP: the stable program is infeasible (v(N) = {grand:.6g}, "
+            f"v(D_{top} ∪ {pool}) = {upper[top]:.6g}); using individual rationality instead"
+        )
         warnings.warn(note, StabilityFallback, stacklevel=2)
         used = "rational"
         lower = lower_bounds(sums, phi, used)
@@ -145,7 +151,16 @@ def reward_plan(sums: KernelSums, phi: np.ndarray, condition: str = "stable",
             f"{worst}: lower bound {lower[worst]:.6g}, upper bound {upper[worst]:.6g})"
         )
     log_v, r = solution
-    plan = RewardPlan(float(np.exp(log_v)), r, np.exp(log_v + r * np.log(alpha)), alpha, lower,
-                      upper, used, condition, note)
+    plan = RewardPlan(
+        float(np.exp(log_v)),
+        r,
+        np.exp(log_v + r * np.log(alpha)),
+        alpha,
+        lower,
+        upper,
+        used,
+        condition,
+        note,
+    )
     check_plan(plan)
     return plan

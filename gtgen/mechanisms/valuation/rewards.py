@@ -98,8 +98,9 @@ def validate_range(lengthscale_range: Any) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in lengthscale_range)
     except (TypeError, ValueError):
-        raise ValueError(f"lengthscale_range: must be two numbers (low, high), got "
-                         f"{lengthscale_range!r}") from None
+        raise ValueError(
+            f"lengthscale_range: must be two numbers (low, high), got {lengthscale_range!r}"
+        ) from None
     if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
         raise ValueError(f"lengthscale_range: [{low:g}, {high:g}] is empty; need 0 < low < high")
     return low, high
@@ -143,14 +144,21 @@ class Valuation(NamedTuple):
         """Positions in the pool order that party i may draw from."""
         if not self.sums.disjoint:
             return np.arange(len(self.candidates))
-        start = np.concatenate([[0], np.cumsum(self.sums.counts[self.sums.n_parties:])])
+        start = np.concatenate([[0], np.cumsum(self.sums.counts[self.sums.n_parties :])])
         return np.arange(start[i], start[i + 1])
 
 
-def value(parties: Sequence[Any], candidates: Any, key: jax.Array | None = None, *,
-          pool: str = "shared", lengthscale: float | None = None,
-          lengthscale_range: tuple[float, float] = LENGTHSCALE_RANGE, rtol: float = 1e-3,
-          permutations: int = 2000) -> Valuation:
+def value(
+    parties: Sequence[Any],
+    candidates: Any,
+    key: jax.Array | None = None,
+    *,
+    pool: str = "shared",
+    lengthscale: float | None = None,
+    lengthscale_range: tuple[float, float] = LENGTHSCALE_RANGE,
+    rtol: float = 1e-3,
+    permutations: int = 2000,
+) -> Valuation:
     """Choose ℓ (unless given), compute the block kernel sums once, then v of every coalition and
     the Shapley values: exact for n ≤ 12 parties, else ``permutations`` sampled orders (``key``)
     with a standard error. ``pool="disjoint"`` splits G at random (``key``) into n near-equal
@@ -191,8 +199,9 @@ def value(parties: Sequence[Any], candidates: Any, key: jax.Array | None = None,
             raise ValueError(f"permutations: must be an integer >= 2, got {permutations!r}")
         table = None
         shapley = shapley_monte_carlo(sums, key, permutations)
-    return Valuation(lengthscale, search, sums, table, shapley,
-                     cand[index].astype(np.float32), index, pool)
+    return Valuation(
+        lengthscale, search, sums, table, shapley, cand[index].astype(np.float32), index, pool
+    )
 
 
 def mmd2_unbiased(sum_xx, sum_xt, size, sums: KernelSums) -> np.ndarray:
@@ -223,9 +232,16 @@ class Draw(NamedTuple):
         return self.sampling.counts
 
 
-def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: Any = 1.0,
-                   greedy: bool = False, early_stop: float | None = None,
-                   max_steps: int | None = None) -> Draw:
+def sample_rewards(
+    valuation: Valuation,
+    targets: Any,
+    key: jax.Array,
+    *,
+    beta: Any = 1.0,
+    greedy: bool = False,
+    early_stop: float | None = None,
+    max_steps: int | None = None,
+) -> Draw:
     """Weighted sampling for every party at once (one compiled loop).
 
     Args:
@@ -245,8 +261,11 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
     target = np.asarray(targets, np.float64)
     if target.shape != (n,) or not np.all(np.isfinite(target)):
         raise ValueError(f"targets: must be {n} finite numbers, one per party, got {targets!r}")
-    betas = np.broadcast_to(np.asarray(beta, np.float64), (n,)) if np.ndim(beta) == 0 else \
-        np.asarray(beta, np.float64)
+    betas = (
+        np.broadcast_to(np.asarray(beta, np.float64), (n,))
+        if np.ndim(beta) == 0
+        else np.asarray(beta, np.float64)
+    )
     if betas.shape != (n,):
         raise ValueError(f"beta: must be one number or {n}, got shape {betas.shape}")
     for b in betas:
@@ -255,8 +274,9 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
         raise TypeError(f"greedy: must be True or False, got {greedy!r}")
     if early_stop is not None:
         _number(early_stop, "early_stop", 0.0, 1.0, open_low=True)
-    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(
-            max_steps, int | np.integer) or max_steps < 1):
+    if max_steps is not None and (
+        isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < 1
+    ):
         raise ValueError(f"max_steps: must be a positive integer or None, got {max_steps!r}")
 
     shares = [valuation.share(i) for i in range(n)] if sums.disjoint else [valuation.share(0)]
@@ -272,26 +292,46 @@ def sample_rewards(valuation: Valuation, targets: Any, key: jax.Array, *, beta: 
     own = np.where(real[lane_rows], cand[safe[lane_rows], np.arange(n)[:, None]], 0.0)
     available = real[lane_rows]
     limit = np.full(n, width if max_steps is None else min(int(max_steps), width))
-    patience = (np.zeros(n, np.int64) if early_stop is None
-                else np.ceil(early_stop * available.sum(axis=1) - 1e-9).astype(np.int64))
+    patience = (
+        np.zeros(n, np.int64)
+        if early_stop is None
+        else np.ceil(early_stop * available.sum(axis=1) - 1e-9).astype(np.int64)
+    )
     points = np.where(real[:, None, :], valuation.candidates[safe].transpose(0, 2, 1), 0.0)
     blocks = sums.blocks
     with jax.enable_x64(True):
         pool_arrays = smp.Pool(
-            points=jnp.asarray(points, jnp.float32), total=jnp.asarray(total, jnp.float32),
+            points=jnp.asarray(points, jnp.float32),
+            total=jnp.asarray(total, jnp.float32),
             total64=jnp.asarray(total, jnp.float64),
             n_reference=jnp.float64(sums.n_reference),
-            scale=jnp.float32(inverse_two_l2(sums.lengthscale)))
-        lanes = smp.make_lanes(target, betas, patience, sums.counts[:n], limit,
-                               jax.random.split(key, n), width)
-        state = smp.init(pool_arrays, lanes, own, available, np.diagonal(blocks)[:n],
-                         blocks.sum(axis=1)[:n], width)
+            scale=jnp.float32(inverse_two_l2(sums.lengthscale)),
+        )
+        lanes = smp.make_lanes(
+            target, betas, patience, sums.counts[:n], limit, jax.random.split(key, n), width
+        )
+        state = smp.init(
+            pool_arrays,
+            lanes,
+            own,
+            available,
+            np.diagonal(blocks)[:n],
+            blocks.sum(axis=1)[:n],
+            width,
+        )
         final = smp.run(pool_arrays, lanes, state, bool(greedy), smp.block_size(width))
         final = jax.tree.map(np.asarray, final)
     result = smp.Sampling(
-        order=final.order, trace=final.trace, counts=final.size - sums.counts[:n],
-        status=final.status, value=final.value, initial=np.asarray(state.value),
-        size=final.size, sum_xx=final.sum_xx, sum_xt=final.sum_xt)
+        order=final.order,
+        trace=final.trace,
+        counts=final.size - sums.counts[:n],
+        status=final.status,
+        value=final.value,
+        initial=np.asarray(state.value),
+        size=final.size,
+        sum_xx=final.sum_xx,
+        sum_xt=final.sum_xt,
+    )
     positions = [index[lane_rows[i]][result.picked(i)] for i in range(n)]
     indices = [valuation.candidate_index[p] for p in positions]
     return Draw(result, indices, positions, valuation.pool, betas.copy(), bool(greedy), patience)
@@ -327,22 +367,47 @@ class Rewards(NamedTuple):
         return mmd2_unbiased(s.sum_xx, s.sum_xt, s.size, self.valuation.sums)
 
 
-def rewards(parties: Sequence[Any], candidates: Any, key: jax.Array, *, beta: Any = 1.0,
-            greedy: bool = False, condition: str = "stable", rho: float | None = None,
-            pool: str = "shared", early_stop: float | None = None,
-            lengthscale: float | None = None,
-            lengthscale_range: tuple[float, float] = LENGTHSCALE_RANGE,
-            permutations: int = 2000) -> Rewards:
+def rewards(
+    parties: Sequence[Any],
+    candidates: Any,
+    key: jax.Array,
+    *,
+    beta: Any = 1.0,
+    greedy: bool = False,
+    condition: str = "stable",
+    rho: float | None = None,
+    pool: str = "shared",
+    early_stop: float | None = None,
+    max_steps: int | None = None,
+    lengthscale: float | None = None,
+    lengthscale_range: tuple[float, float] = LENGTHSCALE_RANGE,
+    permutations: int = 2000,
+) -> Rewards:
     """The mechanism of Tay et al. (AAAI 2022) on the parties' data and a candidate pool G:
     lengthscale, coalition values, Shapley values (see ``value`` for ``pool``), the reward LP
     (``condition`` "stable" falling back to "rational" when infeasible; ``rho`` fixes ρ), and
-    weighted sampling (see ``sample_rewards`` for ``beta``, ``greedy``, ``early_stop``)."""
+    weighted sampling (see ``sample_rewards`` for ``beta``, ``greedy``, ``early_stop``,
+    ``max_steps``)."""
     key_value, key_draw = jax.random.split(key)
-    valuation = value(parties, candidates, key_value, pool=pool, lengthscale=lengthscale,
-                      lengthscale_range=lengthscale_range, permutations=permutations)
+    valuation = value(
+        parties,
+        candidates,
+        key_value,
+        pool=pool,
+        lengthscale=lengthscale,
+        lengthscale_range=lengthscale_range,
+        permutations=permutations,
+    )
     plan = reward_plan(valuation.sums, valuation.phi, condition, rho)
-    draw = sample_rewards(valuation, plan.targets, key_draw, beta=beta, greedy=greedy,
-                          early_stop=early_stop)
+    draw = sample_rewards(
+        valuation,
+        plan.targets,
+        key_draw,
+        beta=beta,
+        greedy=greedy,
+        early_stop=early_stop,
+        max_steps=max_steps,
+    )
     return Rewards(valuation, plan, draw)
 
 
@@ -369,14 +434,22 @@ def _private_data(game: Game) -> list[np.ndarray]:
             n_i = int(game.counts[i])
             weights = w[row, :n_i]
             if not np.allclose(weights, weights[0]):
-                raise ValueError(f"game: player {i} has per-sample weights; the MMD valuation "
-                                 "values unweighted data")
+                raise ValueError(
+                    f"game: player {i} has per-sample weights; the MMD valuation "
+                    "values unweighted data"
+                )
             data[i] = x[row, :n_i].reshape(n_i, -1).astype(np.float64)
     return data
 
 
-def reward_game(game: Game, solution: Solution | Sequence[Any], key: jax.Array, *,
-                pool_size: int = 10_000, **options: Any) -> GameRewards:
+def reward_game(
+    game: Game,
+    solution: Solution | Sequence[Any],
+    key: jax.Array,
+    *,
+    pool_size: int = 10_000,
+    **options: Any,
+) -> GameRewards:
     """Value each player's private data in an exchange game and reward it with synthetic points.
 
     The candidate pool G is drawn from the players' models at ``solution`` (e.g. the game's
@@ -398,8 +471,9 @@ def reward_game(game: Game, solution: Solution | Sequence[Any], key: jax.Array, 
     sizes = np.full(n, pool_size // n) + (np.arange(n) < pool_size % n)
     key_pool, key_mech = jax.random.split(key)
     draws = []
-    for i, (mu, player, m, k) in enumerate(zip(game.per_player(params), game.players, sizes,
-                                               jax.random.split(key_pool, n))):
+    for i, (mu, player, m, k) in enumerate(
+        zip(game.per_player(params), game.players, sizes, jax.random.split(key_pool, n))
+    ):
         if m == 0:
             continue
         x = np.asarray(player.sample(k, jnp.asarray(mu, jnp.float32), int(m)), np.float64)

@@ -44,8 +44,13 @@ import numpy as np
 from gtgen.mechanisms.valuation.kernel import DOT_FORM_MIN_DIM
 
 RUNNING, REACHED, EXHAUSTED, EARLY_STOP, STEP_LIMIT = 0, 1, 2, 3, 4
-STATUS_NAMES = {RUNNING: "running", REACHED: "reached", EXHAUSTED: "exhausted",
-                EARLY_STOP: "early stop", STEP_LIMIT: "step limit"}
+STATUS_NAMES = {
+    RUNNING: "running",
+    REACHED: "reached",
+    EXHAUSTED: "exhausted",
+    EARLY_STOP: "early stop",
+    STEP_LIMIT: "step limit",
+}
 
 
 class Pool(NamedTuple):
@@ -100,22 +105,33 @@ def _status(value, lanes, size, remaining, since_best):
     none_left = remaining <= 0
     early = (lanes.patience > 0) & (since_best >= lanes.patience)
     limit = size - lanes.start >= lanes.limit
-    return jnp.where(value >= lanes.target, REACHED, jnp.where(none_left, EXHAUSTED, jnp.where(
-        early, EARLY_STOP, jnp.where(limit, STEP_LIMIT, RUNNING)))).astype(jnp.int32)
+    return jnp.where(
+        value >= lanes.target,
+        REACHED,
+        jnp.where(
+            none_left,
+            EXHAUSTED,
+            jnp.where(early, EARLY_STOP, jnp.where(limit, STEP_LIMIT, RUNNING)),
+        ),
+    ).astype(jnp.int32)
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps",))
 def make_lanes(target, beta, patience, size, limit, keys, max_steps: int) -> Lanes:
     """Per-lane settings; each lane's uniforms are drawn up front from its own key."""
     uniforms = jax.vmap(lambda k: jax.random.uniform(k, (max_steps, 2)))(keys)
-    return Lanes(jnp.asarray(target, jnp.float64), jnp.asarray(beta, jnp.float32),
-                 jnp.asarray(patience, jnp.int32), jnp.asarray(size, jnp.int32),
-                 jnp.minimum(jnp.asarray(limit, jnp.int32), max_steps), uniforms)
+    return Lanes(
+        jnp.asarray(target, jnp.float64),
+        jnp.asarray(beta, jnp.float32),
+        jnp.asarray(patience, jnp.int32),
+        jnp.asarray(size, jnp.int32),
+        jnp.minimum(jnp.asarray(limit, jnp.int32), max_steps),
+        uniforms,
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps",))
-def init(pool: Pool, lanes: Lanes, own, available, sum_xx, sum_xt,
-         max_steps: int) -> SamplerState:
+def init(pool: Pool, lanes: Lanes, own, available, sum_xx, sum_xt, max_steps: int) -> SamplerState:
     """The state at X = D_i: ``own`` [L, P] Σ_{j∈D_i} k(x, j), ``size`` |D_i|, ``sum_xx``
     Σ_{D_i×D_i} k, ``sum_xt`` Σ_{D_i×T} k."""
     size = lanes.start
@@ -126,12 +142,22 @@ def init(pool: Pool, lanes: Lanes, own, available, sum_xx, sum_xt,
     available = jnp.asarray(available, bool)
     remaining = jnp.sum(available, axis=-1, dtype=jnp.int32)
     return SamplerState(
-        own=jnp.asarray(own, jnp.float64), available=available, remaining=remaining, size=size,
-        sum_xx=sum_xx, sum_xt=sum_xt, value=value, best=value, since_best=zeros,
+        own=jnp.asarray(own, jnp.float64),
+        available=available,
+        remaining=remaining,
+        size=size,
+        sum_xx=sum_xx,
+        sum_xt=sum_xt,
+        value=value,
+        best=value,
+        since_best=zeros,
         status=_status(value, lanes, size, remaining, zeros),
         pending=jnp.zeros((lanes_n, pool.points.shape[1]), jnp.float32),
-        pending_on=jnp.zeros(lanes_n, bool), order=jnp.full((lanes_n, max_steps), -1, jnp.int32),
-        trace=jnp.full((lanes_n, max_steps), jnp.nan, jnp.float64), step=jnp.int32(0))
+        pending_on=jnp.zeros(lanes_n, bool),
+        order=jnp.full((lanes_n, max_steps), -1, jnp.int32),
+        trace=jnp.full((lanes_n, max_steps), jnp.nan, jnp.float64),
+        step=jnp.int32(0),
+    )
 
 
 def current_own(pool: Pool, state: SamplerState) -> jax.Array:
@@ -150,8 +176,9 @@ def scaled_gains(pool: Pool, own: jax.Array, size: jax.Array) -> jax.Array:
 def marginal_gains(pool: Pool, state: SamplerState) -> jax.Array:
     """Δ_x = v(X ∪ {x}) − v(X) for every candidate [L, P], float64, by the incremental formula."""
     m1 = (state.size + 1).astype(jnp.float64)[:, None]
-    new = (2.0 * (state.sum_xt[:, None] + pool.total64) / (m1 * pool.n_reference)
-           - (state.sum_xx[:, None] + 2.0 * current_own(pool, state) + 1.0) / (m1 * m1))
+    new = 2.0 * (state.sum_xt[:, None] + pool.total64) / (m1 * pool.n_reference) - (
+        state.sum_xx[:, None] + 2.0 * current_own(pool, state) + 1.0
+    ) / (m1 * m1)
     return new - state.value[:, None]
 
 
@@ -238,14 +265,22 @@ def step(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
         return jnp.where(active, new, old)
 
     return SamplerState(
-        own=own, available=available, remaining=remaining, size=keep(size, state.size),
-        sum_xx=keep(sum_xx, state.sum_xx), sum_xt=keep(sum_xt, state.sum_xt),
-        value=keep(value, state.value), best=keep(best, state.best),
-        since_best=keep(since, state.since_best), status=keep(status, state.status),
-        pending=x, pending_on=active,
+        own=own,
+        available=available,
+        remaining=remaining,
+        size=keep(size, state.size),
+        sum_xx=keep(sum_xx, state.sum_xx),
+        sum_xt=keep(sum_xt, state.sum_xt),
+        value=keep(value, state.value),
+        best=keep(best, state.best),
+        since_best=keep(since, state.since_best),
+        status=keep(status, state.status),
+        pending=x,
+        pending_on=active,
         order=state.order.at[:, state.step].set(jnp.where(active, idx, -1)),
         trace=state.trace.at[:, state.step].set(jnp.where(active, value, jnp.nan)),
-        step=state.step + 1)
+        step=state.step + 1,
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("greedy", "block"))

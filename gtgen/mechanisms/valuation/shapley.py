@@ -69,8 +69,9 @@ def shapley_exact(table: CoalitionTable) -> np.ndarray:
     n = table.n_parties
     masks = np.arange(2**n)
     size = member_bits(masks, n).sum(axis=1)
-    weight = np.array([math.factorial(s) * math.factorial(n - s - 1) for s in range(n)],
-                      np.float64) / math.factorial(n)
+    weight = np.array(
+        [math.factorial(s) * math.factorial(n - s - 1) for s in range(n)], np.float64
+    ) / math.factorial(n)
     phi = np.zeros(n)
     for i in range(n):  # n ≤ 12 vectorised passes over the 2^n table
         without = masks[(masks >> i) & 1 == 0]
@@ -87,7 +88,9 @@ class ShapleyEstimate(NamedTuple):
     permutations: int  # permutations averaged (0: exact)
 
 
-def shapley_monte_carlo(sums: KernelSums, key: jax.Array, permutations: int = 2000) -> ShapleyEstimate:
+def shapley_monte_carlo(
+    sums: KernelSums, key: jax.Array, permutations: int = 2000
+) -> ShapleyEstimate:
     """Permutation sampling: φ_i = E_π[v(P_i^π ∪ {i}) − v(P_i^π)] over uniform orders π, with
     the standard error of the mean. Each order's prefix values come from cumulative block sums:
     O(n²) per order, vectorised over all orders."""
@@ -104,6 +107,9 @@ def shapley_monte_carlo(sums: KernelSums, key: jax.Array, permutations: int = 20
     gains = np.diff(prefix, axis=1, prepend=0.0)  # marginal of the party at each position
     per_party = np.empty_like(gains)
     np.put_along_axis(per_party, order, gains, axis=1)
-    se = per_party.std(axis=0, ddof=1) / math.sqrt(permutations) if permutations > 1 else \
-        np.full(n, np.inf)
+    se = (
+        per_party.std(axis=0, ddof=1) / math.sqrt(permutations)
+        if permutations > 1
+        else np.full(n, np.inf)
+    )
     return ShapleyEstimate(per_party.mean(axis=0), se, permutations)
