@@ -440,6 +440,10 @@ def test_same_key_same_rewards_and_lanes_do_not_depend_on_each_other(small) -> N
     assert all(np.array_equal(x, y) for x, y in zip(a.indices, b.indices))
     assert all(np.array_equal(x, y) for x, y in zip(a.indices[:3], c.indices[:3]))
     assert c.counts[3] == 0 and c.sampling.status[3] == V.REACHED
+    # stopped lanes leaving the batch (as for large pools) change nothing
+    d = V.sample_rewards(valuation, targets, jax.random.key(3), beta=2.0, compact=True)
+    assert all(np.array_equal(x, y) for x, y in zip(a.indices, d.indices))
+    np.testing.assert_array_equal(a.sampling.value, d.sampling.value)
 
 
 def test_early_stop_step_limit_and_exhaustion(small) -> None:

@@ -232,6 +232,9 @@ class Draw(NamedTuple):
         return self.sampling.counts
 
 
+COMPACT_MIN_POOL = 16_384  # from this pool size on, stopped lanes leave the batch (``compact``)
+
+
 def sample_rewards(
     valuation: Valuation,
     targets: Any,
@@ -241,6 +244,7 @@ def sample_rewards(
     greedy: bool = False,
     early_stop: float | None = None,
     max_steps: int | None = None,
+    compact: bool | None = None,
 ) -> Draw:
     """Weighted sampling for every party at once (one compiled loop).
 
@@ -255,6 +259,9 @@ def sample_rewards(
         size) steps without a new maximum of v (they use 0.1); None never stops early.
       max_steps: at most this many points per party (status ``STEP_LIMIT`` when it binds);
         None: the pool size.
+      compact: drop a party that has stopped from the compiled batch, so that the others go on
+        in a narrower program (one compile per width; the rewards are the same). None: when
+        the pool has at least ``COMPACT_MIN_POOL`` candidates.
     """
     sums = valuation.sums
     n = sums.n_parties
@@ -319,15 +326,20 @@ def sample_rewards(
             blocks.sum(axis=1)[:n],
             width,
         )
-        final = smp.run(pool_arrays, lanes, state, bool(greedy), smp.block_size(width))
-        final = jax.tree.map(np.asarray, final)
+        initial = np.asarray(state.value)
+        if compact is None:
+            compact = width >= COMPACT_MIN_POOL
+        run = smp.run_compacted if compact and n > 1 else smp.run
+        final = jax.tree.map(
+            np.asarray, run(pool_arrays, lanes, state, bool(greedy), smp.block_size(width))
+        )
     result = smp.Sampling(
         order=final.order,
         trace=final.trace,
         counts=final.size - sums.counts[:n],
         status=final.status,
         value=final.value,
-        initial=np.asarray(state.value),
+        initial=initial,
         size=final.size,
         sum_xx=final.sum_xx,
         sum_xt=final.sum_xt,

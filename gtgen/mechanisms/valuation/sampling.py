@@ -18,9 +18,10 @@ code recomputes Σ_t k(x, t) for every candidate at every step, O(|G| · |T|). T
 rescaling and the argmax ignore), so no gain is formed as a difference of two values near v;
 A, B and v are float64 scalars, a_x a float64 vector (float32 drifts by 1e-6 over 10^4 steps).
 
-The loop: parties (lanes) advance in lockstep inside one ``while_loop`` with a shared step
-counter (a vmapped while loop would select over every lane's full [|G|] trace each step); a lane
-that has stopped keeps its state. Draws by inverse CDF over √|G| blocks (one uniform per level,
+The loop: parties (lanes) advance in lockstep inside one ``while_loop`` (a vmapped while loop
+would select over every lane's full [|G|] trace each step); a lane that has stopped keeps its
+state, and each lane writes its trace at its own step count. ``run_compacted`` drops stopped
+lanes from the batch between segments, for large pools where the lanes' lengths differ. Draws by inverse CDF over √|G| blocks (one uniform per level,
 no |G| Gumbel variates per step). Stops per lane: ``REACHED`` v ≥ r_i, ``EXHAUSTED`` no candidate
 left (the authors stop with one left), ``EARLY_STOP`` (optional, the authors' rule) ``patience``
 steps without a new maximum of v, ``STEP_LIMIT`` a cap on the steps (optional). A lane whose own
@@ -246,6 +247,7 @@ def step(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
         u = jnp.take_along_axis(lanes.uniforms, taken[:, None, None], axis=1)[:, 0]
         idx = _inverse_cdf(w, u, block)
     idx = jnp.where(active, idx, 0).astype(jnp.int32)
+    column = jnp.where(active, state.size - lanes.start, state.order.shape[1])  # its own step
 
     lane = jnp.arange(idx.shape[0]) if pool.points.shape[0] > 1 else jnp.zeros_like(idx)
     rows = jnp.arange(idx.shape[0])
@@ -277,21 +279,60 @@ def step(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
         status=keep(status, state.status),
         pending=x,
         pending_on=active,
-        order=state.order.at[:, state.step].set(jnp.where(active, idx, -1)),
-        trace=state.trace.at[:, state.step].set(jnp.where(active, value, jnp.nan)),
+        order=state.order.at[rows, column].set(idx, mode="drop"),
+        trace=state.trace.at[rows, column].set(value, mode="drop"),
         step=state.step + 1,
     )
 
 
-@functools.partial(jax.jit, static_argnames=("greedy", "block"))
-def run(pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int) -> SamplerState:
-    """Steps until every lane has stopped (or the trace is full)."""
-    limit = state.order.shape[1]
+@functools.partial(
+    jax.jit, static_argnames=("greedy", "block", "until_first_stop"), donate_argnames=("state",)
+)
+def run(
+    pool: Pool,
+    lanes: Lanes,
+    state: SamplerState,
+    greedy: bool,
+    block: int,
+    until_first_stop: bool = False,
+) -> SamplerState:
+    """Steps until every lane has stopped (with ``until_first_stop``: until any lane stops)."""
 
     def cond(s):
-        return (s.step < limit) & jnp.any(s.status == RUNNING)
+        running = s.status == RUNNING
+        return jnp.all(running) if until_first_stop else jnp.any(running)
 
     return jax.lax.while_loop(cond, lambda s: step(pool, lanes, s, greedy, block), state)
+
+
+def _rows(tree, rows: np.ndarray):
+    return jax.tree.map(lambda x: x[rows] if x.ndim else x, tree)
+
+
+def run_compacted(
+    pool: Pool, lanes: Lanes, state: SamplerState, greedy: bool, block: int
+) -> SamplerState:
+    """``run``, but whenever a lane stops the others go on in a smaller program without it: a
+    lockstep batch costs its longest lane's steps times its width, and lanes often differ by
+    10× (the party of α = 1 needs the most points). One compile per batch width; each lane's
+    draws depend on its own key and step count only, so the result is ``run``'s."""
+    alive = np.arange(state.size.shape[0])
+    per_lane_pool = pool.points.shape[0] > 1
+    while alive.size:
+        sub_pool = _rows(pool, alive) if per_lane_pool else pool
+        out = run(
+            sub_pool,
+            _rows(lanes, alive),
+            _rows(state, alive),
+            greedy,
+            block,
+            until_first_stop=alive.size > 1,
+        )
+        state = jax.tree.map(
+            lambda full, sub: full.at[alive].set(sub) if full.ndim else sub, state, out
+        )
+        alive = alive[np.asarray(out.status) == RUNNING]
+    return state
 
 
 def block_size(p: int) -> int:
