@@ -41,6 +41,7 @@ from gtgen.mechanisms import valuation as val
 DATASETS = ("gmm", "digits")
 SPLITS = ("equaldisjoint", "unequal")
 GENERATORS = ("authors", "numpy")
+SCATTER_MAX = 3000  # reward points drawn per scatter panel (a stride through the draw order)
 
 GMM_PROPORTIONS = {
     "equaldisjoint": np.array(
@@ -616,7 +617,7 @@ def pictures(results: Results, folder: Path) -> list[Path]:
             for i in range(n):
                 ax = axes[r, i]
                 reward = s.draws[j].indices[i]
-                pts = s.setting.candidates[reward]
+                pts = s.setting.candidates[reward[:: max(1, -(-len(reward) // SCATTER_MAX))]]
                 ax.scatter(
                     *s.setting.parties[i][:, :2].T,
                     s=2,
@@ -640,7 +641,11 @@ def pictures(results: Results, folder: Path) -> list[Path]:
                 )
                 if i == 0:
                     ax.set_ylabel(f"{s.setting.split}, {s.labels[j]}", fontsize=8)
-        fig.suptitle(f"{dataset}: each party's data (colour) and reward points (×)", fontsize=10)
+        fig.suptitle(
+            f"{dataset}: each party's data (colour) and reward points (×; at most "
+            f"{SCATTER_MAX} drawn per panel)",
+            fontsize=10,
+        )
         fig.tight_layout()
         written.append(folder / f"scatter_{dataset}.png")
         fig.savefig(written[-1], dpi=100)
@@ -660,11 +665,11 @@ def pictures(results: Results, folder: Path) -> list[Path]:
             ax.set_ylabel("|R_i| (reward points)")
             twin = ax.twinx()
             twin.plot(range(n), s.valuation.alpha, "ko--", label="α")
-            twin.set_ylim(0, 1.05)
+            twin.set_ylim(0, 1.3)
             twin.set_ylabel("α = φ / max φ")
             ax.set_title(f"{dataset} / {s.setting.split}", fontsize=10)
             ax.legend(fontsize=7, loc="upper center", ncols=k, framealpha=0.9)
-            ax.set_ylim(0, 1.15 * s.counts.max())
+            ax.set_ylim(0, 1.3 * s.counts.max())
         fig.tight_layout()
         written.append(folder / f"bars_{dataset}.png")
         fig.savefig(written[-1], dpi=100)

@@ -16,13 +16,15 @@ pick x* only a_x += k(x, x*) changes, so a step costs O(|G|) kernel evaluations.
 code recomputes Σ_t k(x, t) for every candidate at every step, O(|G| · |T|). The draw uses only
 (m + 1)Δ_x up to a constant, h_x = 2 c_x / n − 2 a_x / (m + 1) (float32, which the min–max
 rescaling and the argmax ignore), so no gain is formed as a difference of two values near v;
-A, B and v are float64 scalars, a_x a float64 vector (float32 drifts by 1e-6 over 10^4 steps).
+A, B and v are float64 scalars and a_x a float64 vector (tests/test_valuation.py: the same
+recursions in float32 drift 30–300× further from a direct evaluation after only 300 steps).
 
 The loop: parties (lanes) advance in lockstep inside one ``while_loop`` (a vmapped while loop
 would select over every lane's full [|G|] trace each step); a lane that has stopped keeps its
 state, and each lane writes its trace at its own step count. ``run_compacted`` drops stopped
-lanes from the batch between segments, for large pools where the lanes' lengths differ. Draws by inverse CDF over √|G| blocks (one uniform per level,
-no |G| Gumbel variates per step). Stops per lane: ``REACHED`` v ≥ r_i, ``EXHAUSTED`` no candidate
+lanes from the batch between segments, for large pools where the lanes' lengths differ. Draws by
+inverse CDF over √|G| blocks (one uniform per level, drawn up front per lane; no |G| Gumbel
+variates per step). Stops per lane: ``REACHED`` v ≥ r_i, ``EXHAUSTED`` no candidate
 left (the authors stop with one left), ``EARLY_STOP`` (optional, the authors' rule) ``patience``
 steps without a new maximum of v, ``STEP_LIMIT`` a cap on the steps (optional). A lane whose own
 data already reaches r_i takes no point.
@@ -88,12 +90,12 @@ class SamplerState(NamedTuple):
     value: jax.Array  # [L] float64: v(X)
     best: jax.Array  # [L] float64: the largest v(X) so far
     since_best: jax.Array  # [L] int32: steps since ``best`` last grew
-    status: jax.Array  # [L] int32: RUNNING, REACHED, EXHAUSTED or EARLY_STOP
+    status: jax.Array  # [L] int32: RUNNING, REACHED, EXHAUSTED, EARLY_STOP or STEP_LIMIT
     pending: jax.Array  # [L, d] float32: the last pick, not yet added to ``own``
     pending_on: jax.Array  # [L] bool: whether ``pending`` is a pick (False at the start)
-    order: jax.Array  # [L, S] int32: the candidate picked at each step (−1 after the lane stopped)
-    trace: jax.Array  # [L, S] float64: v(X) after each step (NaN after the lane stopped)
-    step: jax.Array  # int32, shared
+    order: jax.Array  # [L, S] int32: the candidate picked at each of the lane's steps (else −1)
+    trace: jax.Array  # [L, S] float64: v(X) after each of the lane's steps (else NaN)
+    step: jax.Array  # int32: iterations of the loop
 
 
 def value_of_sums(sum_xx, sum_xt, size, n_reference):
@@ -306,7 +308,15 @@ def run(
 
 
 def _rows(tree, rows: np.ndarray):
+    """The leaves' rows ``rows`` (scalars as they are)."""
     return jax.tree.map(lambda x: x[rows] if x.ndim else x, tree)
+
+
+def _put_rows(tree, rows: np.ndarray, sub):
+    """``tree`` with its leaves' rows ``rows`` replaced by ``sub`` (scalars taken from ``sub``)."""
+    return jax.tree.map(
+        lambda full, part: full.at[rows].set(part) if full.ndim else part, tree, sub
+    )
 
 
 def run_compacted(
@@ -328,9 +338,7 @@ def run_compacted(
             block,
             until_first_stop=alive.size > 1,
         )
-        state = jax.tree.map(
-            lambda full, sub: full.at[alive].set(sub) if full.ndim else sub, state, out
-        )
+        state = _put_rows(state, alive, out)
         alive = alive[np.asarray(out.status) == RUNNING]
     return state
 
