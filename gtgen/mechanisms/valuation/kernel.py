@@ -13,9 +13,11 @@ another kernel evaluation:
 Layout and precision: each part is padded to a multiple of ``CHUNK`` points (padding masked), so
 that no chunk straddles two parts. A tile of ``ROW_TILE`` rows against one chunk is evaluated and
 summed in float32 (≤ 512 terms in [0, 1]: relative error ~1e-7); the chunk sums are accumulated
-in float64 (``tests/test_valuation.py`` shows a float32 accumulation of the same terms drifting by
-orders of magnitude more: at |T| = 10^5 the stable LP's decision turns on a difference of 8e-5 in
-v). Tiles run under ``lax.map``; memory is O(ROW_TILE · |T|), never O(|T|²).
+in float64, across chunks on the device and across rows on the host, so that no sum of 10^5 to
+10^10 terms is ever a float32 running total (at |T| = 10^5 the stable LP's decision turns on a
+difference of 8e-5 in v ≈ 0.5). Tiles run under ``lax.map``; memory is O(ROW_TILE · |T|), never
+O(|T|²). ``tests/test_valuation.py`` checks the sums against numpy in float64, and shows float64
+mattering where sums run over thousands of steps (the sampler's).
 """
 
 from __future__ import annotations
