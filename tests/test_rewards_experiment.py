@@ -12,6 +12,7 @@ import pytest
 
 from gtgen.cli import main
 from gtgen.experiments import rewards as ex
+from gtgen.mechanisms import valuation as val
 from notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +84,20 @@ def test_authors_generator_replays_their_points(split) -> None:
     for ours, theirs in zip(setting.parties, parties):
         np.testing.assert_array_equal(ours, theirs)
     np.testing.assert_array_equal(setting.candidates, candidates)
+
+
+def test_the_authors_lp_failure_reproduced_on_their_points() -> None:
+    """PAPERS.md §2, read from the authors' code: at |D_i| = 200, |G| = 2000 on their GMM the
+    stable program is infeasible, v(N) = 0.51762 above v_max = 0.51754. Their points and their
+    lengthscale search give these numbers to the digit; gtgen then falls back."""
+    setting = ex.gmm_setting("equaldisjoint", 200, 2000, generator="authors")
+    valuation = val.value(setting.parties, setting.candidates, lengthscale_search="linear")
+    assert len(valuation.search.evaluated) == 2 + 20
+    upper = val.lp.upper_bounds(valuation.sums)[int(np.argmax(valuation.phi))]
+    assert round(valuation.grand_value, 5) == 0.51762 and round(upper, 5) == 0.51754
+    with pytest.warns(val.StabilityFallback):
+        plan = val.reward_plan(valuation.sums, valuation.phi, "stable")
+    assert plan.condition == "rational"
 
 
 def test_digits_split_follows_the_authors_proportions() -> None:

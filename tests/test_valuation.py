@@ -558,6 +558,10 @@ POOL = np.random.default_rng(0).uniform(size=(20, 2))
         ),
         (lambda: V.value(GOOD, POOL, lengthscale=-1.0), "lengthscale: must be a number > 0"),
         (
+            lambda: V.value(GOOD, POOL, lengthscale_search="grid"),
+            "lengthscale_search: must be one of log, linear",
+        ),
+        (
             lambda: V.rewards(GOOD, POOL, jax.random.key(0), beta=-1.0),
             "beta: must be a number >= 0",
         ),

@@ -15,6 +15,7 @@ from gtgen.exchange import Solution
 from gtgen.game import Game
 from gtgen.mechanisms.valuation import sampling as smp
 from gtgen.mechanisms.valuation.kernel import (
+    SEARCHES,
     KernelSums,
     LengthscaleSearch,
     inverse_two_l2,
@@ -157,18 +158,24 @@ def value(
     lengthscale: float | None = None,
     lengthscale_range: tuple[float, float] = LENGTHSCALE_RANGE,
     rtol: float = 1e-3,
+    lengthscale_search: str = "log",
     permutations: int = 2000,
 ) -> Valuation:
     """Choose ℓ (unless given), compute the block kernel sums once, then v of every coalition and
     the Shapley values: exact for n ≤ 12 parties, else ``permutations`` sampled orders (``key``)
     with a standard error. ``pool="disjoint"`` splits G at random (``key``) into n near-equal
     shares, party i's the only one it may draw from; the shares are parts of the kernel sums, so
-    v(D_i ∪ G_i) bounds party i's reward."""
+    v(D_i ∪ G_i) bounds party i's reward. ``lengthscale_search="linear"`` is the authors' search
+    (20 halvings in ℓ, to reproduce their numbers) instead of bisection in log ℓ to ``rtol``."""
     data, cand = validate_inputs(parties, candidates)
     low, high = validate_range(lengthscale_range)
     _number(rtol, "rtol", 0.0, open_low=True)
     if pool not in POOLS:
         raise ValueError(f"pool: must be one of {', '.join(POOLS)}, got {pool!r}")
+    if lengthscale_search not in SEARCHES:
+        raise ValueError(
+            f"lengthscale_search: must be one of {', '.join(SEARCHES)}, got {lengthscale_search!r}"
+        )
     n = len(data)
     if pool == "disjoint":
         if key is None:
@@ -182,10 +189,10 @@ def value(
         shares = [np.arange(len(cand))]
     index = np.concatenate(shares)
     lay = layout([*data, *(cand[s] for s in shares)])
-    search = None
+    found = None
     if lengthscale is None:
-        search = search_lengthscale(lay, n, low, high, rtol)
-        lengthscale = search.lengthscale
+        found = search_lengthscale(lay, n, low, high, rtol, lengthscale_search)
+        lengthscale = found.lengthscale
     else:
         lengthscale = _number(lengthscale, "lengthscale", 0.0, open_low=True)
     sums = kernel_sums(lay, lengthscale, n)
@@ -200,7 +207,7 @@ def value(
         table = None
         shapley = shapley_monte_carlo(sums, key, permutations)
     return Valuation(
-        lengthscale, search, sums, table, shapley, cand[index].astype(np.float32), index, pool
+        lengthscale, found, sums, table, shapley, cand[index].astype(np.float32), index, pool
     )
 
 
@@ -393,6 +400,7 @@ def rewards(
     max_steps: int | None = None,
     lengthscale: float | None = None,
     lengthscale_range: tuple[float, float] = LENGTHSCALE_RANGE,
+    lengthscale_search: str = "log",
     permutations: int = 2000,
 ) -> Rewards:
     """The mechanism of Tay et al. (AAAI 2022) on the parties' data and a candidate pool G:
@@ -408,6 +416,7 @@ def rewards(
         pool=pool,
         lengthscale=lengthscale,
         lengthscale_range=lengthscale_range,
+        lengthscale_search=lengthscale_search,
         permutations=permutations,
     )
     plan = reward_plan(valuation.sums, valuation.phi, condition, rho)
