@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from gtgen.experiments.report import write_folder_atomically
+from gtgen.experiments.runner import write_folder_atomically
 from gtgen.mechanisms import valuation as val
 
 DATASETS = ("gmm", "digits")

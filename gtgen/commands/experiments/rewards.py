@@ -92,7 +92,7 @@ def config_from(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import rewards
-    from gtgen.experiments.report import check_out_dir
+    from gtgen.experiments.runner import check_out_dir
 
     out = check_out_dir(args.out)
     config = rewards.validate(config_from(args))

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gtgen.exchange import Solution
+from gtgen.solvers.solve import Solution
 from gtgen.game import Game
 from gtgen.mechanisms.valuation import sampling as smp
 from gtgen.mechanisms.valuation.kernel import (
@@ -448,9 +448,11 @@ class GameRewards(NamedTuple):
 
 
 def _private_data(game: Game) -> list[np.ndarray]:
+    game.require_expfam("game")
     data: list[Any] = [None] * game.n_players
     for g, group in enumerate(game.groups):
-        x, w = np.asarray(game.data[g]), np.asarray(game.weights[g])
+        x = np.asarray(game.data[g][group.player.variable])
+        w = np.asarray(game.weights[g])
         for row, i in enumerate(group.members):
             n_i = int(game.counts[i])
             weights = w[row, :n_i]
