@@ -183,3 +183,15 @@ def test_cli_runs_writes_the_table_and_resumes(tmp_path, capsys):
     capsys.readouterr()
     assert main([*ARGS, "--out", str(out), "--seeds", "3"]) == 2  # another run's folder
     assert "holds a run with different seeds" in capsys.readouterr().err
+
+
+def test_heterogeneous_notebook_runs_at_a_small_size():
+    from pathlib import Path
+
+    from notebooks import run_notebook
+
+    root = Path(__file__).resolve().parents[1]
+    ns = run_notebook(root / "notebooks" / "03_heterogeneous_players.ipynb",
+                      {"ROUNDS": 600, "SAMPLES": 128, "SMALL": True})  # programs of other tests
+    assert np.abs(ns["gaussian_means"] - ns["star"][:2]).max() < 0.3
+    assert ("cooperative", 2) in ns["table"]

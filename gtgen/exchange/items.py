@@ -129,25 +129,30 @@ def sampled_batch(receiver, groups, pools, sources: jax.Array, n: int):
 
 
 def pooled_batch(receiver, groups, pools, plan: RoutingPlan):
-    """Every sender's whole pool, the same items for every receiver ``{name: [N·m, ...]}``, their
-    presence masks, and each receiver's weights ``[n_g, N·m]``: α_ij / m on sender j's samples
-    (0 on its own)."""
+    """Every other sender's whole pool, the same items for every receiver ``{name: [M, ...]}``,
+    their presence masks, and each receiver's weights ``[n_g, M]``: α_ij / m on sender j's samples
+    (0 on its own). A receiver alone in its group skips its own pool (it would weigh 0)."""
     names, sends = _receives(receiver, groups)
     first = next(iter(pools[0].values()))
     m = first.shape[1]
+    keep = [h is not receiver or len(h.members) > 1 for h in groups]
+    keep = keep if any(keep) else [True] * len(groups)  # a one-player game: its pool, weight 0
+    senders = [(h, p, sends_h) for h, p, sends_h, k in
+               zip(groups, pools, zip(*(sends[v] for v in names)), keep) if k]
     items, present = {}, {}
-    for v in names:
+    for i, v in enumerate(names):
         parts = [
-            p[v].reshape((-1, *p[v].shape[2:])) if sent else _blank(receiver, v, (len(h.members) * m,))
-            for h, p, sent in zip(groups, pools, sends[v])
+            p[v].reshape((-1, *p[v].shape[2:])) if sent[i]
+            else _blank(receiver, v, (len(h.members) * m,))
+            for h, p, sent in senders
         ]
         items[v] = jnp.concatenate(parts)
-        if not all(sends[v]):
+        if not all(sent[i] for _, _, sent in senders):
             present[v] = jnp.concatenate(
-                [jnp.full((len(h.members) * m,), sent) for h, sent in zip(groups, sends[v])]
+                [jnp.full((len(h.members) * m,), sent[i]) for h, _, sent in senders]
             )
     weights = jnp.concatenate(
-        [jnp.repeat(plan.off[index(receiver)][:, index(h)], m, axis=1) / m for h in groups],
+        [jnp.repeat(plan.off[index(receiver)][:, index(h)], m, axis=1) / m for h, _, _ in senders],
         axis=1,
     )
     return items, present or None, weights

@@ -73,7 +73,7 @@ class JointConfig:
     z1: int = 8
     width: int = 4
     lr: float = 1e-3
-    log_sigma: float = math.log(0.2)  # the image noise σ at the start (learnable)
+    log_sigma: float = 0.0  # log of the image noise σ at the start (learnable; the authors: σ = 1)
     arch: str = "conv"  # "conv" (the authors' stacks) or "mlp" (tanh MLPs of width 16·width)
 
 
