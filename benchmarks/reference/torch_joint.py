@@ -25,16 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from benchmarks.reference.torch_vae import _mlp
 from gtgen.players.neural.joint import JointConfig, decoder_layers, encoder_layers
-
-
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(nn.Tanh())
-    return nn.Sequential(*layers)
 
 
 class _Stack(nn.Module):

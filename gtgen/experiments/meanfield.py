@@ -33,7 +33,6 @@ concept-drift series; decentralised against greedy baselines). gtgen's version, 
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import time
@@ -43,7 +42,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.signal import lfilter
 
-from gtgen.experiments.runner import write_folder_atomically
+from gtgen.experiments.runner import write_experiment
 from gtgen.mechanisms import meanfield as mf
 
 SERIES = ("periodic", "logistic", "drift")
@@ -744,10 +743,5 @@ def pictures(results: Results, folder: Path) -> list[Path]:
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:
     """results.json, report.txt and the plots, written atomically into ``out_dir``."""
-
-    def fill(tmp: Path) -> None:
-        (tmp / "results.json").write_text(json.dumps(metrics(results), indent=1))
-        (tmp / "report.txt").write_text(report_text(results) + "\n")
-        pictures(results, tmp)
-
-    return write_folder_atomically(out_dir, fill)
+    return write_experiment(out_dir, metrics(results), report_text(results),
+                            lambda folder: pictures(results, folder))

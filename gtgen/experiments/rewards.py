@@ -24,7 +24,6 @@ corr(β, |R|) across β, mean ± standard error over parties.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -35,7 +34,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from gtgen.experiments.runner import write_folder_atomically
+from gtgen.experiments.runner import write_experiment
 from gtgen.mechanisms import valuation as val
 
 DATASETS = ("gmm", "digits")
@@ -679,10 +678,5 @@ def pictures(results: Results, folder: Path) -> list[Path]:
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:
     """results.json, report.txt and the pictures, written atomically into ``out_dir``."""
-
-    def fill(tmp: Path) -> None:
-        (tmp / "results.json").write_text(json.dumps(metrics(results), indent=1))
-        (tmp / "report.txt").write_text(report_text(results) + "\n")
-        pictures(results, tmp)
-
-    return write_folder_atomically(out_dir, fill)
+    return write_experiment(out_dir, metrics(results), report_text(results),
+                            lambda folder: pictures(results, folder))

@@ -186,3 +186,21 @@ def append_history(checkpoint_dir: Path | None, history: list[dict], record: dic
     if checkpoint_dir is not None:
         with open(checkpoint_dir / "history.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+
+
+def write_experiment(
+    out_dir: str | Path,
+    numbers: dict,
+    report: str,
+    pictures: Callable[[Path], object],
+    json_name: str = "results.json",
+) -> Path:
+    """What every experiment leaves behind, written atomically into ``out_dir``: ``numbers`` as
+    ``json_name``, ``report`` as report.txt, and whatever ``pictures(folder)`` draws."""
+
+    def fill(tmp: Path) -> None:
+        (tmp / json_name).write_text(json.dumps(numbers, indent=1))
+        (tmp / "report.txt").write_text(report + "\n")
+        pictures(tmp)
+
+    return write_folder_atomically(out_dir, fill)

@@ -28,7 +28,6 @@ The claims checked (``claims``), each for both tasks:
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from gtgen.experiments.runner import write_folder_atomically
+from gtgen.experiments.runner import write_experiment
 from gtgen.mechanisms import verification as vf
 from gtgen.mechanisms.verification.guarantee import check_delta, check_eps
 from gtgen.mechanisms.verification.model import check_number, check_positive_int
@@ -613,10 +612,5 @@ def _save(fig, path: Path) -> Path:
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:
     """Write results.json, report.txt and the plots into ``out_dir`` (atomically)."""
-
-    def fill(tmp: Path) -> None:
-        (tmp / "results.json").write_text(json.dumps(metrics(results), indent=1))
-        (tmp / "report.txt").write_text(report_text(results) + "\n")
-        pictures(results, tmp)
-
-    return write_folder_atomically(out_dir, fill)
+    return write_experiment(out_dir, metrics(results), report_text(results),
+                            lambda folder: pictures(results, folder))

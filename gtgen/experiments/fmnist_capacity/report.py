@@ -9,14 +9,13 @@ smallest ``bs`` than at the largest.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from gtgen.experiments.fmnist_capacity.experiment import PLAYERS, Results
-from gtgen.experiments.runner import write_folder_atomically
+from gtgen.experiments.runner import write_experiment
 
 WEAKER = (0, 1)
 BASELINES = ("discriminative", "distillation", "symmetric")
@@ -154,10 +153,5 @@ def pictures(results: Results, folder: Path) -> list[Path]:
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:
     """results.json, report.txt, accuracy.png and the sample grids, written atomically."""
-
-    def fill(tmp: Path) -> None:
-        (tmp / "results.json").write_text(json.dumps(results_json(results), indent=1))
-        (tmp / "report.txt").write_text(report_text(results) + "\n")
-        pictures(results, tmp)
-
-    return write_folder_atomically(out_dir, fill)
+    return write_experiment(out_dir, results_json(results), report_text(results),
+                            lambda folder: pictures(results, folder))

@@ -12,14 +12,13 @@ share one definition of the outputs and of the paper's claims as checked here:
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from gtgen.experiments.mnist_split.experiment import CLASS_SETS, PLAYERS, Results
-from gtgen.experiments.runner import write_folder_atomically
+from gtgen.experiments.runner import write_experiment
 
 COVERAGE_MIN = 0.04
 ALONE_MAX_OTHER = 0.10
@@ -197,10 +196,5 @@ def pictures(results: Results, folder: Path) -> list[Path]:
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:
     """Write metrics.json, report.txt and the pictures into ``out_dir`` (atomically)."""
-
-    def fill(tmp: Path) -> None:
-        (tmp / "metrics.json").write_text(json.dumps(metrics(results), indent=1))
-        (tmp / "report.txt").write_text(report_text(results) + "\n")
-        pictures(results, tmp)
-
-    return write_folder_atomically(out_dir, fill)
+    return write_experiment(out_dir, metrics(results), report_text(results),
+                            lambda folder: pictures(results, folder), json_name="metrics.json")
