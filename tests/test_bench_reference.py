@@ -138,3 +138,34 @@ def test_torch_reference_round_composition() -> None:
     alpha = np.array([[0.5, 0.25, 0.25], [0.0, 1.0, 0.0], [0.1, 0.9, 0.0]])
     losses = torch_vae.train(players, data, alpha, batch=16, rounds=2)
     assert len(losses) == 2 and all(len(r) == 3 and all(map(math.isfinite, r)) for r in losses)
+
+
+def test_hetero_4cap_tiny() -> None:
+    from benchmarks import hetero_cases
+    from gtgen.experiments.fmnist_capacity.experiment import SMOKE_CAPACITIES
+
+    # 20 rounds of bs 2: the program the IV-B CLI test compiles (one compile between them)
+    sizes = {"bs": 2, "repeats": 1, "kinds": ("mlp",), "rounds": {"mlp": 20},
+             "loop_rounds": {"mlp": 1}, "capacities": {"mlp": SMOKE_CAPACITIES}, "largest": False}
+    out = hetero_cases.hetero_4cap(sizes=sizes)
+    assert out["name"] == "hetero-4cap" and out["pairs_per_player"] == 20
+    assert positive(out["round_ms"]) and positive(out["compile_s"])
+    if torch_importable():
+        assert positive(out["ratio_vs_loop"]) and positive(out["loop_round_ms"])
+    else:
+        assert out["ratio_vs_loop"] is None and "torch" in out["note"]
+
+
+@pytest.mark.skipif(not torch_importable(), reason="needs torch (the [reference] extra)")
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_torch_joint_reference_is_the_same_model(arch) -> None:
+    """The PyTorch IV-B reference has exactly gtgen's joint player's parameters, network by
+    network (same layers, same sizes)."""
+    from benchmarks.reference import torch_joint
+    from gtgen.players.neural import JointConfig, joint_player
+
+    config = JointConfig(z0=4, z1=8, width=4, arch=arch)
+    params = jax.eval_shape(joint_player(config).init, jax.random.key(0)).params
+    ours = sum(leaf.size for leaf in jax.tree.leaves(params))
+    model = torch_joint.JointModel(config)
+    assert sum(p.numel() for p in model.parameters()) == ours
