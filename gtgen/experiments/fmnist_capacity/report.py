@@ -135,6 +135,7 @@ def pictures(results: Results, folder: Path) -> list[Path]:
         c = config.players()[p]
         ax.set_title(f"player {p} (z0={c.z0}, z1={c.z1}, width {c.width})", fontsize=9)
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(sizes, [str(b) for b in sizes])
         ax.set_xlabel("training images per class (bs)")
     axes[0].set_ylabel("test accuracy (%)")
@@ -147,7 +148,8 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     for name, images in results.trained.pictures.items():
         grid = np.clip(images, 0.0, 1.0)  # a row per player, each class PICTURES_PER_CLASS times
         written.append(save_image_grid(grid.reshape(-1, *grid.shape[2:]),
-                                       folder / f"samples_{name}.png", columns=grid.shape[1]))
+                                       folder / f"samples_{name}.png", columns=grid.shape[1],
+                                       min_size=1200))
     return written
 
 

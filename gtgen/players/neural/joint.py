@@ -73,12 +73,14 @@ class JointConfig:
     z1: int = 8
     width: int = 4
     lr: float = 1e-3
-    log_sigma: float = 0.0  # log of the image noise σ at the start (learnable; the authors: σ = 1)
+    # log of the image noise σ at the start (learnable): 0.2 on the digits, whose grey values lie
+    # in [0, 1]; the authors start at σ = 1 (FMNIST_CAPACITIES do)
+    log_sigma: float = math.log(0.2)
     arch: str = "conv"  # "conv" (the authors' stacks) or "mlp" (tanh MLPs of width 16·width)
 
 
 FMNIST_CAPACITIES: tuple[JointConfig, ...] = tuple(
-    JointConfig(event_shape=(28, 28), z0=z0, z1=z1, width=w, lr=1e-4)
+    JointConfig(event_shape=(28, 28), z0=z0, z1=z1, width=w, lr=1e-4, log_sigma=0.0)
     for z0, z1, w in ((4, 8, 2), (8, 16, 4), (12, 24, 8), (16, 32, 16))
 )
 # On the 8×8 digits the image networks are MLPs (16·width hidden units): XLA's CPU backend runs
