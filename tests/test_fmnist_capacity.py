@@ -195,3 +195,33 @@ def test_heterogeneous_notebook_runs_at_a_small_size():
                       {"ROUNDS": 600, "SAMPLES": 128, "SMALL": True})  # programs of other tests
     assert np.abs(ns["gaussian_means"] - ns["star"][:2]).max() < 0.3
     assert ("cooperative", 2) in ns["table"]
+
+
+def _fake_fashion(folder, per_class_train: int = 8, per_class_test: int = 2):
+    from gtgen.data import save_idx
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", per_class_train), ("t10k", per_class_test)):
+        labels = np.repeat(np.arange(10, dtype=np.uint8), n)
+        save_idx(folder / f"{stem}-images-idx3-ubyte",
+                 rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8))
+        save_idx(folder / f"{stem}-labels-idx1-ubyte", labels)
+    return folder
+
+
+def test_fashion_mnist_files_are_read_at_the_authors_layout(tmp_path):
+    folder = _fake_fashion(tmp_path / "fashion")
+    config = fc.validate(fc.fmnist_config(str(folder), sizes=(2,)))
+    assert config.capacities[0].event_shape == (28, 28) and config.iterations == 200_000
+    split = fc.load_data(config)
+    assert split.train.images.shape == (80, 28, 28) and split.test.images.shape == (20, 28, 28)
+    assert 0.0 <= split.train.images.min() and split.train.images.max() <= 1.0
+    parts = fc.player_data(split, 2, seed=0)
+    assert all(p["x"].shape == (20, 28, 28) for p in parts)
+    with pytest.raises(ValueError, match=r"^sizes: bs = 3 needs 4 × 3 = 12"):
+        fc.load_data(fc.validate(fc.fmnist_config(str(folder), sizes=(3,))))
+    with pytest.raises(FileNotFoundError, match="Fashion-MNIST"):
+        fc.load_data(fc.validate(fc.fmnist_config(str(tmp_path / "nowhere"))))
+    with pytest.raises(ValueError, match=r"^capacities: made for 8×8 images"):
+        fc.load_data(fc.validate(fc.fmnist_config(str(folder), capacities=fc.Config().capacities)))
