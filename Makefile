@@ -1,9 +1,9 @@
 # Two commands on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench install install-dev clean
+.PHONY: run test lint bench install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
+
+# Lint and format check (ruff's version is pinned in the [dev] extra, so the verdict is stable).
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(VENV)/.installed
 	$(BIN)/gtgen bench

@@ -125,8 +125,9 @@ def expfam_anderson(quick: bool = False) -> dict:
     out = {"name": "expfam-anderson", "players": n, "dim": d, "rate": gtgen.spectral_radius(game.alpha)}
     for method in ("exact", "anderson"):
         sol = gtgen.solve(game, key, method=method, rounds=20_000, tol=1e-6)
-        t = median_seconds(lambda: gtgen.solve(game, key, method=method, rounds=20_000, tol=1e-6).state,
-                           repeats=3)
+        t = median_seconds(
+            lambda m=method: gtgen.solve(game, key, method=m, rounds=20_000, tol=1e-6).state,
+            repeats=3)
         out[f"{method}_rounds"] = sol.rounds_run
         out[f"{method}_ms"] = 1e3 * t
         out[f"{method}_distance"] = gtgen.check(game, sol).distance

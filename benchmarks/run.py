@@ -18,7 +18,8 @@ import time
 # Modules holding cases, in the order they run; a module that is absent is skipped.
 CASE_MODULES = (
     "benchmarks.expfam_cases", "benchmarks.neural_cases", "benchmarks.hetero_cases",
-    "benchmarks.sweep_cases", "benchmarks.valuation_cases", "benchmarks.meanfield_cases", "benchmarks.verification_cases",
+    "benchmarks.sweep_cases", "benchmarks.valuation_cases", "benchmarks.meanfield_cases",
+    "benchmarks.verification_cases",
 )
 
 

@@ -29,9 +29,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gtgen.solvers.solve import check_settings, solve
 from gtgen.game import Game
 from gtgen.players.expfam import FAMILIES, family
+from gtgen.solvers.solve import check_settings, solve
 
 TOP_KEYS = {"family", "alpha", "data", "num_classes", "solver"}
 SOLVER_KEYS = {

@@ -4,7 +4,6 @@
     >>> mu_star = gtgen.expfam.nash_equilibrium(alpha, own_moments)
 """
 
-from gtgen.solvers.equilibrium import nash_equilibrium
 from gtgen.players.expfam import (
     FAMILIES,
     ExpFamPlayer,
@@ -16,6 +15,7 @@ from gtgen.players.expfam import (
     gaussian_full,
     poisson,
 )
+from gtgen.solvers.equilibrium import nash_equilibrium
 
 __all__ = [
     "FAMILIES",

@@ -349,7 +349,10 @@ def test_rounds_to_tol_matches_exact_iteration(a, tol):
     # t + 1 rounds with t between the first t where (1 + ρ)ρᵗ e0 < tol and where (1 − ρ)ρᵗ e0 < tol.
     star = gtgen.game_equilibrium(game)[0]
     e0 = np.abs(np.asarray(game.own_moments()[0], np.float64) - star).max()
-    first = lambda c: math.ceil(math.log(tol / (c * e0)) / math.log(rho))
+
+    def first(c):
+        return math.ceil(math.log(tol / (c * e0)) / math.log(rho))
+
     sol = gtgen.solve(game, jax.random.key(0), method="exact", rounds=300, tol=tol)
     assert first(1.0) == report.rounds_to_tol
     assert first(1 - rho) <= sol.rounds_run <= first(1 + rho) + 2

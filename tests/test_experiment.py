@@ -18,8 +18,8 @@ from gtgen.cli import main
 from gtgen.data import save_idx
 from gtgen.experiments import mnist_split
 from gtgen.experiments.mnist_split import claims, metrics
-from gtgen.players.neural import HVAEConfig
 from gtgen.experiments.runner import Diverged
+from gtgen.players.neural import HVAEConfig
 from notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,7 +34,10 @@ def test_frechet_distance_rejects_bad_shapes():
 def test_mmd_against_numpy_loop():
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(30, 3)), rng.normal(0.5, 1, size=(20, 3))
-    k = lambda a, b: np.exp(-np.sum((a - b) ** 2) / (2 * 1.5**2))
+
+    def k(a, b):
+        return np.exp(-np.sum((a - b) ** 2) / (2 * 1.5**2))
+
     kxx = np.mean([[k(a, b) for b in x] for a in x])
     kyy = np.mean([[k(a, b) for b in y] for a in y])
     kxy = np.mean([[k(a, b) for b in y] for a in x])

@@ -376,9 +376,11 @@ def test_meanfield_with_different_self_weights_reaches_its_closed_form():
 
 def test_sampled_same_seed_same_result_different_seed_different():
     game, _ = sampled_game()
-    run = lambda seed: f64(
-        gtgen.solve(game, jax.random.key(seed), rounds=SAMPLED_ROUNDS, samples=64).params
-    )[0]
+
+    def run(seed):
+        sol = gtgen.solve(game, jax.random.key(seed), rounds=SAMPLED_ROUNDS, samples=64)
+        return f64(sol.params)[0]
+
     a, b, c = run(0), run(0), run(1)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)

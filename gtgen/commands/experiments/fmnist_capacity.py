@@ -18,7 +18,8 @@ def _ints(text: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer or comma-separated integers: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"not an integer or comma-separated integers: {text!r}") from None
 
 
 def _names(text: str) -> list[str]:

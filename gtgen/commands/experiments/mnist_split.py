@@ -18,7 +18,8 @@ def _alphas(text: str) -> list[float]:
     try:
         return [float(a) for a in text.split(",") if a.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number or comma-separated numbers: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"not a number or comma-separated numbers: {text!r}") from None
 
 
 def register(which: argparse._SubParsersAction) -> None:

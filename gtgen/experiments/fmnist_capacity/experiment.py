@@ -499,7 +499,7 @@ def _sampler(capacities: tuple[JointConfig, ...], per_class: int) -> Callable:
 
     def one(key, states):
         out = []
-        for p, (cfg, st) in enumerate(zip(capacities, states)):
+        for p, st in enumerate(states):
             st = jax.tree.map(lambda v: v[0], st)
             s = players[p].sample(jax.random.fold_in(key, p), st, 10 * per_class)
             out.append(s["x"][jnp.argsort(s["c"], stable=True)])

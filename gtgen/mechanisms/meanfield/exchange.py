@@ -21,8 +21,8 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from gtgen.solvers.equilibrium import nash_equilibrium
 from gtgen.players.expfam import gaussian
+from gtgen.solvers.equilibrium import nash_equilibrium
 from gtgen.sweep.families import Structure
 from gtgen.sweep.structured import closed_form, make_structured_solver
 from gtgen.xla_options import jit

@@ -11,7 +11,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gtgen.solvers.solve import Solution
 from gtgen.game import Game
 from gtgen.mechanisms.valuation import sampling as smp
 from gtgen.mechanisms.valuation.kernel import (
@@ -33,6 +32,7 @@ from gtgen.mechanisms.valuation.shapley import (
     shapley_monte_carlo,
     values_of,
 )
+from gtgen.solvers.solve import Solution
 
 POOLS = ("shared", "disjoint")
 LENGTHSCALE_RANGE = (0.01, 1000.0)  # the authors' search range

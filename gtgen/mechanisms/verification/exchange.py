@@ -30,7 +30,6 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from gtgen.solvers.equilibrium import nash_equilibrium
 from gtgen.mechanisms.verification.dynamics import TIE_TOLERANCE
 from gtgen.mechanisms.verification.model import (
     MIN_TEST_SAMPLES,
@@ -39,6 +38,7 @@ from gtgen.mechanisms.verification.model import (
     check_reports,
     estimate_types,
 )
+from gtgen.solvers.equilibrium import nash_equilibrium
 
 POLICIES = ("uniform", "verified")
 _estimate = jax.jit(estimate_types, static_argnums=0)
