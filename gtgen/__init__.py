@@ -8,6 +8,8 @@
     rows = gtgen.sweep(a=[0.2, 0.5, 0.8], seeds=16, players=8, method="exact").rows
 """
 
+from importlib import metadata as _metadata
+
 from gtgen import expfam
 from gtgen.exchange import ROUTINGS, RoundSpec, make_play, make_round
 from gtgen.game import Game, validate_alpha
@@ -29,7 +31,10 @@ from gtgen.sweep import (  # gtgen.sweep is the function; its package stays impo
     sweep,
 )
 
-__version__ = "0.1.0"
+try:  # one source: the version in pyproject.toml, as the installed package's metadata has it
+    __version__ = _metadata.version("gtgen")
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "METHODS",

@@ -27,7 +27,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gtgen", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--version", action="store_true",
+                        help="print gtgen's version (and JAX's, flax's, Python's) and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name in COMMANDS:
         try:
@@ -44,9 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.version:
-            from gtgen import __version__
-
-            print(__version__)
+            print(version_line())
             return 0
         if not getattr(args, "func", None):
             build_parser().print_help(sys.stderr)
@@ -62,6 +61,23 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(err))
     except KeyboardInterrupt:
         return _fail("interrupted", status=130)
+
+
+def version_line() -> str:
+    """``gtgen 0.1.0 (jax 0.10.2, jaxlib 0.10.2, flax 0.12.8, Python 3.11.7)``: what a bug report needs."""
+    import platform
+    from importlib import metadata
+
+    from gtgen import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    deps = ", ".join(f"{name} {installed(name)}" for name in ("jax", "jaxlib", "flax"))
+    return f"gtgen {__version__} ({deps}, Python {platform.python_version()})"
 
 
 def _fail(message: str, status: int = 2) -> int:
