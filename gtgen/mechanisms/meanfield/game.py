@@ -187,11 +187,17 @@ def lq_game(
     """Validate and broadcast a linear-quadratic mean-field game (see the package docstring).
 
     Args:
-      A, B: dynamics, [n, n] and [n, m], or [C, n, n] and [C, n, m] for C type classes.
-      Q, R: tracking weight (PSD) and control weight (PD); a number means a multiple of I.
-      Qbar, Gamma, eta: the coupling term ‖x − Γ x̄ − η‖²_Q̄ (defaults 0, I, 0).
+      A: dynamics of the state, [n, n], or [C, n, n] for C type classes.
+      B: dynamics of the control, [n, m], or [C, n, m].
+      Q: tracking weight (PSD); a number means a multiple of I.
+      R: control weight (PD); a number means a multiple of I.
+      Qbar: weight Q̄ of the coupling term ‖x − Γ x̄ − η‖²_Q̄ (default 0).
+      Gamma: Γ of the coupling term (default I).
+      eta: η of the coupling term (default 0).
       reference: the tracking target y_t: [n] constant, [T+1, n], or [C, T+1, n].
-      noise, x0, x0_cov: covariance of w, mean and covariance of x_0 (defaults 0).
+      noise: covariance of w (default 0).
+      x0: mean of x_0 (default 0).
+      x0_cov: covariance of x_0 (default 0).
       weights: population shares of the classes (default equal), positive, sum 1.
       horizon: T ≥ 1 steps, or None for the discounted infinite horizon (needs discount < 1
         and a stabilisable, detectable (√β A, √β B, Q + Q̄)).

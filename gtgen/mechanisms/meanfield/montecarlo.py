@@ -125,8 +125,8 @@ def simulate(
     policy: Policy,
     key: jax.Array | None = None,
     *,
-    x0=None,
-    noise=None,
+    x0: np.typing.ArrayLike | None = None,
+    noise: np.typing.ArrayLike | None = None,
     deviation: Deviation | None = None,
     replicas: int | None = None,
     keep_path: bool = False,
@@ -135,8 +135,9 @@ def simulate(
 
     Args:
       key: draws x_0 ~ N(x0_c, x0_cov_c) and w_t ~ N(0, noise_c) (unless given below).
-      x0, noise: explicit initial states [N, n] and noise [T, N, n] instead of draws (both
-        together; the path is kept).
+      x0: explicit initial states [N, n] instead of draws (given together with ``noise``;
+        the path is kept).
+      noise: explicit noise [T, N, n] instead of draws (given together with ``x0``).
       deviation: one agent plays its own policy instead (``deviation(best_response(...), i, types)``).
       replicas: independent replications (vmapped over keys): cost [replicas, N].
       keep_path: also return every agent's state [T+1, N, n].
