@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint docs bench install install-dev clean
+.PHONY: run test lint docs wheel bench install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,12 @@ lint: $(VENV)/.installed-dev
 docs: $(VENV)/.installed-docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# dist/gtgen-<version>-py3-none-any.whl: what the notebooks' Colab cell installs when uploaded.
+wheel: $(VENV)/.installed-dev
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
+
 bench: $(VENV)/.installed
 	$(BIN)/gtgen bench
 
 clean:
-	rm -rf $(VENV) runs site
+	rm -rf $(VENV) runs site dist
