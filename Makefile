@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint docs wheel bench install install-dev clean
+.PHONY: run test lint docs wheel check-wheel bench install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,17 @@ docs: $(VENV)/.installed-docs
 
 # dist/gtgen-<version>-py3-none-any.whl: what the notebooks' Colab cell installs when uploaded.
 wheel: $(VENV)/.installed-dev
+	rm -rf dist
 	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
+
+# What `pip install gtgen-*.whl` gives a user: the wheel in a fresh venv with its declared
+# dependencies from the registry (needs the network), run from a folder outside the source tree.
+check-wheel: wheel
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/python" -m pip install -q dist/gtgen-*.whl && \
+	cd "$$tmp" && venv/bin/gtgen --version && \
+	venv/bin/gtgen demo --game gaussian --out demo && test -s demo/report.json
 
 bench: $(VENV)/.installed
 	$(BIN)/gtgen bench
