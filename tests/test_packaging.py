@@ -34,11 +34,15 @@ def test_cli_version_names_gtgen_jax_and_python(capsys):
     assert err == ""
     line = out.strip()
     assert "\n" not in line
-    found = re.fullmatch(
-        r"gtgen (\S+) \(jax (\S+), jaxlib (\S+), flax (\S+), Python (\S+)\)", line)
+    found = re.fullmatch(r"gtgen (\S+) \(jax (\S+), jaxlib (\S+), flax (\S+), Python (\S+)\)", line)
     assert found, line
-    assert found.groups() == (gtgen.__version__, jax.__version__, metadata.version("jaxlib"),
-                              metadata.version("flax"), platform.python_version())
+    assert found.groups() == (
+        gtgen.__version__,
+        jax.__version__,
+        metadata.version("jaxlib"),
+        metadata.version("flax"),
+        platform.python_version(),
+    )
 
 
 def test_declared_python_range_admits_this_interpreter_and_matches_the_classifiers():
@@ -46,8 +50,11 @@ def test_declared_python_range_admits_this_interpreter_and_matches_the_classifie
     project = PYPROJECT["project"]
     low = re.fullmatch(r">=3\.(\d+)", project["requires-python"])
     assert low, project["requires-python"]
-    minors = sorted(int(c.rsplit(".", 1)[1]) for c in project["classifiers"]
-                    if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c))
+    minors = sorted(
+        int(c.rsplit(".", 1)[1])
+        for c in project["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    )
     assert minors and minors[0] == int(low.group(1))
     assert minors == list(range(minors[0], minors[-1] + 1))  # no gaps
     assert minors[0] <= sys.version_info.minor <= minors[-1]
@@ -79,15 +86,27 @@ def test_built_wheel_runs_the_gaussian_demo_without_the_source_tree(tmp_path):
     records every file opened under the source tree. The new venv borrows only the dependencies
     (a .pth naming this venv's site-packages; plain path lines there run no editable-install
     hook, so the source tree's gtgen stays out of reach)."""
+
     def run(*cmd, **kw):
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env,
-                              timeout=600, **kw)
+        done = subprocess.run(
+            [str(c) for c in cmd], capture_output=True, text=True, env=env, timeout=600, **kw
+        )
         assert done.returncode == 0, f"{cmd}\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-        "-w", tmp_path / "dist", ROOT)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        tmp_path / "dist",
+        ROOT,
+    )
     (wheel,) = (tmp_path / "dist").glob("gtgen-*.whl")
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", venv)
@@ -100,13 +119,22 @@ def test_built_wheel_runs_the_gaussian_demo_without_the_source_tree(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     # the console script the wheel declares
-    assert run(venv / "bin" / "gtgen", "--version", cwd=work).startswith(f"gtgen {gtgen.__version__} (")
-    report = json.loads(run(python, "-I", "-c", AUDIT, ROOT.resolve(), json.dumps(deps),
-                            tmp_path / "out", cwd=work).splitlines()[-1])
+    assert run(venv / "bin" / "gtgen", "--version", cwd=work).startswith(
+        f"gtgen {gtgen.__version__} ("
+    )
+    report = json.loads(
+        run(
+            python, "-I", "-c", AUDIT, ROOT.resolve(), json.dumps(deps), tmp_path / "out", cwd=work
+        ).splitlines()[-1]
+    )
     assert report["status"] == 0
     assert Path(report["file"]).resolve().is_relative_to(venv.resolve())  # the wheel's gtgen
     assert report["source_tree_reads"] == []
-    assert {p.name for p in (tmp_path / "out").iterdir()} >= {"ellipses.png", "report.json", "report.txt"}
+    assert {p.name for p in (tmp_path / "out").iterdir()} >= {
+        "ellipses.png",
+        "report.json",
+        "report.txt",
+    }
     assert json.loads((tmp_path / "out" / "report.json").read_text())  # written whole, parses
 
 
@@ -119,8 +147,12 @@ import make_notebook  # noqa: E402  (tools/ is no package)
 def test_every_notebook_has_the_one_install_cell():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        install = ["".join(c["source"]) for c in cells
-                   if c["cell_type"] == "code" and "".join(c["source"]).startswith(make_notebook.INSTALL_MARK)]
+        install = [
+            "".join(c["source"])
+            for c in cells
+            if c["cell_type"] == "code"
+            and "".join(c["source"]).startswith(make_notebook.INSTALL_MARK)
+        ]
         assert install == [make_notebook.COLAB_INSTALL], path.name
 
 
@@ -133,6 +165,7 @@ def _run_install_cell(monkeypatch, tmp_path, uploads=None, source=""):
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: ran.append(cmd))
     monkeypatch.chdir(tmp_path)
     if uploads is not None:
+
         def upload():
             for name in uploads:
                 (tmp_path / name).write_bytes(b"PK")
