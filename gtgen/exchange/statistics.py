@@ -197,16 +197,23 @@ def _pair_law(receiver, sender):
     return law
 
 
+def draw_group_statistics(player, key: jax.Array, params: jax.Array, n, common: bool = False):
+    """Every sender of one group draws the mean statistics of n samples of its own:
+    ``[n_h, K]`` (or, ``common``, the common form ``(x̄ [n_h, d], second [n_h, d, d])``)."""
+    law = player.common_law if common else player.stats_law
+    keys = jax.random.split(key, params.shape[0])
+    return jax.vmap(law, in_axes=(0, 0, None))(keys, params, n)
+
+
 def draw_sender_statistics(groups: Sequence, params, key: jax.Array, n) -> list:
     """One draw of n samples' statistics per sender: ``[n_h, K_h]`` per group, or in a game of
-    several families the common form ``(x̄ [n_h, d], second [n_h, d, d])``."""
+    several families the common form (``draw_group_statistics``)."""
     mixed = is_mixed(groups)
-    out = []
-    for h, p_h, k in zip(groups, params, jax.random.split(key, len(groups))):
-        law = h.player.common_law if mixed else h.player.stats_law
-        keys = jax.random.split(k, len(h.members))
-        out.append(jax.vmap(law, in_axes=(0, 0, None))(keys, p_h, n))
-    return out
+    keys = jax.random.split(key, len(groups))
+    return [
+        draw_group_statistics(h.player, k, p_h, n, mixed)
+        for h, p_h, k in zip(groups, params, keys)
+    ]
 
 
 def draw_counts(key: jax.Array, plan: RoutingPlan, n) -> jax.Array:
