@@ -11,6 +11,7 @@ rounds = 400
 samples = 2000
 seed = 0
 routing = "expected"           # or "sampled", "meanfield"
+draw = "statistics"            # sampled only: or "samples" (default: statistics where it applies)
 damping = 1.0
 burn_in = 200                  # sampled only; default rounds // 2
 tol = 1e-6                     # exact / anderson only
@@ -44,6 +45,7 @@ SOLVER_KEYS = {
     "burn_in",
     "tol",
     "memory",
+    "draw",
 }
 SOLVER_DEFAULTS = {"method": "sampled", "rounds": 400, "samples": 1000, "seed": 0}
 # gtgen.solve's keyword defaults, read from its signature (one source of truth)

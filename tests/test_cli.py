@@ -52,6 +52,7 @@ def test_solve_json_matches_independent_closed_form(tmp_path, capsys):
     for key in ("players", "rounds", "rate", "closed_form", "reached", "distance", "residual",
                 "nash_gap", "wall_s"):
         assert key in result
+    assert result["draw"] == "expected"  # the exact solver uses the closed-form statistics
     # numpy oracle: moments (x, x²) and μ* = (I − B)^{-1} D m
     m = np.stack([np.concatenate([x.mean(0), (x * x).mean(0)]) for x in arrays.values()])
     alpha = np.array([[0.6, 0.4], [0.3, 0.7]])

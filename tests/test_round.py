@@ -20,7 +20,7 @@ import gtgen
 from gtgen.exchange import RoundSpec, init_states, make_context, make_play
 from gtgen.players.base import real
 from gtgen.players.neural import HVAEConfig, VAEConfig, hvae_player, vae_player
-from gtgen.solvers.solve import _compiled
+from gtgen.solvers.solve import compiled
 
 
 class Probe(NamedTuple):
@@ -125,7 +125,7 @@ def test_gaussians_and_vaes_play_one_compiled_round_to_the_equilibrium_means():
     game, data, alpha = mixed_game()
     options = {"method": "sampled", "routing": "sampled", "rounds": 600, "samples": 128}
     sol = gtgen.solve(game, jax.random.key(0), **options)
-    run = _compiled(game.groups, "sampled", "sampled", 600, 128, 5)
+    run = compiled(game.groups, "sampled", "sampled", 600, 128, 5)[0]
     assert run._cache_size() == 1
     other = alpha[::-1].copy()  # a new α: traced, no new program
     gtgen.solve(gtgen.Game(game.players, other, data), jax.random.key(1), **options)
@@ -150,7 +150,7 @@ def test_players_of_different_capacity_compile_once():
     sol = gtgen.solve(game, jax.random.key(0), routing="sampled", rounds=5, samples=16)
     gtgen.solve(gtgen.Game(players, np.eye(4), data), jax.random.key(0), routing="sampled",
                 rounds=5, samples=16)
-    assert _compiled(game.groups, "sampled", "sampled", 5, 16, 5)._cache_size() == 1
+    assert compiled(game.groups, "sampled", "sampled", 5, 16, 5)[0]._cache_size() == 1
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(sol.params))
 
 

@@ -19,7 +19,7 @@ from scipy.linalg import solve_discrete_lyapunov
 
 import gtgen
 from gtgen import expfam
-from gtgen.solvers.solve import _compiled
+from gtgen.solvers.solve import compiled
 
 EXACT_ROUNDS = 500  # every exact / Anderson solve uses this, so structures share compiles
 SIZES = (25, 40, 61)  # ragged on purpose
@@ -488,8 +488,8 @@ def test_traced_inputs_do_not_recompile():
     rng = np.random.default_rng(11)
     exact_game, _ = family_game("gaussian")
     sampled, _ = sampled_game()
-    exact_fn = _compiled(exact_game.groups, "exact", "expected", EXACT_ROUNDS, 1000, 5)
-    sampled_fn = _compiled(sampled.groups, "sampled", "expected", SAMPLED_ROUNDS, 64, 5)
+    exact_fn = compiled(exact_game.groups, "exact", "expected", EXACT_ROUNDS, 1000, 5)[0]
+    sampled_fn = compiled(sampled.groups, "sampled", "expected", SAMPLED_ROUNDS, 64, 5)[0]
     gtgen.solve(exact_game, jax.random.key(0), method="exact", rounds=EXACT_ROUNDS)
     gtgen.solve(sampled, jax.random.key(0), rounds=SAMPLED_ROUNDS, samples=64)
     sizes = exact_fn._cache_size(), sampled_fn._cache_size()

@@ -109,10 +109,11 @@ def test_output_folder(tmp_path):
     meta = json.loads((tmp_path / "sweep.json").read_text())
     for key in ("points", "distinct_shapes", "compilations", "wall_s"):
         assert key in meta
-    assert meta["points"] == 8 and meta["distinct_shapes"] == 2
+    # the sample count is a traced input of exponential-family programs: one shape for both m
+    assert meta["points"] == 8 and meta["distinct_shapes"] == 1
     header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
-    for col in ("a", "seed", "samples", "rate", "rounds_to_tol", "distance", "nash_gap_max",
-                "wall_s"):
+    for col in ("a", "seed", "samples", "draw", "rate", "rounds_to_tol", "distance",
+                "nash_gap_max", "wall_s"):
         assert col in header
     import pyarrow.parquet as pq
 

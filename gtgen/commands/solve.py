@@ -36,6 +36,7 @@ def solve_config(path: str) -> dict:
         "family": cfg.family,
         "players": cfg.game.n_players,
         "method": solution.method,
+        "draw": solution.draw,
         "rounds": solution.rounds_run,
         "samples": settings.get("samples"),
         "rate": report.rate,
@@ -52,7 +53,8 @@ def solve_config(path: str) -> dict:
 def format_table(result: dict) -> str:
     """A readable report of ``solve_config``'s result."""
     lines = [
-        f"{result['family']} game, {result['players']} players, method {result['method']}: "
+        f"{result['family']} game, {result['players']} players, method {result['method']} "
+        f"(draw {result['draw']}): "
         f"{result['rounds']} rounds in {result['wall_s']:.3f} s",
         f"rate ρ(B) = {result['rate']:.4g} (exact best response needs ~{result['rounds_to_tol']} "
         "rounds to 1e-6)",

@@ -17,6 +17,7 @@ from gtgen.exchange.round import (
     make_round,
     make_train,
     prepare_own,
+    statistic_draw_applies,
 )
 from gtgen.exchange.statistics import ROUTINGS
 
@@ -33,4 +34,5 @@ __all__ = [
     "make_round",
     "make_train",
     "prepare_own",
+    "statistic_draw_applies",
 ]

@@ -17,8 +17,13 @@ Only samples cross from one player to another: own data and parameters stay insi
 player's vmapped update, never gathered across players. α (through its ``RoutingPlan``), the
 private data, the damping and the players' states are traced: new values never recompile.
 
-``draw="expected"`` replaces the samples of step 1 by their expectation in closed form (only for
-exponential families): the round of the exact and Anderson solvers (gtgen.solvers).
+``draw="statistics"`` (the default wherever every receiver has one) skips the samples of step 1
+for exponential families: each receiver's mean sufficient statistics of the m samples it would get
+are drawn from their exact law (gtgen.players.statistic_laws; the same stochastic process, at a
+cost independent of m, with m traced). ``draw="samples"`` draws the samples themselves (players
+without a statistic law, neural players, and the tests' oracle). ``draw="expected"`` replaces
+them by their expectation in closed form: the round of the exact and Anderson solvers
+(gtgen.solvers).
 
 ``make_play`` runs rounds under ``lax.scan`` (the neural experiments and sweeps); the solvers of
 gtgen.solvers run the same round in their shared loop with tolerance stops and averaging.
@@ -44,8 +49,12 @@ from gtgen.exchange.items import (
 from gtgen.exchange.routing import RoutingPlan, routing_plan
 from gtgen.exchange.statistics import (
     ROUTINGS,
+    draw_counts,
+    draw_sender_statistics,
     draw_sources,
+    drawn_statistics,
     expected_statistics,
+    has_statistic_law,
     index,
     sampled_statistics,
 )
@@ -53,7 +62,7 @@ from gtgen.game import Group
 from gtgen.players.base import Batch, named, variable_map
 from gtgen.players.expfam import has_closed_form
 
-DRAWS = ("samples", "expected")
+DRAWS = ("statistics", "samples", "expected")
 
 
 class RoundSpec(NamedTuple):
@@ -68,7 +77,10 @@ class RoundSpec(NamedTuple):
                      or ``"full"`` (every row of the private data, the authors' IV-B).
     ``flip_prob``    salt-and-pepper noise on own binary variables (the authors' IV-A: 0.001).
     ``noise_std``    Gaussian noise on own real variables (the authors' IV-B: 0.01).
-    ``draw``         ``"samples"`` or ``"expected"`` (closed-form statistics, exact solvers).
+    ``draw``         ``"statistics"`` (exponential families: each receiver's statistics drawn
+                     from their exact law, m traced), ``"samples"``, ``"expected"`` (closed-form
+                     statistics, exact solvers), or None: statistics wherever every receiver has
+                     a law (``statistic_draw_applies``), else samples.
     """
 
     samples: int = 1000
@@ -77,7 +89,7 @@ class RoundSpec(NamedTuple):
     own_batch: int | str | None = None
     flip_prob: float = 0.0
     noise_std: float = 0.0
-    draw: str = "samples"
+    draw: str | None = None
 
     @property
     def mixing(self) -> str:
@@ -94,14 +106,28 @@ class RoundSpec(NamedTuple):
         return self.samples if self.own_batch is None else int(self.own_batch)
 
 
+def statistic_draw_applies(groups: Sequence) -> bool:
+    """Whether every receiver's statistics of every sender's samples have a law to draw from."""
+    return all(has_statistic_law(g.player, h.player) for g in groups for h in groups)
+
+
 def check_spec(groups: Sequence, spec: RoundSpec) -> RoundSpec:
-    """``spec`` if these groups can play a round with it, else ValueError naming the setting."""
+    """``spec`` (its draw resolved) if these groups can play a round with it, else ValueError
+    naming the setting."""
     if spec.routing not in ROUTINGS:
         raise ValueError(
             f"routing: unknown routing {spec.routing!r}; choose one of {', '.join(ROUTINGS)}"
         )
+    if spec.draw is None:
+        spec = spec._replace(draw="statistics" if statistic_draw_applies(groups) else "samples")
     if spec.draw not in DRAWS:
         raise ValueError(f"draw: unknown draw {spec.draw!r}; choose one of {', '.join(DRAWS)}")
+    if spec.draw == "statistics" and not statistic_draw_applies(groups):
+        names = ", ".join(sorted({g.player.name for g in groups}))
+        raise ValueError(
+            f"draw: 'statistics' needs exponential-family players whose statistics have a known "
+            f"law for every sender ({names}); use draw='samples'"
+        )
     if spec.mixing not in COMPOSITIONS:
         raise ValueError(
             f"composition: must be one of {', '.join(COMPOSITIONS)}, got {spec.composition!r}"
@@ -143,11 +169,13 @@ def check_spec(groups: Sequence, spec: RoundSpec) -> RoundSpec:
 
 
 class Context(NamedTuple):
-    """One game's traced inputs to a round: α's plan, every group's prepared own data, λ."""
+    """One game's traced inputs to a round: α's plan, every group's prepared own data, λ, and
+    (statistic draw) the sample count m."""
 
     plan: RoutingPlan
     own: tuple  # statistics readers: own moments [n_g, K]; item readers: (data, weights)
     damping: jax.Array
+    samples: jax.Array | None = None  # float32 m of the statistic draw (None: spec.samples)
 
 
 class ExchangeInfo(NamedTuple):
@@ -171,14 +199,16 @@ def prepare_own(groups: Sequence, data: Sequence, weights: Sequence) -> tuple:
 
 
 def make_context(
-    groups: Sequence, alpha, data, weights, spec: RoundSpec, damping=1.0
+    groups: Sequence, alpha, data, weights, spec: RoundSpec, damping=1.0, samples=None
 ) -> Context:
-    """The context of one game (α [N, N], per-group padded data dicts and weights)."""
+    """The context of one game (α [N, N], per-group padded data dicts and weights); ``samples``
+    (traced, statistic draw only) overrides ``spec.samples``."""
     routing = "expected" if spec.draw == "expected" else spec.routing
     return Context(
         routing_plan(alpha, routing),
         prepare_own(groups, data, weights),
         jnp.asarray(damping, jnp.float32),
+        jnp.asarray(spec.samples if samples is None else samples, jnp.float32),
     )
 
 
@@ -250,8 +280,26 @@ def make_round(groups: Sequence, spec: RoundSpec):
         return new, (metrics, own_w.sum(axis=1) / total, synth_w.sum(axis=1) / total)
 
     def round_fn(key, states, context):
-        plan, own, damping = context
+        plan, own, damping = context.plan, context.own, context.damping
         n = plan.self_weight.shape[0]
+        if spec.draw == "statistics":
+            count = jnp.float32(m) if context.samples is None else context.samples
+            stat_key, route_key = jax.random.split(key)
+            counts = draw_counts(route_key, plan, count) if routing == "sampled" else None
+            drawn = None if routing == "sampled" else draw_sender_statistics(
+                groups, states, stat_key, count
+            )
+            out = [
+                learn_statistics(
+                    g, st, o, plan,
+                    drawn_statistics(
+                        g, pos, groups, plan, routing, states, drawn, stat_key, count, counts
+                    ),
+                    damping,
+                )
+                for pos, (g, st, o) in enumerate(zip(groups, states, own))
+            ]
+            return _collect(out)
         if spec.draw == "expected":
             out = [
                 learn_statistics(

@@ -155,3 +155,112 @@ def sampled_statistics(
 def draw_sources(key: jax.Array, plan: RoutingPlan, samples: int) -> jax.Array:
     """Senders of every receiver's ``samples`` items under sampled routing: int [N, m]."""
     return draw_sources_from_cdf(key, plan.cdf, samples)
+
+
+# --- the statistic draw: each receiver's statistics drawn from their exact law ------------------
+#
+# The same stochastic process as drawing the samples and reducing them (gtgen.players.
+# statistic_laws), at a cost independent of the sample count n (a traced scalar):
+# ``expected`` / ``meanfield`` routing draw one statistic per sender (every receiver sees the same
+# pool, as with samples); ``sampled`` routing draws each receiver's per-source counts from row i of
+# α (multinomial) and then the statistic of that many fresh draws per (receiver, source) pair, as
+# the sample path's fresh draws per item (``sample_each``) do. A game of several families (the two
+# Gaussians) draws in their common representation and projects to each receiver's statistics.
+
+
+def has_statistic_law(receiver, sender) -> bool:
+    """Whether ``receiver``'s mean statistics of ``sender``'s samples have a law to draw from."""
+    if getattr(receiver, "reads", None) != "statistics" or getattr(sender, "reads", None) != "statistics":
+        return False
+    if receiver.name == sender.name:
+        return sender.stats_law is not None
+    return (
+        receiver.space == sender.space
+        and receiver.from_common is not None
+        and sender.common_law is not None
+    )
+
+
+def is_mixed(groups: Sequence) -> bool:
+    """Whether the game has players of more than one family (draws go through the common form)."""
+    return len({g.player.name for g in groups}) > 1
+
+
+def _pair_law(receiver, sender):
+    """law(key, mu_sender, n) -> the receiver's mean statistics of n fresh draws from sender."""
+    if receiver.name == sender.name:
+        return sender.stats_law
+
+    def law(key, mu, n):
+        return receiver.from_common(sender.common_law(key, mu, n))
+
+    return law
+
+
+def draw_group_statistics(player, key: jax.Array, params: jax.Array, n, common: bool = False):
+    """Every sender of one group draws the mean statistics of n samples of its own:
+    ``[n_h, K]`` (or, ``common``, the common form ``(x̄ [n_h, d], second [n_h, d, d])``)."""
+    law = player.common_law if common else player.stats_law
+    keys = jax.random.split(key, params.shape[0])
+    return jax.vmap(law, in_axes=(0, 0, None))(keys, params, n)
+
+
+def draw_sender_statistics(groups: Sequence, params, key: jax.Array, n) -> list:
+    """One draw of n samples' statistics per sender: ``[n_h, K_h]`` per group, or in a game of
+    several families the common form (``draw_group_statistics``)."""
+    mixed = is_mixed(groups)
+    keys = jax.random.split(key, len(groups))
+    return [
+        draw_group_statistics(h.player, k, p_h, n, mixed)
+        for h, p_h, k in zip(groups, params, keys)
+    ]
+
+
+def draw_counts(key: jax.Array, plan: RoutingPlan, n) -> jax.Array:
+    """Sampled routing: how many of each receiver's n items come from each source, [N, N] float,
+    Multinomial(n, row i of α without its diagonal, renormalised). O(N²), independent of n."""
+    rows = jnp.diff(plan.cdf, axis=1, prepend=0.0)
+    mass = plan.cdf[:, -1:]
+    p = jnp.where(mass > 0, rows, 1.0 / rows.shape[1])  # a receiver with no off mass: weight 0
+    return jax.random.multinomial(key, n, p)
+
+
+def drawn_statistics(
+    receiver,
+    position: int,
+    groups: Sequence,
+    plan: RoutingPlan,
+    routing: str,
+    params,
+    drawn,
+    key: jax.Array,
+    n,
+    counts: jax.Array | None = None,
+) -> jax.Array:
+    """Σ_{j≠i} α_ij s_ij with s_ij drawn from its exact law (see above), for every member i of
+    ``receiver``: the statistic draw's counterpart of ``sampled_statistics``. ``drawn`` are the
+    senders' draws (``draw_sender_statistics``; expected and meanfield routing), ``counts`` the
+    [N, N] source counts (``draw_counts``; sampled routing)."""
+    a_g = plan.self_weight[index(receiver)][:, None]
+    if routing == "sampled":
+        c = counts[index(receiver)]
+        n_safe = jnp.maximum(jnp.asarray(n, jnp.float32), 1.0)
+        keys = jax.random.split(jax.random.fold_in(key, position), len(groups))
+        synthetic = 0.0
+        for h, p_h, k in zip(groups, params, keys):
+            c_h = c[:, index(h)]  # [n_g, n_h]
+            law = _pair_law(receiver.player, h.player)
+            pair_keys = jax.random.split(k, c_h.shape)
+            per_sender = jax.vmap(law, in_axes=(0, 0, 0))  # over senders
+            stats = jax.vmap(per_sender, in_axes=(0, None, 0))(pair_keys, p_h, c_h)
+            synthetic = synthetic + jnp.einsum("ij,ijk->ik", c_h / n_safe, stats)
+        return (1.0 - a_g) * synthetic
+    if is_mixed(groups):
+        per_sender = [jax.vmap(receiver.player.from_common)(d) for d in drawn]
+    else:
+        per_sender = drawn
+    if routing == "expected":
+        return sum(mix(block(plan.off, receiver, h), s) for h, s in zip(groups, per_sender))
+    total = sum(s.sum(axis=0) for s in per_sender)
+    n_all = plan.self_weight.shape[0]
+    return (1.0 - a_g) / (n_all - 1) * (total[None, :] - per_sender[position])

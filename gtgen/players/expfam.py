@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gtgen.players import statistic_laws as laws
 from gtgen.players.base import Variable, Variables
 
 # Moments are clamped this far inside the family's domain before converting to natural
@@ -56,6 +57,11 @@ class ExpFamPlayer(NamedTuple):
     # sample_each(key, mu [..., K]) -> one sample per parameter row [..., *event]; lets the
     # sampled routing draw every item straight from its source (no pool, no gather of samples)
     sample_each: Callable[[jax.Array, jax.Array], jax.Array] | None = None
+    # stats_law(key, mu [K], n) -> the mean statistic of n iid draws, drawn from its exact law
+    # (gtgen.players.statistic_laws): the round's statistic draw, at a cost independent of n
+    stats_law: Callable[[jax.Array, jax.Array, Any], jax.Array] | None = None
+    # common_law(key, mu, n) -> (x̄, (1/n) Σ x xᵀ) of n draws: the Gaussians' common representation
+    common_law: Callable[[jax.Array, jax.Array, Any], Any] | None = None
     # the one variable the player models, its name and meaning (see gtgen.players.base)
     variable: str = "x"
     value: Variable = Variable("real")
@@ -170,6 +176,10 @@ def gaussian(dim: int, variable: str = "x") -> ExpFamPlayer:
         m, second = common
         return jnp.concatenate([m, jnp.diagonal(second)])
 
+    def std_factor(mu):
+        m, var = split(mu)
+        return jnp.diag(jnp.sqrt(var))
+
     return ExpFamPlayer(
         name=_named(f"gaussian(dim={d})", variable),
         variable=_variable_name(variable),
@@ -188,6 +198,8 @@ def gaussian(dim: int, variable: str = "x") -> ExpFamPlayer:
         to_common=to_common,
         from_common=from_common,
         sample_each=sample_each,
+        stats_law=laws.gaussian_diag(d),
+        common_law=laws.gaussian_common(d, std_factor),
     )
 
 
@@ -241,6 +253,8 @@ def gaussian_full(dim: int, variable: str = "x") -> ExpFamPlayer:
         m, second = common
         return jnp.concatenate([m, second.reshape(-1)])
 
+    common_law = laws.gaussian_common(d, lambda mu: jnp.linalg.cholesky(covariance(mu)))
+
     return ExpFamPlayer(
         name=_named(f"gaussian-full(dim={d})", variable),
         variable=_variable_name(variable),
@@ -258,6 +272,8 @@ def gaussian_full(dim: int, variable: str = "x") -> ExpFamPlayer:
         check_support=_no_support_check,
         to_common=to_common,
         from_common=from_common,
+        stats_law=laws.from_common_law(common_law, from_common),
+        common_law=common_law,
     )
 
 
@@ -298,6 +314,7 @@ def bernoulli(dim: int, variable: str = "x") -> ExpFamPlayer:
         log_base_measure=lambda x: jnp.zeros((), x.dtype),
         check_support=_binary_support,
         sample_each=sample_each,
+        stats_law=laws.binomial,
     )
 
 
@@ -339,6 +356,7 @@ def categorical(num_classes: int, variable: str = "x") -> ExpFamPlayer:
         log_base_measure=lambda x: jnp.zeros((), jnp.float32),
         check_support=check,
         sample_each=sample_each,
+        stats_law=laws.multinomial,
     )
 
 
@@ -375,6 +393,7 @@ def poisson(dim: int, variable: str = "x") -> ExpFamPlayer:
         log_base_measure=lambda x: -jnp.sum(jax.scipy.special.gammaln(x + 1.0)),
         check_support=_count_support,
         sample_each=sample_each,
+        stats_law=laws.poisson,
     )
 
 

@@ -53,6 +53,7 @@ class Solution(NamedTuple):
     trace: RoundInfo
     rounds_run: int
     method: str
+    draw: str = "expected"  # what the round drew: "statistics", "samples" or "expected"
 
     @property
     def params(self) -> tuple:
@@ -107,10 +108,19 @@ def advance(state: State, new, burn_in, reference) -> tuple[State, RoundInfo]:
     return State(tuple(new), average, count, state.round + 1), info
 
 
-def round_spec(method: str, routing: str, samples: int, **options: Any) -> RoundSpec:
-    """The round a solver runs: sampled, or with closed-form statistics (exact, anderson)."""
-    draw = "samples" if method == "sampled" else "expected"
+def round_spec(
+    method: str, routing: str, samples: int, draw: str | None = None, **options: Any
+) -> RoundSpec:
+    """The round a solver runs: sampled (``draw`` None: the statistic draw wherever it applies,
+    else samples), or with closed-form statistics (exact, anderson)."""
+    if method != "sampled":
+        draw = "expected"
     return RoundSpec(samples, routing, draw=draw, **options)
+
+
+def resolved_draw(groups, method: str, routing: str, draw: str | None = None) -> str:
+    """The draw a solve with these settings runs (``"statistics"``, ``"samples"``, ``"expected"``)."""
+    return check_spec(tuple(groups), round_spec(method, routing, 1, draw)).draw
 
 
 def make_solver(
@@ -122,26 +132,29 @@ def make_solver(
     memory: int = 5,
     *,
     batched: bool = False,
+    draw: str | None = None,
     **options: Any,
 ):
     """The whole solve as a pure function of traced inputs (jit it; sweeps use ``batched``).
 
-    ``run(key, alpha, data, weights, damping, burn_in, tol, reference) -> (state, trace, rounds_run)``
-    with ``data`` / ``weights`` the per-group padded arrays of a ``Game``. With ``batched=True``
+    ``run(key, alpha, data, weights, damping, burn_in, tol, reference, samples=None) -> (state,
+    trace, rounds_run)`` with ``data`` / ``weights`` the per-group padded arrays of a ``Game``;
+    under the statistic draw (``draw``, see ``gtgen.exchange.RoundSpec``) ``samples`` is traced
+    (None: the ``samples`` given here). With ``batched=True``
     every argument and output has a leading axis of games, run in lockstep by
     ``gtgen.solvers.loop.run_rounds`` (faster than vmapping the one-game form: see there).
     ``options`` are the item readers' round settings (``composition``, ``own_batch``,
     ``flip_prob``, ``noise_std``; see ``gtgen.exchange.RoundSpec``).
     """
     groups = tuple(groups)
-    spec = check_spec(groups, round_spec(method, routing, samples, **options))
+    spec = check_spec(groups, round_spec(method, routing, samples, draw, **options))
     round_fn = make_round(groups, spec)
     averaged = _averaged(groups)
     fresh = not all(averaged)  # neural players start from a key, exponential families from data
 
-    def prepare(key, alpha, data, weights, damping, burn_in, reference):
+    def prepare(key, alpha, data, weights, damping, burn_in, reference, m):
         """One game's read-only context and starting carry."""
-        context = make_context(groups, alpha, data, weights, spec, damping)
+        context = make_context(groups, alpha, data, weights, spec, damping, m)
         if fresh:
             k_init, key = jax.random.split(key)
         states = init_states(groups, k_init if fresh else key, context.own)
@@ -170,8 +183,12 @@ def make_solver(
             state, info = advance(state, unravel(flat), None, reference)
         return (state, extra), info
 
-    def run_batch(key, alpha, data, weights, damping, burn_in, tol, reference):
-        context, carry = jax.vmap(prepare)(key, alpha, data, weights, damping, burn_in, reference)
+    def run_batch(key, alpha, data, weights, damping, burn_in, tol, reference, samples=None):
+        if samples is None:
+            samples = jnp.full(tol.shape, spec.samples, jnp.float32)
+        context, carry = jax.vmap(prepare)(
+            key, alpha, data, weights, damping, burn_in, reference, samples
+        )
         (state, _), trace, t = run_rounds(step, stop_scale, context, carry, tol, rounds)
         return state, trace, t
 
@@ -179,11 +196,21 @@ def make_solver(
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(groups, method, routing, rounds, samples, memory, options=()):
-    """One jitted solver per structure; everything a sweep varies is a traced argument."""
+def _compiled(groups, method, routing, rounds, samples, memory, options=(), draw=None):
+    """One jitted solver per structure; everything a sweep varies is a traced argument (the
+    sample count too under the statistic draw: ``compiled`` gives it the key 0)."""
     return xla_options.jit(
-        make_solver(groups, method, routing, rounds, samples, memory, **dict(options))
+        make_solver(groups, method, routing, rounds, samples, memory, draw=draw, **dict(options))
     )
+
+
+def compiled(groups, method, routing, rounds, samples, memory=5, options=(), draw=None):
+    """The jitted solver ``solve`` runs for this structure and the draw it runs with."""
+    draw = resolved_draw(groups, method, routing, draw)
+    if draw == "statistics":
+        samples = 0  # traced: one program for every m
+    return _compiled(groups, method, routing, int(rounds), int(samples), int(memory),
+                     tuple(options), draw), draw
 
 
 def solve(
@@ -199,6 +226,7 @@ def solve(
     tol: float | None = None,
     memory: int = 5,
     reference: Sequence[Any] | None = None,
+    draw: str | None = None,
     **options: Any,
 ) -> Solution:
     """Play the game from every player's starting state until ``rounds`` or ``tol``.
@@ -217,15 +245,21 @@ def solve(
         (default 1e-6, a few float32 ulps).
       memory: Anderson history length.
       reference: per-group parameters to trace the distance to (e.g. ``game_equilibrium(game)``).
+      draw: sampled method: ``"statistics"`` (each receiver's mean sufficient statistics of its
+        m samples drawn from their exact law: cost independent of m, one compile for every m),
+        ``"samples"`` (the samples themselves), or None: statistics wherever every player has a
+        law (exponential families), else samples. ``Solution.draw`` says which ran.
       options: neural players' round settings: ``composition`` ("shares" | "weighted"),
         ``own_batch`` (an int or "full"), ``flip_prob``, ``noise_std`` (gtgen.exchange.RoundSpec).
     """
-    check_settings(game, method, rounds, samples, routing, damping, burn_in, tol, memory, **options)
+    check_settings(
+        game, method, rounds, samples, routing, damping, burn_in, tol, memory, draw, **options
+    )
     burn = rounds // 2 if burn_in is None else burn_in
     stop = (1e-6 if tol is None else tol) if method != "sampled" else -1.0
     ref = None if reference is None else tuple(jnp.asarray(r, jnp.float32) for r in reference)
-    structure = (game.groups, method, routing, int(rounds), int(samples), int(memory))
-    run = _compiled(*structure, *((tuple(sorted(options.items())),) if options else ()))
+    run, drew = compiled(game.groups, method, routing, rounds, samples, memory,
+                         tuple(sorted(options.items())), draw)
     state, trace, t = run(
         key,
         jnp.asarray(game.alpha, jnp.float32),
@@ -235,12 +269,13 @@ def solve(
         jnp.int32(burn),
         jnp.float32(stop),
         ref,
+        jnp.float32(samples),
     )
-    return Solution(state, trace, int(t), method)
+    return Solution(state, trace, int(t), method, drew)
 
 
 def check_settings(
-    game, method, rounds, samples, routing, damping, burn_in, tol, memory, **options
+    game, method, rounds, samples, routing, damping, burn_in, tol, memory, draw=None, **options
 ):
     if not isinstance(game, Game):
         raise TypeError(f"game: expected a gtgen.Game, got {type(game).__name__}")
@@ -262,7 +297,9 @@ def check_settings(
     unknown = sorted(set(options) - {"composition", "own_batch", "flip_prob", "noise_std"})
     if unknown:
         raise TypeError(f"{unknown[0]}: not a setting of solve")
-    check_spec(game.groups, round_spec(method, routing, samples, **options))
+    if draw is not None and method != "sampled":
+        raise ValueError(f"draw: only the sampled method draws; {method} uses closed forms")
+    check_spec(game.groups, round_spec(method, routing, samples, draw, **options))
     if method == "sampled" and routing == "meanfield":
         _require_meanfield(game.alpha)
 

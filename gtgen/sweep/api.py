@@ -187,6 +187,7 @@ def sweep(
         if row["burn_in"] is None and row["method"] == "sampled":
             row["burn_in"] = row["rounds"] // 2
         row["shape"] = keys.index(_shape_key_of(p))
+        row["draw"] = kind_of(p.settings["family"]).draw(p.settings)
         row.update(results[p.index])
         rows.append(row)
     trace_list = [traces[p.index] for p in cfg.points]

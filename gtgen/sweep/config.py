@@ -235,10 +235,13 @@ def _check_point(s: dict[str, Any], prefix: str) -> None:
 
 
 def shape_key(settings: dict[str, Any]) -> tuple:
-    """What fixes the compiled program's shapes: points with equal keys share one program."""
+    """What fixes the compiled program's shapes: points with equal keys share one program (the
+    statistic draw takes the sample count as a traced input: key 0 for every m)."""
     structured = settings["players"] > DENSE_MAX
     kind = settings["alpha"] if structured else "dense"
-    return tuple(settings[k] for k in SHAPE_KEYS) + (settings["data_size"], kind)
+    traced_m = kind_of(settings["family"]).draw(settings) != "samples"
+    values = tuple(0 if traced_m and k == "samples" else settings[k] for k in SHAPE_KEYS)
+    return values + (settings["data_size"], kind)
 
 
 def _hashable(v: Any) -> Any:

@@ -32,6 +32,7 @@ class Kind(NamedTuple):
     data_file: bool  # whether a data_file can stand in for the synthetic data
     outcome: str  # the result column a point is judged by
     plots: Callable[[Path, list, list], list[str]]  # (out, rows, traces) -> files written
+    draw: Callable[[dict[str, Any]], str]  # a point's settings -> what its rounds draw
 
 
 def expfam_inputs(shape: dict[str, Any], settings: list[dict[str, Any]], data_file,
@@ -68,6 +69,7 @@ def expfam_inputs(shape: dict[str, Any], settings: list[dict[str, Any]], data_fi
              else s["rounds"] for s in settings], np.int32),
         "stop_tol": np.where(sampled, -1.0, [s["stop_tol"] for s in settings]).astype(np.float32),
         "reference": star.astype(np.float32),
+        "samples": np.array([s["samples"] for s in settings], np.float32),
     }
     if dense:
         inputs["alpha"] = np.stack(alphas).astype(np.float32)
@@ -127,11 +129,16 @@ def _neural_plots(out: Path, rows: list, traces: list) -> list[str]:
     return [output.NEURAL_PLOT]
 
 
+def _expfam_draw(s: dict[str, Any]) -> str:
+    """Sampled points draw each receiver's statistics from their exact law (m traced)."""
+    return "statistics" if s["method"] == "sampled" else "expected"
+
+
 KINDS: tuple[Kind, ...] = (
     Kind("exponential family", tuple(FAMILIES), expfam_program, expfam_inputs, _no_check, True,
-         "distance", _expfam_plots),
+         "distance", _expfam_plots, _expfam_draw),
     Kind("neural", NEURAL_FAMILIES, neural_batch_program, _neural_inputs, _neural_check, False,
-         "final_loss", _neural_plots),
+         "final_loss", _neural_plots, lambda s: "samples"),
 )
 FAMILY_NAMES: tuple[str, ...] = tuple(f for k in KINDS for f in k.families)
 

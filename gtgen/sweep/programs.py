@@ -41,10 +41,12 @@ class Outputs(NamedTuple):
     final_loss: jax.Array  # neural players: mean training loss at the end (NaN otherwise)
 
 
-DENSE_INPUTS = ("seed", "alpha", "data", "weights", "damping", "burn_in", "stop_tol", "reference")
+DENSE_INPUTS = (
+    "seed", "alpha", "data", "weights", "damping", "burn_in", "stop_tol", "reference", "samples",
+)
 STRUCTURED_INPUTS = (
     "seed", "self_weight", "index", "weight", "data", "weights", "damping", "burn_in", "stop_tol",
-    "reference",
+    "reference", "samples",
 )
 # Inputs with a player axis (axis 0 of one point), sharded over devices in large games.
 PLAYER_AXIS = {"alpha", "data", "weights", "reference", "self_weight", "index", "weight"}
@@ -66,7 +68,7 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
     n, rounds = shape["players"], shape["rounds"]
     if shape["structure"] != "dense":
         kind = shape["structure"]
-        run = make_structured_solver(player, kind, shape["method"], rounds, shape["samples"])
+        run = make_structured_solver(player, kind, shape["method"], rounds)
 
         def structured_checks(params, self_weight, index, weight, data, weights, reference):
             own = jax.vmap(player.init)(data, weights)
@@ -74,10 +76,10 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
             return _checks(player, params, best, reference)
 
         def structured_batch(seed, self_weight, index, weight, data, weights, damping, burn_in,
-                             stop_tol, reference):
+                             stop_tol, reference, samples):
             keys = jax.vmap(jax.random.key)(seed)
             params, trace, t = run(keys, self_weight, index, weight, data, weights, damping,
-                                   burn_in, stop_tol, reference)
+                                   burn_in, stop_tol, reference, samples)
             checks = jax.vmap(structured_checks)(
                 params, self_weight, index, weight, data, weights, reference
             )
@@ -86,9 +88,10 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
         return structured_batch, STRUCTURED_INPUTS
 
     groups = (Group(player, tuple(range(n))),)
+    # the sample count is traced (the statistic draw): one program for every m
     solver = make_solver(
-        groups, shape["method"], shape["routing"], rounds, shape["samples"], shape["memory"],
-        batched=True,
+        groups, shape["method"], shape["routing"], rounds, 1, shape["memory"], batched=True,
+        draw="statistics" if shape["method"] == "sampled" else None,
     )
 
     def dense_checks(state, alpha, data, weights, reference):
@@ -97,11 +100,11 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
         best = exact_best_response(groups, alpha, (own,), (params,))[0]
         return _checks(player, params, best, reference)
 
-    def dense_batch(seed, alpha, data, weights, damping, burn_in, stop_tol, reference):
+    def dense_batch(seed, alpha, data, weights, damping, burn_in, stop_tol, reference, samples):
         keys = jax.vmap(jax.random.key)(seed)  # the keys gtgen.solve(game, jax.random.key(seed)) gets
         state, trace, t = solver(
             keys, alpha, ({player.variable: data},), (weights,), damping, burn_in, stop_tol,
-            (reference,),
+            (reference,), samples,
         )
         checks = jax.vmap(dense_checks)(state, alpha, data, weights, reference)
         return Outputs(t, trace.distance, trace.step, *checks, _nan_like(t))

@@ -10,7 +10,9 @@ statistics [N, K], and every receiver mixes the means of its sources:
 - ``neighbors``:  Σ_k w_ik s_{index_ik}, a gather of k rows per player.
 
 This is the ``expected`` routing of gtgen.exchange.statistics (each sender's samples weighed by α_ij) without
-the [N, N] product. Solvers: ``sampled`` (with damping and iterate averaging after burn-in, as in
+the [N, N] product. Each sender's mean statistics of its m samples are drawn from their exact law
+(the statistic draw of gtgen.exchange, ``draw_group_statistics``): O(N·K) per round whatever m,
+and m is a traced input. Solvers: ``sampled`` (with damping and iterate averaging after burn-in, as in
 gtgen.exchange) and ``exact``. The player axis can be sharded over devices: jit partitions every
 [N, …] array and gathers the [N, K] means where a receiver needs another shard's sender.
 """
@@ -23,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gtgen.exchange.statistics import draw_group_statistics
 from gtgen.solvers.loop import run_rounds
 from gtgen.solvers.solve import advance, init_state, stop_scale
 from gtgen.sweep.families import Structure
@@ -43,8 +46,9 @@ def inflow(kind: str, stats, self_weight, index, weight, xp=jnp):
     return xp.einsum("nk,nkd->nd", weight, stats[index])
 
 
-def make_structured_solver(player, kind: str, method: str, rounds: int, samples: int):
-    """``run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference)``.
+def make_structured_solver(player, kind: str, method: str, rounds: int):
+    """``run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference,
+    samples)``, ``samples`` the traced sample count m of the sampled method.
 
     Every argument has a leading axis of games (run in lockstep by ``gtgen.solvers.loop.run_rounds``,
     the loop of ``gtgen.solvers.make_solver``). Returns ``(params, trace, rounds_run)`` with the
@@ -52,23 +56,19 @@ def make_structured_solver(player, kind: str, method: str, rounds: int, samples:
     round, stop once the relative step is below ``tol``.
     """
 
-    def mean_stats(pool):
-        return jax.vmap(player.stats)(pool).mean(axis=0)
-
-    def prepare(key, self_weight, index, weight, data, weights, damping, burn_in, reference):
+    def prepare(key, self_weight, index, weight, data, weights, damping, burn_in, reference,
+                samples):
         own = jax.vmap(player.init)(data, weights)
-        context = (own, self_weight, index, weight, damping, burn_in, reference)
+        context = (own, self_weight, index, weight, damping, burn_in, reference, samples)
         return context, (init_state((own,)), key)
 
     def step(context, carry):
-        own, self_weight, index, weight, damping, burn_in, reference = context
+        own, self_weight, index, weight, damping, burn_in, reference, samples = context
         state, key = carry
         (params,) = state.params
         if method == "sampled":
             key, sub = jax.random.split(key)
-            keys = jax.random.split(sub, params.shape[0])
-            pools = jax.vmap(player.sample, in_axes=(0, 0, None))(keys, params, samples)
-            seen = jax.vmap(mean_stats)(pools)
+            seen = draw_group_statistics(player, sub, params, samples)
         else:
             seen = params
         best = self_weight[:, None] * own + inflow(kind, seen, self_weight, index, weight)
@@ -76,9 +76,10 @@ def make_structured_solver(player, kind: str, method: str, rounds: int, samples:
         state, info = advance(state, (new,), burn_in if method == "sampled" else None, (reference,))
         return (state, key), info
 
-    def run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference):
+    def run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference,
+            samples):
         context, carry = jax.vmap(prepare)(
-            key, self_weight, index, weight, data, weights, damping, burn_in, reference
+            key, self_weight, index, weight, data, weights, damping, burn_in, reference, samples
         )
         (state, _), trace, t = run_rounds(step, stop_scale, context, carry, tol, rounds)
         params = jnp.where(state.count[:, None, None] > 0, state.average[0], state.params[0])

@@ -10,7 +10,8 @@ instead of to the others:
 O(N·K) in closed form. For a common a it differs from the exact N-player equilibrium
 μ* = (I − B)⁻¹ D m by exactly a(1 − a)/(N − a) · (m_i − m̄): the distance shrinks like 1/N.
 The sampled exchange of such a game runs at 10^6 players in one program on gtgen's structured
-O(N·m) round (``gtgen.sweep.structured``, the pooled mean-field sum; no [N, N] α anywhere).
+O(N·K) round (``gtgen.sweep.structured``, the pooled mean-field sum of statistics drawn from their
+exact law; no [N, N] α anywhere).
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ def distance_scaling(players, a: float = 0.5, dim: int = 2, seed: int = 0) -> Sc
     return Scaling(players, dist, pred, slope)
 
 
-def _program(dim: int, rounds: int, samples: int):
-    run = make_structured_solver(gaussian(dim), "uniform", "sampled", rounds, samples)
+def _program(dim: int, rounds: int):
+    run = make_structured_solver(gaussian(dim), "uniform", "sampled", rounds)
     return jit(lambda key, *args: run(key[None], *(x[None] for x in args)))
 
 
@@ -128,7 +129,8 @@ def sampled_exchange(
     """The paper's sampled exchange of the uniform game at ``players`` players, in one program.
 
     Player i holds ``data_per_player`` points from N(c_i, I), c_i ~ N(0, 4 I); every round each
-    player draws ``samples`` synthetic points (the [N, m, dim] array, the O(N·m) term) and refits
+    player's mean statistics of ``samples`` synthetic points are drawn from their exact law (the
+    statistic draw, O(N·K) whatever m) and every player refits
     on a·own + (1 − a)·pooled others (damping 1, iterate averaging after rounds // 2). Reports
     the distance to the mean-field closed form, whose own distance to the exact equilibrium is
     the O(1/N) ``meanfield_bias``.
@@ -153,7 +155,7 @@ def sampled_exchange(
     stats = np.concatenate([data, data.astype(np.float64) ** 2], axis=2).reshape(-1, 2 * dim)
     averaged = rounds - rounds // 2
     noise = (1.0 - a) / a * float(stats.std(axis=0).max()) / np.sqrt(players * samples * averaged)
-    program = _program(dim, rounds, samples)
+    program = _program(dim, rounds)
     args = (
         np.full(players, a, np.float32),
         np.zeros((players, 0), np.int32),
@@ -164,6 +166,7 @@ def sampled_exchange(
         np.int32(rounds // 2),
         np.float32(-1.0),
         mf.astype(np.float32),
+        np.float32(samples),
     )
     key = jax.random.key(seed)
     compiled = program.lower(key, *args).compile()
