@@ -146,3 +146,36 @@ def test_seeds_must_be_a_positive_integer() -> None:
         mnist_split.validate(ms.Config(seeds=0))
     with pytest.raises(ValueError, match="seed must be non-negative"):
         mnist_split.validate(ms.Config(seed=-1))
+
+
+def test_the_warm_up_trains_every_player_alone_then_the_exchange_starts() -> None:
+    """Within the compiled program: while fewer than ``warmup`` updates are done, a chunk with
+    the sweep's α trains exactly like a chunk with α = I; afterwards exactly like α itself."""
+    config = mnist_split.validate(mnist_split.smoke_config(alphas=(0.3,), seeds=3, baseline=False))
+    data = mnist_split.load_data(config)
+    ent = mnist_split.entries(config, data)
+    _, per_chunk = mnist_split.chunking(config)
+    program = ms.sweep_program(ms._architecture(config.hvae()), config.batch, per_chunk,
+                               float(config.flip_prob), config.composition, config.own_draw)
+    keys = ms.entry_keys(jax.random.key(5), ent)
+    alpha, alone = np.asarray(ent.alpha), np.tile(np.eye(2, dtype=np.float32), (3, 1, 1))
+    rows, counts = np.asarray(data.rows), np.asarray(ent.counts)
+    lr = config.hvae().lr
+
+    def chunk(states, weights, warmup):
+        schedule = ms.Schedule(*np.float32([lr, 1.0, 2 * per_chunk, warmup]))
+        return program(keys, states, rows, counts, weights, schedule)[0]
+
+    start = ms.initial_states(config, ent.seeds)
+    warm = chunk(start, alpha, per_chunk)
+    for u, v in zip(jax.tree.leaves(warm), jax.tree.leaves(chunk(start, alone, 0))):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    assert int(ms.updates_done(jax.tree.map(lambda x: x[0], warm))) == per_chunk
+    after = chunk(warm, alpha, per_chunk)  # the warm-up is over: α applies
+    for u, v in zip(jax.tree.leaves(after), jax.tree.leaves(chunk(warm, alpha, 0))):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    exchanged = chunk(start, alpha, 0)
+    assert not all(np.array_equal(np.asarray(u), np.asarray(v))
+                   for u, v in zip(jax.tree.leaves(warm), jax.tree.leaves(exchanged)))
+    with pytest.raises(ValueError, match="warmup must be an integer in"):
+        mnist_split.validate(config._replace(warmup=config.iterations))

@@ -73,6 +73,7 @@ DIGITS_MODEL = HVAEConfig(z0=16, z1=32, prior_hidden=(128, 128), hidden=(128, 12
 
 
 COMPOSITIONS = ("shares", "weighted")
+OWN_DRAWS = ("stratified", "random")
 
 
 class Config(NamedTuple):
@@ -87,10 +88,18 @@ class Config(NamedTuple):
                        itself (the 8×8 default: thresholding erases the thin strokes of small
                        digits, turning many 8s into 1s); ``"sample"`` the binary samples.
     ``iterations``     rounds per entry, run in chunks of ``chunk`` (rounded up to equal chunks).
+    ``warmup``         rounds (of ``iterations``, rounded up to whole chunks) at the start in
+                       which every player learns its own data alone (α = I) before the
+                       exchange begins: the exchange then starts with each player's digits
+                       learnt, instead of building them up from the noise of untrained partners
+                       at the slow rate a (0: the authors, who start the exchange at once).
     ``batch``          items per batch: round(batch·a) own images, the rest synthetic.
     ``composition``    ``"shares"``: that batch composition (the authors' code); ``"weighted"``:
                        a full own batch and a full synthetic batch, their losses weighted a and
                        1 − a (gtgen.exchange.items).
+    ``own_draw``       ``"stratified"``: class-balanced own batches (each digit its share of
+                       the round(batch·a) own images, up to one; the authors take 200·a per
+                       digit); ``"random"``: independent draws.
     ``flip_prob``      salt-and-pepper noise on the real binary images (the authors: 0.001).
     ``seed``, ``seeds`` the seeds ``seed, seed + 1, …, seed + seeds − 1``, run as entries of the
                        one program (every value of a and the baseline once per seed).
@@ -106,9 +115,11 @@ class Config(NamedTuple):
     learning_rate: float | None = None
     lr_final: float = 1.0
     iterations: int = 10_000
+    warmup: int = 2000
     chunk: int = 500
     batch: int = 128
     composition: str = "shares"
+    own_draw: str = "stratified"
     flip_prob: float = 0.001
     seed: int = 0
     seeds: int = 1
@@ -134,7 +145,8 @@ class Config(NamedTuple):
 def mnist_config(data_dir: str, **changes: Any) -> Config:
     """The authors' scale: paper-mnist model, batch 1000, Adam 1e-4, 10^6 iterations, 60,000
     evaluation samples per model (about 15 h per value of a on one H100 in their code)."""
-    base = Config(model="paper-mnist", data_dir=str(data_dir), iterations=10**6, chunk=1000,
+    base = Config(model="paper-mnist", data_dir=str(data_dir), iterations=10**6, warmup=0,
+                  chunk=1000,
                   batch=1000, eval_samples=60_000, eval_images="threshold",
                   classifier_steps=5000)
     return base._replace(**changes)
@@ -160,7 +172,8 @@ def smoke_config(**changes: Any) -> Config:
     """A run of seconds (small model, a ∈ {0.3, 1.0} and the baseline, 1000 iterations):
     shows the effect roughly (a = 0.3 players generate the other's digits, a = 1 players do
     not), not the paper's claims in full."""
-    base = Config(alphas=(0.3, 1.0), model=SMOKE_MODEL, iterations=1000, chunk=250, batch=64,
+    base = Config(alphas=(0.3, 1.0), model=SMOKE_MODEL, iterations=1000, warmup=0, chunk=250,
+                  batch=64,
                   eval_samples=500, picture_samples=16, classifier_steps=400)
     return base._replace(**changes)
 
@@ -205,6 +218,9 @@ def validate(config: Config) -> Config:
     for name in ("iterations", "chunk", "batch", "eval_samples", "picture_samples",
                  "classifier_steps", "seeds"):
         _positive_int(name, getattr(config, name))
+    if isinstance(config.warmup, bool) or not isinstance(config.warmup, int | np.integer) \
+            or not 0 <= config.warmup < config.iterations:
+        raise ValueError(f"warmup must be an integer in [0, iterations), got {config.warmup!r}")
     if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
         raise TypeError(f"seed must be an integer, got {config.seed!r}")
     if config.seed < 0:
@@ -222,6 +238,9 @@ def validate(config: Config) -> Config:
         raise ValueError(
             f"composition must be one of {', '.join(COMPOSITIONS)}, got {config.composition!r}"
         )
+    if config.own_draw not in OWN_DRAWS:
+        raise ValueError(f"own_draw must be one of {', '.join(OWN_DRAWS)}, got "
+                         f"{config.own_draw!r}")
     if not 0.0 <= float(config.flip_prob) < 0.5:
         raise ValueError(f"flip_prob must lie in [0, 0.5), got {config.flip_prob!r}")
     return config._replace(alphas=check_alphas(config.alphas), seed=int(config.seed),
@@ -236,8 +255,9 @@ class SplitData(NamedTuple):
     """The real data of the experiment, laid out for the compiled sweep.
 
     ``rows[p]`` holds player p's images first (``counts[p]`` of them) and then the other
-    player's, so an own-data count of ``counts[p]`` is p's private data and a count of ``n``
-    is all digits (the baseline).
+    player's, each part sorted by digit (so stratified own draws are class-balanced), so an
+    own-data count of ``counts[p]`` is p's private data and a count of ``n`` is all digits
+    (the baseline).
     """
 
     dataset: Dataset  # all images [n, H, W] (binary) and labels [n]
@@ -260,7 +280,7 @@ def load_data(config: Config) -> SplitData:
                 if size == "28×28" else "")
         raise ValueError(f"model: made for {'×'.join(map(str, shape))} images, but the "
                          f"{config.dataset_name} are {size}{hint}")
-    parts = by_classes(ds.labels, CLASS_SETS)
+    parts = [p[np.argsort(ds.labels[p], kind="stable")] for p in by_classes(ds.labels, CLASS_SETS)]
     if sum(len(p) for p in parts) != len(ds.labels):
         raise ValueError("labels: the data hold classes outside 0–9")
     rows = np.stack([ds.images[np.concatenate([parts[p], parts[1 - p]])] for p in range(PLAYERS)])
@@ -321,6 +341,12 @@ def chunking(config: Config) -> tuple[int, int]:
     return chunks, math.ceil(config.iterations / chunks)
 
 
+def warmup_chunks(config: Config) -> int:
+    """How many of the first chunks train every player alone (``warmup`` in whole chunks)."""
+    _, per_chunk = chunking(config)
+    return math.ceil(config.warmup / per_chunk)
+
+
 class Schedule(NamedTuple):
     """Traced scalars that steer training by the number of updates done (the optimiser's
     count, which is checkpointed, so a resumed run follows the same schedule)."""
@@ -328,6 +354,7 @@ class Schedule(NamedTuple):
     learning_rate: jax.Array  # Adam's step size at the start
     lr_final: jax.Array  # factor reached at the end along a cosine (1: constant)
     total: jax.Array  # updates of the whole run
+    warmup: jax.Array = np.float32(0)  # updates in which every player learns alone (α = I)
 
     def rate(self, count: jax.Array) -> jax.Array:
         """The step size after ``count`` updates."""
@@ -357,9 +384,15 @@ def with_learning_rate(states: Any, rate: Callable[[jax.Array], jax.Array]) -> A
     return jax.tree.map(set_rate, states, is_leaf=_injected)
 
 
+def updates_done(states: Any) -> jax.Array:
+    """The updates done so far: the first optimiser count in ``states`` (all are equal)."""
+    nodes = jax.tree.leaves(states, is_leaf=_injected)
+    return jnp.ravel(next(n.count for n in nodes if _injected(n)))[0]
+
+
 @functools.lru_cache(maxsize=8)
 def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: float,
-                  composition: str = "shares") -> Callable:
+                  composition: str = "shares", own_draw: str = "random") -> Callable:
     """``program(keys [S], states, rows, counts [S, 2], alpha [S, 2, 2], schedule)
     -> (states, losses)`` for one chunk (``schedule``: a :class:`Schedule`, applied at the
     start of the chunk).
@@ -367,10 +400,14 @@ def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: flo
     One compiled program for every entry of the sweep and both players (cached per shape, so
     runs in one process share it). ``losses`` are the chunk's mean p and q losses ``[S, 2]``.
     """
-    spec = RoundSpec(batch, routing="sampled", composition=composition, flip_prob=flip_prob)
+    spec = RoundSpec(batch, routing="sampled", composition=composition, flip_prob=flip_prob,
+                     own_draw=own_draw)
     train = make_train(hvae_player(model), PLAYERS, spec)
 
     def one(key, states, rows, counts, alpha, schedule):
+        # the warm-up (set at the start of a chunk): every player on its own data alone
+        alone = updates_done(states) < schedule.warmup
+        alpha = jnp.where(alone, jnp.eye(alpha.shape[0], dtype=alpha.dtype), alpha)
         states = with_learning_rate(states, schedule.rate)
         states, trace = train(key, states, rows, counts, alpha, iterations)
         return states, {k: v.mean(axis=0) for k, v in trace.metrics[0].items()}
@@ -412,6 +449,7 @@ def _run_identity(config: Config) -> dict:
     _, per_chunk = chunking(config)
     return {"alphas": list(config.alphas), "model": repr(_architecture(config.hvae())),
             "batch": config.batch, "composition": config.composition,
+            "own_draw": config.own_draw, "warmup_chunks": warmup_chunks(config),
             "chunk": per_chunk, "flip_prob": config.flip_prob, "seed": config.seed,
             "seeds": config.seeds, "data_dir": config.data_dir, "baseline": config.baseline,
             # folders of older versions keyed entries by position: refused, not mixed
@@ -446,9 +484,11 @@ def train(
     ent = entries(config, data)
     chunks, per_chunk = chunking(config)
     program = sweep_program(_architecture(config.hvae()), config.batch, per_chunk,
-                            float(config.flip_prob), config.composition)
+                            float(config.flip_prob), config.composition, config.own_draw)
     rows, counts, alpha = jnp.asarray(data.rows), jnp.asarray(ent.counts), jnp.asarray(ent.alpha)
-    schedule = Schedule(*np.float32([config.hvae().lr, config.lr_final, chunks * per_chunk]))
+
+    schedule = Schedule(*np.float32([config.hvae().lr, config.lr_final, chunks * per_chunk,
+                                     warmup_chunks(config) * per_chunk]))
     n = len(ent.alphas)
 
     def chunk(key: jax.Array, states: Any) -> tuple[Any, Any]:

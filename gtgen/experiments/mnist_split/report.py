@@ -21,7 +21,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gtgen.experiments.mnist_split.experiment import CLASS_SETS, PLAYERS, Results
+from gtgen.experiments.mnist_split.experiment import (
+    CLASS_SETS,
+    PLAYERS,
+    Results,
+    chunking,
+    warmup_chunks,
+)
 from gtgen.experiments.runner import write_experiment
 
 COVERAGE_MIN = 0.04
@@ -212,12 +218,17 @@ def report_text(results: Results) -> str:
     """A short human-readable report: setting, a table per model, the claims."""
     config, ev, ent = results.config, results.evaluation, results.trained.entries
     model = config.hvae()
+    _, per_chunk = chunking(config)
+    warm = warmup_chunks(config) * per_chunk
+    warmup = f" (the first {warm} alone, α = I)" if warm else ""
+    decay = f" cosine to ×{config.lr_final:g}" if config.lr_final < 1 else ""
     lines = [
         ("gtgen: experiment IV-A of Schlesinger & Flach (2025): player 0 holds digits 0–4, "
          "player 1 digits 5–9"),
         (f"data: {config.dataset_name}; model: symmetric-learning HVAE z0={model.z0} "
-         f"z1={model.z1} ({model.arch}); {results.trained.iterations} iterations, batch "
-         f"{config.batch}, Adam {model.lr:g}"),
+         f"z1={model.z1} ({model.arch}); {results.trained.iterations} iterations"
+         f"{warmup}, batch {config.batch} ({config.own_draw} own draws), Adam {model.lr:g}"
+         f"{decay}"),
         (f"{len(config.alphas)} values of a{' + baseline' if config.baseline else ''} × "
          f"{config.seeds} seed{'s' if config.seeds > 1 else ''} ({len(ent.alphas)} entries) × "
          f"{PLAYERS} players, trained in one compiled program; {results.wall_s:.0f} s"),
