@@ -405,9 +405,9 @@ def _paper_iteration_seconds(alphas, s: dict, folder) -> tuple[float, float]:
     data = ms.load_data(config)
     ent = ms.entries(config, data)
     program = ms.sweep_program(ms._architecture(config.hvae()), config.batch, s["iterations"],
-                               float(config.flip_prob), config.composition)
+                               float(config.flip_prob), config.composition, config.own_draw)
     n = len(ent.alphas)
-    args = (jax.random.split(jax.random.key(0), n), ms.initial_states(config, n),
+    args = (jax.random.split(jax.random.key(0), n), ms.initial_states(config, ent.seeds),
             jnp.asarray(data.rows), jnp.asarray(ent.counts), jnp.asarray(ent.alpha),
             ms.Schedule(*np.float32([config.hvae().lr, 1.0, s["iterations"]])))
     start = time.perf_counter()

@@ -126,6 +126,38 @@ def curves_against_alpha(alphas: Sequence[float], curves: dict[str, Sequence[flo
     return out
 
 
+def spread_against_alpha(alphas: Sequence[float], values: np.ndarray, out: Path,
+                         reference: tuple[np.ndarray, np.ndarray, str] | None = None,
+                         threshold: tuple[float, str] | None = None, ylabel: str = "",
+                         title: str = "") -> Path:
+    """A quantity against the self-weight a over seeds: ``values [A, seeds]`` as its mean
+    (line), its min–max band and every seed (dots); optionally a reference curve
+    ``(a, y, label)`` (dashed) and a threshold ``(y, label)`` (dotted), both in fractions;
+    the axis is in percent."""
+    values = np.asarray(values, float)
+    a = np.asarray(alphas, float)
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    ax.fill_between(a, 100 * values.min(axis=1), 100 * values.max(axis=1), color="C0",
+                    alpha=0.2, lw=0, label="min–max over seeds")
+    ax.plot(a, 100 * values.mean(axis=1), "o-", color="C0", label="mean over seeds")
+    for k in range(values.shape[1]):
+        ax.plot(a, 100 * values[:, k], ".", color="C0", alpha=0.6, ms=4)
+    if reference is not None:
+        ax.plot(reference[0], 100 * np.asarray(reference[1]), "k--", lw=1, label=reference[2])
+    if threshold is not None:
+        ax.axhline(100 * threshold[0], color="C3", ls=":", lw=1.2, label=threshold[1])
+    ax.set_xlabel("self-weight a")
+    ax.set_ylabel(f"{ylabel} (%)" if ylabel else "%")
+    ax.set_ylim(bottom=0)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def fraction_maps(fractions: np.ndarray, row_labels: Sequence[str],
                   column_labels: Sequence[str], out: Path) -> Path:
     """Heat maps of class fractions ``[R, C, classes]``: one map per column (e.g. player),

@@ -216,12 +216,44 @@ def test_inconsistent_games_are_refused(players, data, field, words):
         ({"method": "exact"}, "method"),
         ({"own_batch": 0, "routing": "sampled", "composition": "weighted"}, "own_batch"),
         ({"colour": "red"}, "colour"),
+        ({"own_draw": "sorted", "routing": "sampled"}, "own_draw"),
     ],
     ids=["unknown-composition", "shares-expected", "meanfield-neural", "exact-neural",
-         "own-batch", "unknown-option"],
+         "own-batch", "unknown-option", "own-draw"],
 )
 def test_bad_round_settings_name_the_field(options, field):
     game, _, _ = mixed_game()
     with pytest.raises((ValueError, TypeError), match=rf"^{field}"):
         gtgen.solve(game, jax.random.key(0), rounds=2, samples=4, **options)
 
+
+
+def test_stratified_own_batches_give_every_block_of_rows_its_share():
+    """``own_draw="stratified"``: with rows sorted by class, the k slots in use are spread
+    systematically over the data, so every class gets ⌊k/5⌋ or ⌈k/5⌉ of them; independent
+    draws do not (their counts spread as a multinomial's); every real row can come."""
+    from gtgen.exchange.items import own_batch
+    from gtgen.players.base import binary
+
+    classes, per_class, width = 5, 7, 40  # 35 real rows sorted by class, then padding
+    real_rows = classes * per_class
+    data = {"x": jnp.arange(width, dtype=jnp.float32)[:, None]}  # each row holds its index
+    weights = jnp.asarray(np.arange(width) < real_rows, jnp.float32)
+    variables = {"x": binary(1)}
+    draw = jax.jit(lambda key, k: own_batch(key, data, weights, variables, 16, strata=k)
+                   .items["x"][:, 0])
+    iid = jax.jit(lambda key: own_batch(key, data, weights, variables, 16).items["x"][:, 0])
+    spread, seen = [], set()
+    for seed in range(40):
+        key = jax.random.key(seed)
+        for k in (5, 13, 16):
+            rows = np.asarray(draw(key, k))[:k].astype(int)
+            seen.update(rows.tolist())
+            counts = np.bincount(rows // per_class, minlength=classes)
+            assert rows.max() < real_rows and counts.max() - counts.min() <= 1, (k, counts)
+            assert set(counts) <= {k // classes, -(-k // classes)}
+        counts = np.bincount(np.asarray(iid(key))[:13].astype(int) // per_class,
+                             minlength=classes)
+        spread.append(counts.max() - counts.min())
+    assert np.mean(spread) > 2  # independent draws of 13 from 5 classes spread much wider
+    assert seen == set(range(real_rows))

@@ -35,7 +35,7 @@ def digits(args: argparse.Namespace) -> int:
     results = mnist_split.compute(mnist_split.demo_config(seed=args.seed))
     write_outputs(results, out)
     print(report_text(results))
-    print(f"wrote {out}/samples.png, samples/, frechet.png, class_fractions.png, metrics.json, "
+    print(f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, class_fractions.png, metrics.json, "
           "report.txt")
     return 0
 

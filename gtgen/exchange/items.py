@@ -44,10 +44,18 @@ def own_batch(
     size: int | None,
     flip_prob: float = 0.0,
     noise_std: float = 0.0,
+    strata: jax.Array | None = None,
 ) -> Batch:
     """One player's own items: ``size`` rows drawn with replacement in proportion to
     ``weights [n_max]`` (None: every row, weighted), as a :class:`Batch` whose weights sum to 1
     (0 for a player without data).
+
+    ``strata`` (traced, k ≥ 1): systematic draws over the first k slots: slot j takes the row
+    at position (j + U) / k of the weights' cumulative sum, one uniform U for the batch (slots
+    past k repeat the positions). A contiguous block of rows holding a share w of the weight
+    then gets ⌊k·w⌋ or ⌈k·w⌉ of those slots, so rows sorted by class give class-balanced
+    batches (the authors' IV-A takes 200·a images of every digit); which rows of a block come
+    is set by U alone. None draws every slot independently.
 
     With ``flip_prob > 0`` every binary pixel is flipped with that probability (the authors'
     salt-and-pepper noise) from the same uniform draw as the indices (one random call site: each
@@ -64,7 +72,11 @@ def own_batch(
     else:
         u = jax.random.uniform(key, (size, 1 + sum(sizes)))
         cdf = jnp.cumsum(weights)
-        rows = jnp.searchsorted(cdf, u[:, 0] * cdf[-1], side="right")
+        position = u[:, 0]
+        if strata is not None:
+            k = jnp.maximum(jnp.asarray(strata, jnp.float32), 1.0)
+            position = (jnp.mod(jnp.arange(size, dtype=jnp.float32), k) + position[0]) / k
+        rows = jnp.searchsorted(cdf, position * cdf[-1], side="right")
         rows = jnp.clip(rows, 0, weights.shape[0] - 1)
         items = {name: x[rows] for name, x in data.items()}
         w = jnp.where(total > 0, 1.0 / size, 0.0) * jnp.ones((size,), jnp.float32)

@@ -63,6 +63,7 @@ from gtgen.players.base import Batch, named, variable_map
 from gtgen.players.expfam import has_closed_form
 
 DRAWS = ("statistics", "samples", "expected")
+OWN_DRAWS = ("random", "stratified")
 
 
 class RoundSpec(NamedTuple):
@@ -75,6 +76,10 @@ class RoundSpec(NamedTuple):
                      ``"weighted"``; None picks shares under sampled routing, else weighted.
     ``own_batch``    item readers' own items per round: None (as many as ``samples``), an int,
                      or ``"full"`` (every row of the private data, the authors' IV-B).
+    ``own_draw``     item readers' own items: ``"random"`` (independent draws) or
+                     ``"stratified"`` (``items.own_batch``'s systematic draws over the own
+                     slots in use, round(B·a) under shares: rows sorted by class give
+                     class-balanced own batches, as in the authors' IV-A).
     ``flip_prob``    salt-and-pepper noise on own binary variables (the authors' IV-A: 0.001).
     ``noise_std``    Gaussian noise on own real variables (the authors' IV-B: 0.01).
     ``draw``         ``"statistics"`` (exponential families: each receiver's statistics drawn
@@ -87,6 +92,7 @@ class RoundSpec(NamedTuple):
     routing: str = "expected"
     composition: str | None = None
     own_batch: int | str | None = None
+    own_draw: str = "random"
     flip_prob: float = 0.0
     noise_std: float = 0.0
     draw: str | None = None
@@ -161,6 +167,12 @@ def check_spec(groups: Sequence, spec: RoundSpec) -> RoundSpec:
         size = spec.own_size
         if size is not None and (isinstance(size, bool) or size < 1):
             raise ValueError(f"own_batch: must be a positive integer or 'full', got {size!r}")
+    if spec.own_draw not in OWN_DRAWS:
+        raise ValueError(
+            f"own_draw: must be one of {', '.join(OWN_DRAWS)}, got {spec.own_draw!r}"
+        )
+    if spec.own_draw == "stratified" and spec.own_size is None:
+        raise ValueError("own_draw: 'stratified' draws a minibatch; own_batch='full' has none")
     if not 0.0 <= spec.flip_prob < 0.5:
         raise ValueError(f"flip_prob: must lie in [0, 0.5), got {spec.flip_prob!r}")
     if not 0.0 <= spec.noise_std:
@@ -260,9 +272,14 @@ def make_round(groups: Sequence, spec: RoundSpec):
             flip_prob=spec.flip_prob,
             noise_std=spec.noise_std,
         )
-        mine = jax.vmap(draw)(k_own, data, row_weights)
         a = plan.self_weight[index(g)]
         n = plan.self_weight.shape[0]
+        if spec.own_draw == "stratified":
+            # the own slots in use: round(B·a) under shares (batch_shares), all otherwise
+            used = jnp.round(a * m) if mixing == "shares" else jnp.full_like(a, spec.own_size)
+            mine = jax.vmap(draw)(k_own, data, row_weights, strata=used)
+        else:
+            mine = jax.vmap(draw)(k_own, data, row_weights)
         learn = functools.partial(g.player.learn, shared_slots=mixing == "shares")
         if routing == "sampled":
             synth, present = sampled_batch(g, groups, pools, sources, n)

@@ -40,7 +40,10 @@ def register(which: argparse._SubParsersAction) -> None:
     m.add_argument("--model", help="HVAE configuration name, e.g. paper-mnist, digits-small")
     m.add_argument("--eval-samples", type=int, help="samples per model for the evaluation")
     m.add_argument("--no-baseline", action="store_true", help="skip the all-digits baseline")
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    m.add_argument("--seeds", type=int, default=1,
+                   help="how many seeds (seed, seed + 1, …), as entries of the one program; "
+                        "the report states the claims over all of them (default 1)")
     m.add_argument("--out", default="runs/mnist-split", help="output folder")
     m.add_argument("--quiet", action="store_true", help="no progress bar or loss lines")
     m.set_defaults(func=run)
@@ -56,7 +59,8 @@ def config_from(args: argparse.Namespace):
                "learning_rate": args.lr, "model": args.model, "eval_samples": args.eval_samples,
                "composition": args.composition}
     changes = {k: v for k, v in options.items() if v is not None}
-    return base._replace(seed=args.seed, baseline=not args.no_baseline, **changes)
+    return base._replace(seed=args.seed, seeds=args.seeds, baseline=not args.no_baseline,
+                         **changes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +74,6 @@ def run(args: argparse.Namespace) -> int:
     results = mnist_split.run(config, out_dir=out, progress=not args.quiet,
                               log=None if args.quiet else print, log_every=max(1, chunks // 20))
     print(report_text(results))
-    print(f"wrote {out}/samples.png, samples/, frechet.png, class_fractions.png, metrics.json, "
+    print(f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, class_fractions.png, metrics.json, "
           f"report.txt (checkpoints in {out}/checkpoints)")
     return 0

@@ -9,14 +9,18 @@ on all digits gives the reference level of quality.
 
 How gtgen runs it:
 
-- every value of a *and* the baseline is one entry of a sweep, and the whole sweep (all entries,
-  both players each) trains in ONE compiled program: ``make_train``'s ``train`` vmapped over
-  entries, with α, the own-data counts and the learning rate as traced inputs;
+- every value of a *and* the baseline, for every seed, is one entry of a sweep, and the whole
+  sweep (all entries, both players each) trains in ONE compiled program: ``make_train``'s
+  ``train`` vmapped over entries, with α, the own-data counts and the learning rate as traced
+  inputs; more seeds are more entries of the same program, not more runs;
 - the baseline is an entry with α = I whose two players both see all digits. No second data
   array is needed: row p of the data holds player p's digits first and the other player's after,
   so own-data count n_p means "my digits" and count n means "all digits";
-- every entry starts from the same two initial models (common random numbers: differences
-  between entries come from a, not from the initialisation);
+- every entry of one seed starts from the same two initial models (common random numbers:
+  differences between entries come from a, not from the initialisation), and an entry's random
+  numbers depend only on its seed and its value of a (``entry_streams``), so an entry trains to
+  the same models whatever else the sweep holds (the demo's a = 0.3 of seed 1 is the default
+  sweep's);
 - long runs go through ``gtgen.experiments.runner.run_chunks``: progress bar, per-chunk losses, orbax
   checkpoints that resume to exactly the uninterrupted result, and ``Diverged`` on NaN.
 
@@ -59,6 +63,7 @@ DEFAULT_ALPHAS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 11
 PLAYERS = len(CLASS_SETS)
 IMAGE_KINDS = ("threshold", "mean", "sample")
 CLASSIFIER_SEED = 0
+TRAIN_KEY, EVAL_KEY = 1, 3  # keys of the training chunks and of the evaluation's samples
 SAMPLE_BLOCK = 10_000  # samples per model drawn at once in the evaluation
 
 # The model for the embedded 8×8 digits, tuned so that the demo's claims hold in a few minutes
@@ -68,6 +73,7 @@ DIGITS_MODEL = HVAEConfig(z0=16, z1=32, prior_hidden=(128, 128), hidden=(128, 12
 
 
 COMPOSITIONS = ("shares", "weighted")
+OWN_DRAWS = ("stratified", "random")
 
 
 class Config(NamedTuple):
@@ -82,11 +88,21 @@ class Config(NamedTuple):
                        itself (the 8×8 default: thresholding erases the thin strokes of small
                        digits, turning many 8s into 1s); ``"sample"`` the binary samples.
     ``iterations``     rounds per entry, run in chunks of ``chunk`` (rounded up to equal chunks).
+    ``warmup``         rounds (of ``iterations``, rounded up to whole chunks) at the start in
+                       which every player learns its own data alone (α = I) before the
+                       exchange begins: the exchange then starts with each player's digits
+                       learnt, instead of building them up from the noise of untrained partners
+                       at the slow rate a (0: the authors, who start the exchange at once).
     ``batch``          items per batch: round(batch·a) own images, the rest synthetic.
     ``composition``    ``"shares"``: that batch composition (the authors' code); ``"weighted"``:
                        a full own batch and a full synthetic batch, their losses weighted a and
                        1 − a (gtgen.exchange.items).
+    ``own_draw``       ``"stratified"``: class-balanced own batches (each digit its share of
+                       the round(batch·a) own images, up to one; the authors take 200·a per
+                       digit); ``"random"``: independent draws.
     ``flip_prob``      salt-and-pepper noise on the real binary images (the authors: 0.001).
+    ``seed``, ``seeds`` the seeds ``seed, seed + 1, …, seed + seeds − 1``, run as entries of the
+                       one program (every value of a and the baseline once per seed).
     ``data_dir``       a folder with the MNIST IDX files; ``None`` uses the embedded 8×8 digits.
     ``baseline``       also train a pair of models on all digits (α = I), the reference level.
     ``eval_samples``   samples per model for the evaluation (the authors: 60,000).
@@ -99,11 +115,14 @@ class Config(NamedTuple):
     learning_rate: float | None = None
     lr_final: float = 1.0
     iterations: int = 10_000
+    warmup: int = 2000
     chunk: int = 500
     batch: int = 128
     composition: str = "shares"
+    own_draw: str = "stratified"
     flip_prob: float = 0.001
     seed: int = 0
+    seeds: int = 1
     data_dir: str | None = None
     baseline: bool = True
     eval_samples: int = 2000
@@ -126,7 +145,8 @@ class Config(NamedTuple):
 def mnist_config(data_dir: str, **changes: Any) -> Config:
     """The authors' scale: paper-mnist model, batch 1000, Adam 1e-4, 10^6 iterations, 60,000
     evaluation samples per model (about 15 h per value of a on one H100 in their code)."""
-    base = Config(model="paper-mnist", data_dir=str(data_dir), iterations=10**6, chunk=1000,
+    base = Config(model="paper-mnist", data_dir=str(data_dir), iterations=10**6, warmup=0,
+                  chunk=1000,
                   batch=1000, eval_samples=60_000, eval_images="threshold",
                   classifier_steps=5000)
     return base._replace(**changes)
@@ -152,7 +172,8 @@ def smoke_config(**changes: Any) -> Config:
     """A run of seconds (small model, a ∈ {0.3, 1.0} and the baseline, 1000 iterations):
     shows the effect roughly (a = 0.3 players generate the other's digits, a = 1 players do
     not), not the paper's claims in full."""
-    base = Config(alphas=(0.3, 1.0), model=SMOKE_MODEL, iterations=1000, chunk=250, batch=64,
+    base = Config(alphas=(0.3, 1.0), model=SMOKE_MODEL, iterations=1000, warmup=0, chunk=250,
+                  batch=64,
                   eval_samples=500, picture_samples=16, classifier_steps=400)
     return base._replace(**changes)
 
@@ -195,10 +216,15 @@ def validate(config: Config) -> Config:
     if not isinstance(config.model, str | HVAEConfig):
         raise TypeError(f"model must be an HVAEConfig or a name, got {type(config.model).__name__}")
     for name in ("iterations", "chunk", "batch", "eval_samples", "picture_samples",
-                 "classifier_steps"):
+                 "classifier_steps", "seeds"):
         _positive_int(name, getattr(config, name))
+    if isinstance(config.warmup, bool) or not isinstance(config.warmup, int | np.integer) \
+            or not 0 <= config.warmup < config.iterations:
+        raise ValueError(f"warmup must be an integer in [0, iterations), got {config.warmup!r}")
     if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
         raise TypeError(f"seed must be an integer, got {config.seed!r}")
+    if config.seed < 0:
+        raise ValueError(f"seed must be non-negative, got {config.seed}")
     if config.eval_samples < 2:
         raise ValueError(f"eval_samples must be at least 2, got {config.eval_samples}")
     lr = config.hvae().lr
@@ -212,9 +238,13 @@ def validate(config: Config) -> Config:
         raise ValueError(
             f"composition must be one of {', '.join(COMPOSITIONS)}, got {config.composition!r}"
         )
+    if config.own_draw not in OWN_DRAWS:
+        raise ValueError(f"own_draw must be one of {', '.join(OWN_DRAWS)}, got "
+                         f"{config.own_draw!r}")
     if not 0.0 <= float(config.flip_prob) < 0.5:
         raise ValueError(f"flip_prob must lie in [0, 0.5), got {config.flip_prob!r}")
-    return config._replace(alphas=check_alphas(config.alphas), seed=int(config.seed))
+    return config._replace(alphas=check_alphas(config.alphas), seed=int(config.seed),
+                           seeds=int(config.seeds))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,8 +255,9 @@ class SplitData(NamedTuple):
     """The real data of the experiment, laid out for the compiled sweep.
 
     ``rows[p]`` holds player p's images first (``counts[p]`` of them) and then the other
-    player's, so an own-data count of ``counts[p]`` is p's private data and a count of ``n``
-    is all digits (the baseline).
+    player's, each part sorted by digit (so stratified own draws are class-balanced), so an
+    own-data count of ``counts[p]`` is p's private data and a count of ``n`` is all digits
+    (the baseline).
     """
 
     dataset: Dataset  # all images [n, H, W] (binary) and labels [n]
@@ -249,7 +280,7 @@ def load_data(config: Config) -> SplitData:
                 if size == "28×28" else "")
         raise ValueError(f"model: made for {'×'.join(map(str, shape))} images, but the "
                          f"{config.dataset_name} are {size}{hint}")
-    parts = by_classes(ds.labels, CLASS_SETS)
+    parts = [p[np.argsort(ds.labels[p], kind="stable")] for p in by_classes(ds.labels, CLASS_SETS)]
     if sum(len(p) for p in parts) != len(ds.labels):
         raise ValueError("labels: the data hold classes outside 0–9")
     rows = np.stack([ds.images[np.concatenate([parts[p], parts[1 - p]])] for p in range(PLAYERS)])
@@ -257,27 +288,47 @@ def load_data(config: Config) -> SplitData:
 
 
 class Entries(NamedTuple):
-    """The sweep: one entry per value of a, then the baseline (traced inputs of the program)."""
+    """The sweep: every value of a for every seed (a-major: the seeds of a value of a are
+    neighbours), then the baseline once per seed (traced inputs of the program)."""
 
     alphas: np.ndarray  # [S] self-weight (1.0 for the baseline)
     alpha: np.ndarray  # [S, 2, 2] row-stochastic α
     counts: np.ndarray  # [S, 2] own-data counts
     baseline: np.ndarray  # [S] bool
+    seeds: np.ndarray  # [S] the entry's seed
+
+
+BASELINE_STREAM = 2_000_000  # the baseline's random stream (values of a use round(a · 10^6))
+
+
+def entry_streams(ent: Entries) -> np.ndarray:
+    """``[S]`` the number that, with the seed, keys an entry's random numbers: round(a · 10^6)
+    for a value of a, ``BASELINE_STREAM`` for the baseline. Nothing about the rest of the sweep
+    enters, so an entry trains alike in any sweep that holds it."""
+    return np.where(ent.baseline, BASELINE_STREAM, np.round(ent.alphas * 1e6)).astype(np.uint32)
+
+
+def seed_list(config: Config) -> list[int]:
+    """The run's seeds: ``seed, seed + 1, …`` (``seeds`` of them)."""
+    return [config.seed + k for k in range(config.seeds)]
 
 
 def entries(config: Config, data: SplitData) -> Entries:
-    """α and own-data counts of every entry of the sweep."""
-    a = np.array(config.alphas, np.float64)  # as given (0.3 stays 0.3 in the outputs)
+    """α, own-data counts and seed of every entry of the sweep."""
+    seeds = seed_list(config)
+    a = np.repeat(np.array(config.alphas, np.float64), len(seeds))  # as given: 0.3 stays 0.3
     alpha = np.stack([[[x, 1 - x], [1 - x, x]] for x in a]).astype(np.float32)
     counts = np.tile(data.counts, (len(a), 1))
     base = np.zeros(len(a), bool)
+    entry_seeds = np.tile(np.array(seeds, np.int64), len(config.alphas))
     if config.baseline:
-        n = len(data.dataset.labels)
-        a = np.append(a, 1.0)
-        alpha = np.concatenate([alpha, np.eye(2, dtype=np.float32)[None]])
-        counts = np.concatenate([counts, [[n, n]]]).astype(np.int32)
-        base = np.append(base, True)
-    return Entries(a, alpha, counts.astype(np.int32), base)
+        n, k = len(data.dataset.labels), len(seeds)
+        a = np.append(a, np.ones(k))
+        alpha = np.concatenate([alpha, np.tile(np.eye(2, dtype=np.float32), (k, 1, 1))])
+        counts = np.concatenate([counts, np.full((k, 2), n)])
+        base = np.append(base, np.ones(k, bool))
+        entry_seeds = np.append(entry_seeds, seeds)
+    return Entries(a, alpha, counts.astype(np.int32), base, entry_seeds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,6 +341,12 @@ def chunking(config: Config) -> tuple[int, int]:
     return chunks, math.ceil(config.iterations / chunks)
 
 
+def warmup_chunks(config: Config) -> int:
+    """How many of the first chunks train every player alone (``warmup`` in whole chunks)."""
+    _, per_chunk = chunking(config)
+    return math.ceil(config.warmup / per_chunk)
+
+
 class Schedule(NamedTuple):
     """Traced scalars that steer training by the number of updates done (the optimiser's
     count, which is checkpointed, so a resumed run follows the same schedule)."""
@@ -297,6 +354,7 @@ class Schedule(NamedTuple):
     learning_rate: jax.Array  # Adam's step size at the start
     lr_final: jax.Array  # factor reached at the end along a cosine (1: constant)
     total: jax.Array  # updates of the whole run
+    warmup: jax.Array = np.float32(0)  # updates in which every player learns alone (α = I)
 
     def rate(self, count: jax.Array) -> jax.Array:
         """The step size after ``count`` updates."""
@@ -326,9 +384,15 @@ def with_learning_rate(states: Any, rate: Callable[[jax.Array], jax.Array]) -> A
     return jax.tree.map(set_rate, states, is_leaf=_injected)
 
 
+def updates_done(states: Any) -> jax.Array:
+    """The updates done so far: the first optimiser count in ``states`` (all are equal)."""
+    nodes = jax.tree.leaves(states, is_leaf=_injected)
+    return jnp.ravel(next(n.count for n in nodes if _injected(n)))[0]
+
+
 @functools.lru_cache(maxsize=8)
 def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: float,
-                  composition: str = "shares") -> Callable:
+                  composition: str = "shares", own_draw: str = "random") -> Callable:
     """``program(keys [S], states, rows, counts [S, 2], alpha [S, 2, 2], schedule)
     -> (states, losses)`` for one chunk (``schedule``: a :class:`Schedule`, applied at the
     start of the chunk).
@@ -336,10 +400,14 @@ def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: flo
     One compiled program for every entry of the sweep and both players (cached per shape, so
     runs in one process share it). ``losses`` are the chunk's mean p and q losses ``[S, 2]``.
     """
-    spec = RoundSpec(batch, routing="sampled", composition=composition, flip_prob=flip_prob)
+    spec = RoundSpec(batch, routing="sampled", composition=composition, flip_prob=flip_prob,
+                     own_draw=own_draw)
     train = make_train(hvae_player(model), PLAYERS, spec)
 
     def one(key, states, rows, counts, alpha, schedule):
+        # the warm-up (set at the start of a chunk): every player on its own data alone
+        alone = updates_done(states) < schedule.warmup
+        alpha = jnp.where(alone, jnp.eye(alpha.shape[0], dtype=alpha.dtype), alpha)
         states = with_learning_rate(states, schedule.rate)
         states, trace = train(key, states, rows, counts, alpha, iterations)
         return states, {k: v.mean(axis=0) for k, v in trace.metrics[0].items()}
@@ -354,10 +422,20 @@ def _init_pair(model: HVAEConfig) -> Callable[[jax.Array], Any]:
     return xla_options.jit(lambda key: init_states(groups, key, (None,))[0])
 
 
-def initial_states(config: Config, n_entries: int) -> Any:
-    """Two freshly initialised players, the same pair for every entry: ``[S, 2, ...]``."""
-    pair = _init_pair(_architecture(config.hvae()))(jax.random.key(config.seed))
-    return jax.tree.map(lambda x: jnp.broadcast_to(x, (n_entries, *x.shape)), pair)
+def initial_states(config: Config, seeds: Sequence[int]) -> Any:
+    """Two freshly initialised players per entry, ``[S, 2, ...]``: the pair of key(seed) for
+    an entry of that seed (``seeds [S]``: each entry's seed)."""
+    init = _init_pair(_architecture(config.hvae()))
+    pairs = {s: init(jax.random.key(s)) for s in sorted(set(int(s) for s in seeds))}
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *[pairs[int(s)] for s in seeds])
+
+
+def entry_keys(key: jax.Array, ent: Entries) -> jax.Array:
+    """``[S]`` keys, one per entry: ``key`` folded with the entry's seed, then its stream."""
+    def one(seed: jax.Array, stream: jax.Array) -> jax.Array:
+        return jax.random.fold_in(jax.random.fold_in(key, seed), stream)
+
+    return jax.vmap(one)(jnp.asarray(ent.seeds, jnp.uint32), jnp.asarray(entry_streams(ent)))
 
 
 def _architecture(model: HVAEConfig) -> HVAEConfig:
@@ -371,8 +449,11 @@ def _run_identity(config: Config) -> dict:
     _, per_chunk = chunking(config)
     return {"alphas": list(config.alphas), "model": repr(_architecture(config.hvae())),
             "batch": config.batch, "composition": config.composition,
+            "own_draw": config.own_draw, "warmup_chunks": warmup_chunks(config),
             "chunk": per_chunk, "flip_prob": config.flip_prob, "seed": config.seed,
-            "data_dir": config.data_dir, "baseline": config.baseline}
+            "seeds": config.seeds, "data_dir": config.data_dir, "baseline": config.baseline,
+            # folders of older versions keyed entries by position: refused, not mixed
+            "random_streams": "seed-and-a"}
 
 
 class Trained(NamedTuple):
@@ -403,13 +484,15 @@ def train(
     ent = entries(config, data)
     chunks, per_chunk = chunking(config)
     program = sweep_program(_architecture(config.hvae()), config.batch, per_chunk,
-                            float(config.flip_prob), config.composition)
+                            float(config.flip_prob), config.composition, config.own_draw)
     rows, counts, alpha = jnp.asarray(data.rows), jnp.asarray(ent.counts), jnp.asarray(ent.alpha)
-    schedule = Schedule(*np.float32([config.hvae().lr, config.lr_final, chunks * per_chunk]))
+
+    schedule = Schedule(*np.float32([config.hvae().lr, config.lr_final, chunks * per_chunk,
+                                     warmup_chunks(config) * per_chunk]))
     n = len(ent.alphas)
 
     def chunk(key: jax.Array, states: Any) -> tuple[Any, Any]:
-        return program(jax.random.split(key, n), states, rows, counts, alpha, schedule)
+        return program(entry_keys(key, ent), states, rows, counts, alpha, schedule)
 
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     # folders written before the composition option existed hold "shares" runs
@@ -425,8 +508,9 @@ def train(
             log(f"iteration {record['iteration']}/{chunks * per_chunk}: mean loss p "
                 f"{np.mean(losses['loss_p']):.2f}, q {np.mean(losses['loss_q']):.2f}")
 
-    key = jax.random.fold_in(jax.random.key(config.seed), 1)
-    states, resumed = run_chunks(chunk, initial_states(config, n), key, chunks,
+    # chunk c of an entry: key(TRAIN_KEY) folded with c, then the entry's seed and stream
+    states, resumed = run_chunks(chunk, initial_states(config, ent.seeds),
+                                 jax.random.key(TRAIN_KEY), chunks,
                                  checkpoint_dir=ckpt, on_chunk=on_chunk, progress=progress,
                                  description=f"mnist-split ({n} entries × 2 players)")
     return Trained(states, ent, history, resumed, chunks * per_chunk)
@@ -510,14 +594,15 @@ def evaluate(config: Config, data: SplitData, states: Any) -> Evaluation:
         x = [np.asarray(sampler(jax.random.fold_in(key, b), pair)) for b in blocks]
         return np.concatenate(x, axis=1)[:, : config.eval_samples]
 
-    n_entries = jax.tree.leaves(states)[0].shape[0]
-    key = jax.random.fold_in(jax.random.key(config.seed), 3)
+    ent = entries(config, data)
+    n_entries = len(ent.alphas)
+    keys = entry_keys(jax.random.key(EVAL_KEY), ent)
     fractions = np.zeros((n_entries, PLAYERS, 10))
     fd = np.zeros((3, n_entries, PLAYERS))
     pictures = []
     for s in range(n_entries):
         entry = jax.tree.map(lambda v, s=s: v[s], states)
-        x = sample(jax.random.fold_in(key, s), entry)
+        x = sample(keys[s], entry)
         pictures.append(x[:, : config.picture_samples])
         for p in range(PLAYERS):
             fractions[s, p] = class_fractions(clf, x[p])

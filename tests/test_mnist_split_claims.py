@@ -1,0 +1,181 @@
+"""IV-A's claims over every value of a and seed (report.claims / verdicts / coverage_table) on
+hand-made evaluations, and seeds as entries of the one program (tiny training runs)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from gtgen.experiments import mnist_split
+from gtgen.experiments.mnist_split import experiment as ms
+from gtgen.experiments.mnist_split import report
+
+def fake_results(config: ms.Config, fractions: np.ndarray) -> ms.Results:
+    """Results whose evaluation has the given class fractions ``[S, 2, 10]`` (entries in the
+    order of ``entries``), with distances and pictures that only fill the shapes."""
+    config = mnist_split.validate(config)
+    data = mnist_split.load_data(config)
+    ent = mnist_split.entries(config, data)
+    n = len(ent.alphas)
+    assert fractions.shape == (n, 2, 10)
+    zeros = np.zeros((n, 2))
+    evaluation = ms.Evaluation(fractions, zeros + 1, zeros + 2, zeros + 3,
+                               np.zeros((n, 2, 4, 8, 8)), 0.95)
+    return ms.Results(config, ms.Trained(None, ent, [], 0, config.iterations), evaluation, 1.0)
+
+
+def equilibrium(a: float, p: int) -> np.ndarray:
+    """Class fractions of player p at the equilibrium p = (π_p + (1 − a) π_other) / (2 − a)
+    with equal classes: 1 / (5 (2 − a)) on own digits, (1 − a) / (5 (2 − a)) on the other's."""
+    own = np.isin(np.arange(10), ms.CLASS_SETS[p])
+    return np.where(own, 1.0, 1.0 - a) / (5 * (2 - a))
+
+
+CONFIG = ms.Config(alphas=(0.1, 0.5, 1.0), seed=3, seeds=2, baseline=True)
+
+
+def equilibrium_fractions(config: ms.Config) -> np.ndarray:
+    ent = mnist_split.entries(config, mnist_split.load_data(config))
+    return np.stack([[equilibrium(1.0 if b else a, p) if not b else np.full(10, 0.1)
+                      for p in range(2)] for a, b in zip(ent.alphas, ent.baseline)])
+
+
+def test_entries_are_a_major_with_every_seed_and_a_baseline_per_seed() -> None:
+    ent = mnist_split.entries(CONFIG, mnist_split.load_data(CONFIG))
+    assert ent.alphas.tolist() == [0.1, 0.1, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0]
+    assert ent.seeds.tolist() == [3, 4, 3, 4, 3, 4, 3, 4]
+    assert ent.baseline.tolist() == [False] * 6 + [True] * 2
+    streams = ms.entry_streams(ent)
+    assert streams.tolist()[:6] == [100_000, 100_000, 500_000, 500_000, 10**6, 10**6]
+    assert len({(s, k) for s, k in zip(ent.seeds, streams)}) == len(streams)  # all distinct
+    np.testing.assert_allclose(ent.alpha[2], [[0.5, 0.5], [0.5, 0.5]])
+    np.testing.assert_array_equal(ent.alpha[7], np.eye(2))
+
+
+def test_claims_hold_at_the_equilibrium_for_every_a_and_seed() -> None:
+    results = fake_results(CONFIG, equilibrium_fractions(CONFIG))
+    found = report.claims(results)
+    # a = 0.1 and 0.5 (coverage) and a = 1 (alone), each for seeds 3 and 4
+    assert [(c.alpha, c.seed, c.kind) for c in found] == [
+        (0.1, 3, "coverage"), (0.1, 4, "coverage"), (0.5, 3, "coverage"), (0.5, 4, "coverage"),
+        (1.0, 3, "alone"), (1.0, 4, "alone")]
+    assert all(c.holds for c in found)
+    assert found[2].values == pytest.approx([0.5 / 7.5] * 2)  # (1 − a) / (5 (2 − a)) at a = 0.5
+    assert found[4].values == pytest.approx([0.0, 0.0])
+    verdicts = report.verdicts(found)
+    assert [(v.kind, v.holds, v.checked, v.failed) for v in verdicts] == [
+        ("coverage", True, 4, ()), ("alone", True, 2, ())]
+    assert "a ∈ {0.1, 0.5} × seeds 3, 4" in verdicts[0].text
+
+
+def test_one_missing_digit_for_one_seed_fails_the_verdict_and_names_it() -> None:
+    fractions = equilibrium_fractions(CONFIG)
+    fractions[1, 0] = equilibrium(0.1, 0)  # a = 0.1, seed 4, player 0: drop digit 7
+    fractions[1, 0, 7], fractions[1, 0, 0] = 0.039, fractions[1, 0, 0] + fractions[1, 0, 7] - 0.039
+    fractions[5, 1, :5] += 0.03  # a = 1, seed 4, player 1: 15% of player 0's digits
+    fractions[5, 1, 5:] -= 0.03
+    results = fake_results(CONFIG, fractions)
+    found = report.claims(results)
+    assert [c.holds for c in found] == [True, False, True, True, True, False]
+    coverage, alone = report.verdicts(found)
+    assert not coverage.holds and coverage.failed == ((0.1, 4),)
+    assert "fails 1 of 4" in coverage.text and "a = 0.1 (seed 4)" in coverage.text
+    assert not alone.holds and alone.failed == ((1.0, 4),)
+    table = report.coverage_table(results)
+    assert table[0].split() == ["rarest", "digit,", "p0", "/", "p1", "seed", "3", "seed", "4"]
+    assert "3.9%" in table[1] and table[1].startswith("a = 0.10")
+    assert "[0.0% / 15.0%]" in table[3]  # a = 1: the other player's digits, in brackets
+    text = report.report_text(results)
+    assert "verdict over every value of a and seed" in text and "[NO ] at every a ≤ 0.5" in text
+
+
+def test_the_4_percent_line_is_inclusive_and_the_10_percent_line_strict() -> None:
+    config = ms.Config(alphas=(0.5, 1.0), baseline=False)
+    fractions = np.stack([[equilibrium(0.5, p) for p in range(2)],
+                          [equilibrium(1.0, p) for p in range(2)]])
+    fractions[0, 1] = np.full(10, 0.1)
+    fractions[0, 1, 3], fractions[0, 1, 4] = 0.04, 0.16  # exactly 4%: holds
+    fractions[1, 0, :5], fractions[1, 0, 5:] = 0.18, 0.02  # exactly 10% other: fails
+    found = report.claims(fake_results(config, fractions))
+    assert [c.holds for c in found] == [True, False]
+    assert "seed" not in found[0].text  # one seed: the text does not name it
+
+
+def test_metrics_carry_seeds_claims_and_verdicts(tmp_path) -> None:
+    results = fake_results(CONFIG, equilibrium_fractions(CONFIG))
+    m = report.metrics(results)
+    assert [(r["alpha"], r["seed"], r["player"]) for r in m["runs"]][:4] == [
+        (0.1, 3, 0), (0.1, 3, 1), (0.1, 4, 0), (0.1, 4, 1)]
+    assert [v["holds"] for v in m["verdicts"]] == [True, True]
+    alphas, rarest = report.by_alpha(results, results.evaluation.class_fractions.min(axis=(1, 2)))
+    assert alphas == [0.1, 0.5, 1.0] and rarest.shape == (3, 2)
+    np.testing.assert_allclose(rarest[:, 0], [0.9 / 9.5, 0.5 / 7.5, 0.0])
+
+
+def test_coverage_plot_is_written(tmp_path) -> None:
+    results = fake_results(CONFIG, equilibrium_fractions(CONFIG))
+    out = report.write_outputs(results, tmp_path / "run")
+    for name in ("coverage.png", "frechet.png", "samples.png", "samples/a0.10_seed4_player1.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def leaves(states, index) -> list[np.ndarray]:
+    return [np.asarray(x)[index] for x in jax.tree.leaves(states)]
+
+
+def test_an_entry_trains_alike_whatever_else_the_sweep_holds() -> None:
+    """Seeds are entries of one program, and an entry's random numbers depend only on its seed
+    and its a: (a = 0.3, seed 1) of three seeds at a = 0.3 is (0.3, seed 1) of seed 1 alone over
+    a = 0.1, 0.3, 1. (The smoke run's shapes: one compiled program with test_experiment.)"""
+    smoke = mnist_split.smoke_config(iterations=250, baseline=False)
+    seeds = mnist_split.validate(smoke._replace(alphas=(0.3,), seeds=3))
+    alone = mnist_split.validate(smoke._replace(alphas=(0.1, 0.3, 1.0), seed=1))
+    data = mnist_split.load_data(seeds)
+    a = mnist_split.train(seeds, data, progress=False)
+    b = mnist_split.train(alone, data, progress=False)
+    assert a.entries.seeds.tolist() == [0, 1, 2] and b.entries.seeds.tolist() == [1, 1, 1]
+    for u, v in zip(leaves(a.states, 1), leaves(b.states, 1)):  # (0.3, seed 1) in both
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
+    # other seeds start elsewhere and train elsewhere
+    assert not np.allclose(leaves(a.states, 0)[0], leaves(a.states, 1)[0])
+
+
+def test_seeds_must_be_a_positive_integer() -> None:
+    with pytest.raises(ValueError, match="seeds must be a positive integer"):
+        mnist_split.validate(ms.Config(seeds=0))
+    with pytest.raises(ValueError, match="seed must be non-negative"):
+        mnist_split.validate(ms.Config(seed=-1))
+
+
+def test_the_warm_up_trains_every_player_alone_then_the_exchange_starts() -> None:
+    """Within the compiled program: while fewer than ``warmup`` updates are done, a chunk with
+    the sweep's α trains exactly like a chunk with α = I; afterwards exactly like α itself."""
+    config = mnist_split.validate(mnist_split.smoke_config(alphas=(0.3,), seeds=3, baseline=False))
+    data = mnist_split.load_data(config)
+    ent = mnist_split.entries(config, data)
+    _, per_chunk = mnist_split.chunking(config)
+    program = ms.sweep_program(ms._architecture(config.hvae()), config.batch, per_chunk,
+                               float(config.flip_prob), config.composition, config.own_draw)
+    keys = ms.entry_keys(jax.random.key(5), ent)
+    alpha, alone = np.asarray(ent.alpha), np.tile(np.eye(2, dtype=np.float32), (3, 1, 1))
+    rows, counts = np.asarray(data.rows), np.asarray(ent.counts)
+    lr = config.hvae().lr
+
+    def chunk(states, weights, warmup):
+        schedule = ms.Schedule(*np.float32([lr, 1.0, 2 * per_chunk, warmup]))
+        return program(keys, states, rows, counts, weights, schedule)[0]
+
+    start = ms.initial_states(config, ent.seeds)
+    warm = chunk(start, alpha, per_chunk)
+    for u, v in zip(jax.tree.leaves(warm), jax.tree.leaves(chunk(start, alone, 0))):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    assert int(ms.updates_done(jax.tree.map(lambda x: x[0], warm))) == per_chunk
+    after = chunk(warm, alpha, per_chunk)  # the warm-up is over: α applies
+    for u, v in zip(jax.tree.leaves(after), jax.tree.leaves(chunk(warm, alpha, 0))):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    exchanged = chunk(start, alpha, 0)
+    assert not all(np.array_equal(np.asarray(u), np.asarray(v))
+                   for u, v in zip(jax.tree.leaves(warm), jax.tree.leaves(exchanged)))
+    with pytest.raises(ValueError, match="warmup must be an integer in"):
+        mnist_split.validate(config._replace(warmup=config.iterations))
