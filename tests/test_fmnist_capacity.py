@@ -21,7 +21,7 @@ from gtgen.experiments.fmnist_capacity.experiment import Entry, Trained
 from gtgen.experiments.fmnist_capacity.report import claim, gains
 from gtgen.players.base import Batch
 from gtgen.players.neural import FMNIST_CAPACITIES, JointConfig, joint_player
-from gtgen.players.neural.common import PatchConv
+from gtgen.players.neural.conv import MatmulConv
 from gtgen.players.neural.joint import networks
 
 # --- the player ------------------------------------------------------------------------------
@@ -50,15 +50,20 @@ def test_authors_decoder_and_encoder_sizes():
     assert logits.shape == (2, 10)
 
 
+# every (kernel, stride) of the models' stacks (hvae, joint: VALID; vae: SAME), both directions
 @pytest.mark.parametrize("transpose, k, s, cin, cout, size",
                          [(True, 3, 2, 6, 4, 2), (True, 2, 1, 4, 1, 7), (True, 4, 1, 9, 5, 1),
-                          (False, 3, 2, 4, 8, 5), (False, 2, 1, 1, 3, 8)])
-def test_patch_convolution_equals_flax_outputs_and_gradients(transpose, k, s, cin, cout, size):
-    x = jax.random.normal(jax.random.key(1), (3, size, size, cin))
+                          (True, 3, 1, 3, 2, 4), (False, 3, 2, 4, 8, 5), (False, 2, 1, 1, 3, 8),
+                          (False, 4, 1, 3, 2, 4), (False, 3, 1, 2, 3, 6)])
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+def test_matmul_convolution_equals_flax_outputs_and_gradients(transpose, k, s, cin, cout, size,
+                                                              padding):
+    x = jax.random.normal(jax.random.key(1), (3, size, size + 1, cin))
     ref = (nn.ConvTranspose if transpose else nn.Conv)(cout, (k, k), strides=(s, s),
-                                                       padding="VALID")
+                                                       padding=padding)
     params = ref.init(jax.random.key(0), x)
-    mine = PatchConv(cout, k, s, transpose)
+    params = jax.tree.map(lambda a: jax.random.normal(jax.random.key(2), a.shape), params)
+    mine = MatmulConv(cout, k, s, transpose, padding)
 
     def loss(module, p, x):
         return jnp.sum(jnp.sin(module.apply(p, x)))
@@ -68,6 +73,28 @@ def test_patch_convolution_equals_flax_outputs_and_gradients(transpose, k, s, ci
     g_mine = jax.grad(lambda p, x: loss(mine, p, x), argnums=(0, 1))(params, x)
     for a, b in zip(jax.tree.leaves(g_mine), jax.tree.leaves(g_ref)):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_conv_stacks_have_one_parameter_tree_and_function_under_every_implementation():
+    """The authors' 28×28 decoder and encoder (widths 2): "matmul" and "xla" share the parameter
+    tree (checkpoints, counts) and the function, also vmapped over players (batched kernels);
+    "auto" is "matmul" on a CPU."""
+    from gtgen.players.neural.common import ConvStack, conv_implementation
+    from gtgen.players.neural.hvae import decoder_layers, encoder_layers
+
+    assert conv_implementation("auto") == ("matmul" if jax.default_backend() == "cpu" else "xla")
+    with pytest.raises(ValueError, match="^conv: must be one of"):
+        conv_implementation("cudnn")
+    for layers, transpose, x in ((decoder_layers(2), True, jnp.ones((2, 3, 1, 1, 7))),
+                                 (encoder_layers(2, 5), False, jnp.ones((2, 3, 28, 28, 1)))):
+        stacks = [ConvStack(layers, transpose, impl=impl) for impl in ("xla", "matmul")]
+        keys = jax.random.split(jax.random.key(0), 2)
+        trees = [jax.vmap(m.init)(keys, x) for m in stacks]
+        assert jax.tree.structure(trees[0]) == jax.tree.structure(trees[1])
+        assert [a.shape for a in jax.tree.leaves(trees[0])] == [
+            a.shape for a in jax.tree.leaves(trees[1])]
+        outs = [jax.vmap(m.apply)(trees[0], x) for m in stacks]
+        np.testing.assert_allclose(outs[1], outs[0], atol=1e-5)
 
 
 TINY = JointConfig(z0=2, z1=4, width=1, arch="mlp", lr=3e-3)

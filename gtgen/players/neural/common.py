@@ -19,6 +19,7 @@ import optax
 from jax.scipy.special import ndtri
 
 from gtgen.players.base import Batch, Samples, Variables
+from gtgen.players.neural.conv import MatmulConv
 
 Params = Any  # a flax variables pytree
 State = Any  # a player's whole train state (parameters and optimiser states)
@@ -214,54 +215,23 @@ class MLP(nn.Module):
 
 ConvLayer = tuple[int, int, int]  # (features, kernel size, stride)
 
-# How convolutions are computed: "xla" (lax.conv_general_dilated, what flax.linen.Conv does) or
-# "patches" (explicit patches and one matrix product, with the same parameters and the same
-# outputs and gradients, tested). On the 2-core CPU the two measured alike on the IV-B players
-# (8×8 images, widths 4 and 16: within run-to-run noise), so the default stays XLA's.
-CONV_IMPLEMENTATIONS = ("xla", "patches")
+# How convolutions are computed: "xla" (lax.conv_general_dilated / lax.conv_transpose, what
+# flax.linen.Conv and ConvTranspose do), "matmul" (gtgen.players.neural.conv: im2col / col2im and
+# one matrix product per layer, with the same parameters, outputs and gradients, tested), or
+# "auto": "matmul" where JAX's default backend is a CPU, "xla" elsewhere. On the 2-core CPU,
+# XLA's convolutions of players batched by vmap (grouped convolutions) and its transposed
+# convolutions' kernel gradients take a generic slow path (benchmarks/RESULTS.md); on a GPU XLA's
+# own convolutions (cuDNN) stay in charge.
+CONV_IMPLEMENTATIONS = ("auto", "xla", "matmul")
 
 
-def conv_implementation(requested: str = "xla") -> str:
+def conv_implementation(requested: str = "auto") -> str:
+    """The implementation ``requested`` names ("auto" resolved for JAX's default backend)."""
     if requested not in CONV_IMPLEMENTATIONS:
         raise ValueError(f"conv: must be one of {CONV_IMPLEMENTATIONS}, got {requested!r}")
+    if requested == "auto":
+        return "matmul" if jax.default_backend() == "cpu" else "xla"
     return requested
-
-
-def _transpose_padding(kernel: int, stride: int) -> tuple[int, int]:
-    """The padding of the stride-dilated input that makes a convolution equal to flax's VALID
-    ``ConvTranspose`` (lax.conv_transpose's rule)."""
-    total = kernel + stride - 2 + max(kernel - stride, 0)
-    return kernel - 1, total - (kernel - 1)
-
-
-class PatchConv(nn.Module):
-    """``nn.Conv`` / ``nn.ConvTranspose`` (VALID padding, NHWC, the same ``kernel [k, k, in, out]``
-    and ``bias``) computed as patches times a matrix: one dot product per layer, whose gradients
-    are dot products too."""
-
-    features: int
-    kernel: int
-    stride: int
-    transpose: bool = False
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        k, s, cin = self.kernel, self.stride, x.shape[-1]
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, cin, self.features))
-        bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        numbers = ("NHWC", "HWIO", "NHWC")
-        if self.transpose:
-            pad = _transpose_padding(k, s)
-            patches = jax.lax.conv_general_dilated_patches(
-                x, (k, k), (1, 1), (pad, pad), lhs_dilation=(s, s), dimension_numbers=numbers
-            )
-        else:
-            patches = jax.lax.conv_general_dilated_patches(
-                x, (k, k), (s, s), "VALID", dimension_numbers=numbers
-            )
-        # patch features are ordered (input channel, row, column)
-        weights = jnp.transpose(kernel, (2, 0, 1, 3)).reshape(cin * k * k, self.features)
-        return patches @ weights + bias
 
 
 class ConvStack(nn.Module):
@@ -269,24 +239,24 @@ class ConvStack(nn.Module):
 
     Inputs are NHWC. ``cond`` (optional, ``[batch, c]``) is added to every hidden layer through
     a bias-free linear map, broadcast over the spatial positions. ``impl`` chooses how the
-    convolutions are computed (``conv_implementation``); the parameters are the same either way
-    (``patches`` needs VALID padding).
+    convolutions are computed (``conv_implementation``); the parameters are the same either way.
     """
 
     layers: tuple[ConvLayer, ...]
     transpose: bool = False
     padding: str = "VALID"
-    impl: str = "xla"
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, h: jax.Array, cond: jax.Array | None = None) -> jax.Array:
-        patches = conv_implementation(self.impl) == "patches" and self.padding == "VALID"
+        matmul = conv_implementation(self.impl) == "matmul"
         conv = nn.ConvTranspose if self.transpose else nn.Conv
         prefix = "ConvTranspose" if self.transpose else "Conv"
         last = len(self.layers) - 1
         for i, (features, kernel, stride) in enumerate(self.layers):
-            if patches:
-                h = PatchConv(features, kernel, stride, self.transpose, name=f"{prefix}_{i}")(h)
+            if matmul:
+                h = MatmulConv(features, kernel, stride, self.transpose, self.padding,
+                               name=f"{prefix}_{i}")(h)
             else:
                 h = conv(features, (kernel, kernel), strides=(stride, stride),
                          padding=self.padding, name=f"{prefix}_{i}")(h)
