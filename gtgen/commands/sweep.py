@@ -22,6 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--single-device", action="store_true", help="do not shard over devices")
+    p.add_argument("--watchdog", type=float, default=300.0, metavar="SECONDS",
+                   help="name on stderr any compilation or chunk running longer (default 300)")
+    p.add_argument("--stall-timeout", type=float, metavar="SECONDS",
+                   help="stop (exit status 3, one line) once one compilation or chunk ran this long")
     p.add_argument("--coordinator", help="multi-host: HOST:PORT of process 0")
     p.add_argument("--num-processes", type=int, help="multi-host: number of processes")
     p.add_argument("--process-id", type=int, help="multi-host: this process's rank")
@@ -50,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress and not args.json,
         devices=None if args.single_device else "all",
         plots=not args.no_plots,
+        watchdog=args.watchdog,
+        stall_timeout=args.stall_timeout,
     )
     meta = result.meta
     if args.json:

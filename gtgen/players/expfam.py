@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gtgen import linalg
 from gtgen.players.base import Variable, Variables
 
 # Moments are clamped this far inside the family's domain before converting to natural
@@ -212,26 +213,26 @@ def gaussian_full(dim: int, variable: str = "x") -> ExpFamPlayer:
 
     def natural(mu):
         m, _ = split(mu)
-        precision = jnp.linalg.inv(covariance(mu))
+        precision = linalg.inv(covariance(mu))
         precision = 0.5 * (precision + precision.T)
         return jnp.concatenate([precision @ m, (-0.5 * precision).reshape(-1)])
 
     def mean(eta):
         e1, e2 = eta[:d], eta[d:].reshape(d, d)
-        cov = jnp.linalg.inv(-2.0 * e2)
+        cov = linalg.inv(-2.0 * e2)
         m = cov @ e1
         return jnp.concatenate([m, (cov + jnp.outer(m, m)).reshape(-1)])
 
     def log_normalizer(eta):
         e1, e2 = eta[:d], eta[d:].reshape(d, d)
-        _, logdet = jnp.linalg.slogdet(-2.0 * e2)
+        _, logdet = linalg.slogdet(-2.0 * e2)
         return (
-            -0.25 * e1 @ jnp.linalg.solve(e2, e1) - 0.5 * logdet + 0.5 * d * math.log(2 * math.pi)
+            -0.25 * e1 @ linalg.solve(e2, e1) - 0.5 * logdet + 0.5 * d * math.log(2 * math.pi)
         )
 
     def sample(key, mu, n):
         m, _ = split(mu)
-        chol = jnp.linalg.cholesky(covariance(mu))
+        chol = linalg.cholesky(covariance(mu))
         return m + jax.random.normal(key, (n, d), dtype=mu.dtype) @ chol.T
 
     def to_common(mu):

@@ -29,6 +29,7 @@ from gtgen.sweep.runner import (
     structure_width,
     to_device_list,
 )
+from gtgen.sweep.watchdog import Watchdog
 
 # Compiled programs of earlier sweeps in this process (a rerun or resume compiles nothing).
 _PROGRAM_CACHE: dict[tuple, Any] = {}
@@ -72,6 +73,8 @@ def sweep(
     devices: Any = "all",
     plots: bool = True,
     on_chunk: Callable[[dict[str, Any]], None] | None = None,
+    watchdog: float | None = 300.0,
+    stall_timeout: float | None = None,
     **settings: Any,
 ) -> SweepResult:
     """Solve every point of a grid of games, one compiled program per distinct shape.
@@ -86,9 +89,14 @@ def sweep(
         the default device only.
       plots: write the PNG plots into ``out``.
       on_chunk: called after each chunk with a small dict (group, points, resumed, wall_s).
+      watchdog: while one compilation or chunk runs longer than this many seconds, write a line
+        naming it to stderr (again every as many seconds); None: never (gtgen.sweep.watchdog).
+      stall_timeout: end the process (exit status 3, one line naming the program) once one
+        compilation or chunk has run this many seconds; None (default): wait.
     Raises:
       ValueError: a bad setting, naming the field.
     """
+    dog = Watchdog(watchdog, stall_timeout)
     cfg = _resolve(config, settings)
     xla_options.compiler_options()  # probes the backend once (a compile not of this sweep)
     start = time.perf_counter()
@@ -147,7 +155,8 @@ def sweep(
                         if compiled is None:
                             bar.describe(f"compiling shape {g + 1}/{len(keys)}")
                             tc = time.perf_counter()
-                            compiled = placement.program(batch_fn, names).lower(*args).compile()
+                            with dog.watch(f"compiling {_program_name(g, len(keys), shape)}"):
+                                compiled = placement.program(batch_fn, names).lower(*args).compile()
                             group_compile = time.perf_counter() - tc
                             compile_s += group_compile
                             programs += 1
@@ -159,7 +168,10 @@ def sweep(
                     jax.block_until_ready(args)
                     bar.describe(f"shape {g + 1}/{len(keys)}")
                     tr = time.perf_counter()
-                    fetched = placement.fetch(jax.block_until_ready(compiled(*args)))
+                    what = (f"{_program_name(g, len(keys), shape)}, chunk {mine.index(chunk) + 1}/"
+                            f"{len(mine)} on {placement.description}")
+                    with dog.watch(what):
+                        fetched = placement.fetch(jax.block_until_ready(compiled(*args)))
                     run_s = time.perf_counter() - tr
                     arrays = _chunk_arrays(chunk, fetched, host, run_s)
                     store.save(chunk.digest, arrays)
@@ -221,6 +233,12 @@ def sweep(
         meta["files"].append("sweep.json")
         output.write_json(out_dir / "sweep.json", meta)
     return SweepResult(rows, trace_list, meta, out_dir)
+
+
+def _program_name(g: int, count: int, shape: dict[str, Any]) -> str:
+    """How the watchdog names a group's program: its index and the settings that shape it."""
+    keys = ("family", "dim", "players", "method", "rounds", "samples")
+    return f"shape {g + 1}/{count} ({', '.join(f'{k}={shape[k]}' for k in keys)})"
 
 
 def _outcome(row: dict[str, Any]) -> float:
