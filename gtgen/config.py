@@ -5,6 +5,7 @@ family = "gaussian"            # gaussian, gaussian-full, bernoulli, categorical
 alpha = [[0.6, 0.4], [0.3, 0.7]]
 data = "players.npz"           # arrays player0, player1, ... (relative to this file)
 num_classes = 10               # categorical only; default: largest class seen + 1
+ridge = 1e-3                   # gaussian-full only: adds ridge·I to every covariance
 [solver]
 method = "sampled"             # or "exact", "anderson"
 rounds = 400
@@ -33,7 +34,7 @@ from gtgen.solvers.solve import check_settings, solve
 from gtgen.game import Game
 from gtgen.players.expfam import FAMILIES, family
 
-TOP_KEYS = {"family", "alpha", "data", "num_classes", "solver"}
+TOP_KEYS = {"family", "alpha", "data", "num_classes", "ridge", "solver"}
 SOLVER_KEYS = {
     "method",
     "rounds",
@@ -93,7 +94,9 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
     n = len(raw["alpha"])
     arrays = load_players_npz(raw["data"], base, n)
     size = _family_size(name, arrays, raw.get("num_classes"))
-    player = family(name, size)
+    if "ridge" in raw and name != "gaussian-full":
+        raise ValueError('ridge: only for family = "gaussian-full"')
+    player = family(name, size, raw.get("ridge"))
     game = Game([player] * n, raw["alpha"], arrays)
     settings = _solver_settings(raw.get("solver", {}))
     try:

@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stdout,
         )
         print(f"results in {out}/ (results.csv, results.parquet, sweep.json, plots)")
+    if meta["nonfinite_points"]:
+        print(f"gtgen: warning: sweep: {meta['nonfinite_points']} of {meta['points']} points "
+              "ended with a non-finite distance or loss (NaN rows in results.csv)", file=sys.stderr)
     return 0
 
 

@@ -293,13 +293,23 @@ def _chunk_arrays(chunk, fetched, host, run_s) -> dict[str, np.ndarray]:
         "rounds_to_tol": np.array([rounds_to_tol(t, tol) for t, tol in zip(traces, tols)]),
         "distance": fetched["distance"][:n].astype(np.float64),
         "residual": fetched["residual"][:n].astype(np.float64),
-        "nash_gap_max": fetched["gap_max"][:n].astype(np.float64),
-        "nash_gap_mean": fetched["gap_mean"][:n].astype(np.float64),
+        "nash_gap_max": _kl(fetched["gap_max"][:n]),
+        "nash_gap_mean": _kl(fetched["gap_mean"][:n]),
         "final_loss": fetched["final_loss"][:n].astype(np.float64),
         "wall_s": np.full(n, run_s / n),
         "trace_distance": traces,
         "trace_step": fetched["trace_step"][:n],
     }
+
+
+# float32 KLs (differences of log-normalisers) may come out this far below zero by rounding.
+KL_ROUNDING32 = 1e-4
+
+
+def _kl(values: np.ndarray) -> np.ndarray:
+    """Rounding-level negative KLs become 0; a clearly negative one is invalid, so NaN."""
+    v = values.astype(np.float64)
+    return np.where(v < -KL_ROUNDING32, np.nan, np.maximum(v, 0.0))
 
 
 def _row_values(arrays, j) -> dict[str, Any]:

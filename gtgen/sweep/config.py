@@ -28,6 +28,8 @@ ALPHA_FAMILIES = ("uniform", "dirichlet", "ring", "star", "small-world")
 # Above this many players a point uses the structured (sparse) α and the O(N·m) round of
 # gtgen.sweep.structured: a dense α for 10^5 players would take 40 GB.
 DENSE_MAX = 1024
+# Synthetic poisson rates exp(spread/2 · g) stay below ~1e17 for |g| ≤ 5.
+POISSON_MAX_SPREAD = 16.0
 
 
 def _int(low: int, high: int | None = None) -> Callable[[str, Any], int]:
@@ -85,7 +87,7 @@ SETTINGS: dict[str, tuple[Callable[[str, Any], Any], Any, str]] = {
     "neighbors": (_int(1), 2, "neighbours per player on the ring (ring, small-world)"),
     "rewire": (_float(0.0, 1.0), 0.1, "rewiring probability (small-world)"),
     "data_size": (_int(1, 100_000_000), 100, "private samples per player (synthetic data)"),
-    "spread": (_float(0.0), 2.0, "scale of the players' differences (synthetic data)"),
+    "spread": (_float(0.0, 1e6), 2.0, "scale of the players' differences (synthetic data)"),
     "method": (_choice(METHODS), "sampled", "solver: sampled, exact or anderson"),
     "routing": (_choice(ROUTINGS), "expected", "routing of synthetic samples (sampled method)"),
     "rounds": (_int(1, 10_000_000), 200, "most rounds per solve"),
@@ -157,6 +159,8 @@ def parse_config(raw: dict[str, Any], base: str | Path = ".") -> SweepConfig:
             settings += _expand({**top, **entry}, f"points[{j}].")
     else:
         settings = _expand(top, "")
+    if data_file is None:
+        _check_synthetic(settings)
     points = tuple(Point(i, s) for i, s in enumerate(settings))
     axes = tuple(k for k in GRID_KEYS if len({_hashable(p.settings[k]) for p in points}) > 1)
     return SweepConfig(points, batch, data_file, axes, _jsonable(raw))
@@ -213,6 +217,11 @@ def _check_point(s: dict[str, Any], prefix: str) -> None:
         )
     if s["burn_in"] is not None and s["burn_in"] > s["rounds"]:
         raise ValueError(f"{prefix}burn_in: {s['burn_in']} is more than rounds = {s['rounds']}")
+    if s["family"] == "poisson" and s["spread"] > POISSON_MAX_SPREAD:
+        raise ValueError(
+            f"{prefix}spread: poisson rates are exp(spread/2 · g), g ~ N(0, 1); above "
+            f"{POISSON_MAX_SPREAD:g} the counts overflow, got {s['spread']:g}"
+        )
     if s["family"] == "categorical" and s["dim"] < 2:
         raise ValueError(f"{prefix}dim: a categorical player needs at least 2 classes")
     if s["method"] == "sampled" and s["routing"] == "meanfield" and kind != "uniform":
@@ -232,6 +241,16 @@ def _check_point(s: dict[str, Any], prefix: str) -> None:
             raise ValueError(f"{prefix}method: {where} supports sampled and exact, not anderson")
         if s["method"] == "sampled" and s["routing"] == "sampled":
             raise ValueError(f"{prefix}routing: {where} supports expected and meanfield routing")
+
+
+def _check_synthetic(settings: list[dict[str, Any]]) -> None:
+    """Synthetic data that a family cannot use: a full covariance needs more samples than dims."""
+    for s in settings:
+        if s["family"] == "gaussian-full" and s["data_size"] <= s["dim"]:
+            raise ValueError(
+                f"data_size: {s['data_size']} samples in {s['dim']} dimensions give every "
+                "gaussian-full player a singular covariance (no density); use data_size > dim"
+            )
 
 
 def shape_key(settings: dict[str, Any]) -> tuple:

@@ -124,6 +124,7 @@ class DataFile:
             if not np.all(np.isfinite(x.astype(np.float64))):
                 raise ValueError(f"data_file: player{i} contains NaN or infinite values")
         self.path, self.players, self.event = path, n, event.pop()
+        self.arrays = arrays
         size = max(len(x) for x in arrays)
         self.data = np.zeros((n, size, *self.event), arrays[0].dtype)
         self.weights = np.zeros((n, size))
@@ -150,10 +151,22 @@ class DataFile:
                 )
             if s["family"] == "categorical" and (self.data.min() < 0 or self.data.max() >= s["dim"]):
                 raise ValueError(f"dim: data_file holds classes outside 0 … {s['dim'] - 1}")
+            self._check_support(s["family"], s["dim"])
             s["data_size"] = self.data.shape[1]
             s["spread"] = float("nan")
             points.append(Point(p.index, s))
         return cfg._replace(points=tuple(points))
+
+
+    def _check_support(self, fam: str, dim: int) -> None:
+        """Each player's data suits the family (range, binary values, a regular covariance)."""
+        from gtgen.players.expfam import family
+
+        player = family(fam, dim)
+        for i, x in enumerate(self.arrays):
+            problem = player.check_support(np.asarray(x, np.float64))
+            if problem:
+                raise ValueError(f"data_file: player{i} of {self.path.name}: {problem}")
 
 
 # --- inputs of one chunk -------------------------------------------------------------------
