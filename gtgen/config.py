@@ -23,16 +23,15 @@ Every problem is a ValueError whose message starts with the offending field.
 from __future__ import annotations
 
 import inspect
-import tomllib
-import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from gtgen.solvers.solve import check_settings, solve
+from gtgen import files
 from gtgen.game import Game
 from gtgen.players.expfam import FAMILIES, family
+from gtgen.solvers.solve import check_settings, solve
 
 TOP_KEYS = {"family", "alpha", "data", "num_classes", "ridge", "solver"}
 SOLVER_KEYS = {
@@ -62,13 +61,9 @@ class GameConfig(NamedTuple):
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """A TOML file as a dict; FileNotFoundError naming it when absent (broken TOML raises
-    tomllib.TOMLDecodeError, which the CLI reports as bad config)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config: {path} not found")
-    with path.open("rb") as f:
-        return tomllib.load(f)
+    """A TOML file as a dict, or ValueError naming ``config`` and what is wrong with the file
+    (gtgen.files.read_toml)."""
+    return files.read_toml(path, "config")
 
 
 def load_config(path: str | Path) -> GameConfig:
@@ -108,30 +103,24 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
     return GameConfig(game, settings, name)
 
 
-def load_players_npz(value: Any, base: Path, n_players: int) -> list[np.ndarray]:
+def load_players_npz(value: Any, base: Path, n_players: int, field: str = "data") -> list[np.ndarray]:
     """Arrays player0 … player{N-1} from an .npz file, or ValueError naming what is wrong."""
-    if not isinstance(value, str) or not value:
-        raise ValueError("data: must be the path of an .npz file")
+    if not isinstance(value, (str, Path)) or not str(value):
+        raise ValueError(f"{field}: must be the path of an .npz file")
     path = (base / value).resolve()
-    if not path.is_file():
-        raise ValueError(f"data: file {path} not found")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            files = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"data: cannot read {path} as .npz ({err})") from None
+    files_ = files.load_npz(path, field)
     expected = [f"player{i}" for i in range(n_players)]
-    missing = [k for k in expected if k not in files]
+    missing = [k for k in expected if k not in files_]
     if missing:
         raise ValueError(
-            f"data: {path.name} lacks {', '.join(missing)} (alpha has {n_players} players)"
+            f"{field}: {path.name} lacks {', '.join(missing)} (alpha has {n_players} players)"
         )
-    extra = sorted(set(files) - set(expected))
+    extra = sorted(set(files_) - set(expected))
     if extra:
         raise ValueError(
-            f"data: {path.name} has {', '.join(extra)} but alpha has {n_players} players"
+            f"{field}: {path.name} has {', '.join(extra)} but alpha has {n_players} players"
         )
-    return [files[k] for k in expected]
+    return [files_[k] for k in expected]
 
 
 def _family_size(name: str, arrays: list[np.ndarray], num_classes: Any) -> int:

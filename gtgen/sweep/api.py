@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import platform
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +14,7 @@ import jax
 import numpy as np
 
 from gtgen import xla_options
+from gtgen.files import make_out_dir, read_toml
 from gtgen.sweep import output
 from gtgen.sweep.config import GRID_KEYS, SweepConfig, load_config, parse_config
 from gtgen.sweep.kinds import kind_of, write_plots
@@ -34,6 +37,11 @@ from gtgen.sweep.watchdog import Watchdog
 # Compiled programs of earlier sweeps in this process (a rerun or resume compiles nothing).
 _PROGRAM_CACHE: dict[tuple, Any] = {}
 _PROGRAM_CACHE_SIZE = 32
+
+# What a stored chunk must hold (one entry per point) to be reused on resume.
+STORED_ARRAYS = ("rate", "observed_rate", "rounds_run", "rounds_to_tol", "distance", "residual",
+                 "nash_gap_max", "nash_gap_mean", "final_loss", "wall_s", "trace_distance",
+                 "trace_step")
 
 RESULT_COLUMNS = (
     "rate", "observed_rate", "rounds_run", "rounds_to_tol", "distance", "residual",
@@ -118,8 +126,9 @@ def sweep(
     keys, chunks = plan(cfg, n_dev, data_file.digest if data_file else "synthetic")
     lead = jax.process_index() == 0
     out_dir = None if out is None else Path(out)
+    created = out_dir is not None and lead and not out_dir.exists()
     if out_dir is not None and lead:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_out_dir(out_dir)
     store = ChunkStore(out_dir, writer=lead)
     done = done_mask(store, chunks)
 
@@ -128,6 +137,7 @@ def sweep(
     shapes_meta = []
     bar = _Progress(len(cfg.points), enabled=progress and lead)
     programs = 0
+    damaged = 0
     compile_s = 0.0
     try:
         for g, key in enumerate(keys):
@@ -140,8 +150,15 @@ def sweep(
             compiled, names, group_compile = None, None, 0.0
             for c, chunk in ((i, chunks[i]) for i in range(len(chunks)) if chunks[i].group == g):
                 t0 = time.perf_counter()
+                arrays = None
                 if done[c]:
-                    arrays = store.load(chunk.digest)
+                    arrays = store.load(chunk.digest, len(chunk.points), STORED_ARRAYS)
+                    if arrays is None:
+                        damaged += 1
+                        done[c] = False
+                        print(f"gtgen: warning: sweep: stored chunk {chunk.digest}.npz is damaged; "
+                              "recomputing it", file=sys.stderr)
+                if arrays is not None:
                     resumed = True
                 else:
                     resumed = False
@@ -190,6 +207,10 @@ def sweep(
                 "placement": placement.description,
                 "compile_s": group_compile,
             })
+    except BaseException:
+        if created and not any((out_dir / "chunks").glob("*.npz")):
+            shutil.rmtree(out_dir, ignore_errors=True)  # a failed start leaves nothing behind
+        raise
     finally:
         bar.close()
 
@@ -213,6 +234,7 @@ def sweep(
         "computed_points": int(sum(len(c.points) for c, d in zip(chunks, done) if not d)),
         "resumed_points": int(sum(len(c.points) for c, d in zip(chunks, done) if d)),
         "chunks": len(chunks),
+        "recomputed_damaged_chunks": damaged,
         "axes": list(cfg.axes),
         "devices": n_dev,
         "processes": jax.process_count(),
@@ -260,14 +282,8 @@ def _resolve(config, settings) -> SweepConfig:
     if isinstance(config, (str, Path)):
         if not settings:
             return load_config(config)
-        import tomllib
-
         path = Path(config)
-        if not path.is_file():
-            raise FileNotFoundError(f"config: {path} not found")
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-        return parse_config({**raw, **settings}, base=path.parent)
+        return parse_config({**read_toml(path, "config"), **settings}, base=path.parent)
     if isinstance(config, dict):
         return parse_config({**config, **settings})
     raise TypeError(f"config: expected a TOML path or a mapping, got {type(config).__name__}")

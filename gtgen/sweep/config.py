@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gtgen.exchange import ROUTINGS
+from gtgen.files import read_toml
 from gtgen.solvers.solve import METHODS
 from gtgen.sweep.kinds import FAMILY_NAMES, kind_of
 
@@ -126,11 +126,7 @@ class SweepConfig(NamedTuple):
 def load_config(path: str | Path) -> SweepConfig:
     """Read and validate a sweep TOML file (a relative ``data_file`` is taken from its folder)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config: {path} not found")
-    with path.open("rb") as f:
-        raw = tomllib.load(f)
-    return parse_config(raw, base=path.parent)
+    return parse_config(read_toml(path, "config"), base=path.parent)
 
 
 def parse_config(raw: dict[str, Any], base: str | Path = ".") -> SweepConfig:
@@ -144,6 +140,8 @@ def parse_config(raw: dict[str, Any], base: str | Path = ".") -> SweepConfig:
         if not isinstance(data_file, (str, Path)) or not str(data_file):
             raise ValueError("data_file: must be the path of an .npz file")
         data_file = (Path(base) / data_file).resolve()
+        if data_file.is_dir():
+            raise ValueError(f"data_file: {data_file} is a folder, not an .npz file")
         if not data_file.is_file():
             raise ValueError(f"data_file: file {data_file} not found")
     top = {k: v for k, v in raw.items() if k not in ("batch", "data_file", "points")}

@@ -428,7 +428,8 @@ def train(
     key = jax.random.fold_in(jax.random.key(config.seed), 1)
     states, resumed = run_chunks(chunk, initial_states(config, n), key, chunks,
                                  checkpoint_dir=ckpt, on_chunk=on_chunk, progress=progress,
-                                 description=f"mnist-split ({n} entries × 2 players)")
+                                 description=f"mnist-split ({n} entries × 2 players)",
+                                 per_chunk=per_chunk)
     return Trained(states, ent, history, resumed, chunks * per_chunk)
 
 
