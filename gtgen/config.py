@@ -30,7 +30,7 @@ import numpy as np
 
 from gtgen import files
 from gtgen.game import Game
-from gtgen.players.expfam import FAMILIES, family
+from gtgen.players.expfam import FAMILIES, MAX_CLASSES, family
 from gtgen.solvers.solve import check_settings, solve
 
 TOP_KEYS = {"family", "alpha", "data", "num_classes", "ridge", "solver"}
@@ -124,13 +124,26 @@ def load_players_npz(value: Any, base: Path, n_players: int, field: str = "data"
 
 
 def _family_size(name: str, arrays: list[np.ndarray], num_classes: Any) -> int:
+    for i, a in enumerate(arrays):
+        if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            what = "labels" if name == "categorical" else "values"
+            raise ValueError(f"data: player{i} holds {a.dtype} entries; {what} must be numbers"
+                             + (" (classes 0 … K−1)" if name == "categorical" else ""))
     if name == "categorical":
         if num_classes is not None:
+            if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+                raise ValueError(f"num_classes: must be an integer, got {num_classes!r}")
             return num_classes
-        top = max(
-            (int(np.max(a)) for a in arrays if np.size(a) and np.all(np.isfinite(a))), default=1
-        )
-        return max(top + 1, 2)
+        tops = [(float(np.max(a)), i) for i, a in enumerate(arrays)
+                if np.size(a) and np.all(np.isfinite(a))]
+        top, who = max(tops, default=(1.0, 0))
+        if top + 1 > MAX_CLASSES:
+            raise ValueError(
+                f"data: player{who} holds the label {top:.0f}, so the game would have "
+                f"{top + 1:.0f} classes (limit {MAX_CLASSES}); labels are classes 0 … K−1 — "
+                "fix the stray label or set num_classes"
+            )
+        return max(int(top) + 1, 2)
     if num_classes is not None:
         raise ValueError('num_classes: only for family = "categorical"')
     shapes = {np.shape(a)[1:] for a in arrays}

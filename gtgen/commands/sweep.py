@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress and not args.json,
         devices=None if args.single_device else "all",
         plots=not args.no_plots,
+        announce=lambda line: print(line, file=sys.stderr, flush=True),
         watchdog=args.watchdog,
         stall_timeout=args.stall_timeout,
     )

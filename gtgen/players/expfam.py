@@ -356,6 +356,9 @@ def categorical(num_classes: int, variable: str = "x") -> ExpFamPlayer:
     k = _positive_int(num_classes, "num_classes")
     if k < 2:
         raise ValueError(f"num_classes: a categorical needs at least 2 classes, got {k}")
+    if k > MAX_CLASSES:
+        raise ValueError(f"num_classes: {k} classes is more than gtgen's limit of {MAX_CLASSES} "
+                         "(each player holds a probability per class per sample)")
 
     def check(data: np.ndarray) -> str | None:
         if not np.all(np.equal(np.mod(data, 1), 0)) or data.min() < 0 or data.max() >= k:
@@ -462,6 +465,9 @@ def has_closed_form(receiver: ExpFamPlayer, sender: ExpFamPlayer) -> bool:
         and sender.to_common is not None
     )
 
+
+# Most classes of a categorical player (its statistics are one-hot vectors of this length).
+MAX_CLASSES = 10_000
 
 # A sample covariance whose smallest eigenvalue is below this fraction of its largest is singular.
 SINGULAR_RTOL = 1e-10

@@ -15,7 +15,7 @@ import numpy as np
 
 from gtgen import xla_options
 from gtgen.files import make_out_dir, read_toml
-from gtgen.sweep import output
+from gtgen.sweep import budget, output
 from gtgen.sweep.config import GRID_KEYS, SweepConfig, load_config, parse_config
 from gtgen.sweep.kinds import kind_of, write_plots
 from gtgen.sweep.runner import (
@@ -81,6 +81,7 @@ def sweep(
     devices: Any = "all",
     plots: bool = True,
     on_chunk: Callable[[dict[str, Any]], None] | None = None,
+    announce: Callable[[str], None] | None = None,
     watchdog: float | None = 300.0,
     stall_timeout: float | None = None,
     **settings: Any,
@@ -97,6 +98,8 @@ def sweep(
         the default device only.
       plots: write the PNG plots into ``out``.
       on_chunk: called after each chunk with a small dict (group, points, resumed, wall_s).
+      announce: called once before the work starts with a line stating the sweep's size and
+        memory estimate (gtgen.sweep.budget); a sweep that cannot fit is refused before that.
       watchdog: while one compilation or chunk runs longer than this many seconds, write a line
         naming it to stderr (again every as many seconds); None: never (gtgen.sweep.watchdog).
       stall_timeout: end the process (exit status 3, one line naming the program) once one
@@ -119,6 +122,10 @@ def sweep(
         cfg = data_file.check(cfg)
     for p in cfg.points:
         kind_of(p.settings["family"])
+    cost = budget.estimate(cfg)
+    budget.check_fits(cost)
+    if announce is not None:
+        announce(budget.describe(cost))
     device_list = to_device_list(devices)
     if jax.process_count() > 1 and device_list is None:
         device_list = list(jax.devices())
@@ -234,6 +241,7 @@ def sweep(
         "computed_points": int(sum(len(c.points) for c, d in zip(chunks, done) if not d)),
         "resumed_points": int(sum(len(c.points) for c, d in zip(chunks, done) if d)),
         "chunks": len(chunks),
+        "memory_estimate": cost,
         "recomputed_damaged_chunks": damaged,
         "axes": list(cfg.axes),
         "devices": n_dev,

@@ -28,6 +28,9 @@ ALPHA_FAMILIES = ("uniform", "dirichlet", "ring", "star", "small-world")
 # Above this many players a point uses the structured (sparse) α and the O(N·m) round of
 # gtgen.sweep.structured: a dense α for 10^5 players would take 40 GB.
 DENSE_MAX = 1024
+# Most points of one sweep: each keeps a result row and a distance trace in memory.
+MAX_POINTS = 1_000_000
+
 # Synthetic poisson rates exp(spread/2 · g) stay below ~1e17 for |g| ≤ 5.
 POISSON_MAX_SPREAD = 16.0
 
@@ -154,8 +157,11 @@ def parse_config(raw: dict[str, Any], base: str | Path = ".") -> SweepConfig:
             if not isinstance(entry, dict):
                 raise ValueError(f"points[{j}]: must be a table of settings")  # noqa: TRY004 - bad settings are ValueErrors
             _reject_unknown(entry, f"points[{j}].", allow_other=False)
+        _check_size([({**top, **e}, f"points[{j}].") for j, e in enumerate(entries)])
+        for j, entry in enumerate(entries):
             settings += _expand({**top, **entry}, f"points[{j}].")
     else:
+        _check_size([(top, "")])
         settings = _expand(top, "")
     if data_file is None:
         _check_synthetic(settings)
@@ -174,6 +180,37 @@ def _reject_unknown(raw: dict[str, Any], prefix: str, allow_other: bool = True) 
             )
 
 
+def grid_size(values: dict[str, Any]) -> tuple[int, str]:
+    """Points of one table's grid and its longest axis, counted without expanding it."""
+    size, longest, top = 1, "seeds", 0
+    for key in GRID_KEYS:
+        name = "seeds" if key == "seed" else key
+        given = values.get(name)
+        if key == "seed" and isinstance(given, int) and not isinstance(given, bool):
+            n = max(given, 1)
+        elif isinstance(given, list):
+            n = max(len(given), 1)
+        else:
+            n = 1
+        size *= n
+        if n > top:
+            longest, top = name, n
+    return size, longest
+
+
+def _check_size(tables: list[tuple[dict[str, Any], str]]) -> None:
+    total = 0
+    for values, prefix in tables:
+        size, longest = grid_size(values)
+        total += size
+        if total > MAX_POINTS:
+            raise ValueError(
+                f"{prefix}{longest}: the sweep would have {total:,} points or more, above the "
+                f"limit of {MAX_POINTS:,} per sweep; split it into several sweeps (each resumes "
+                "on its own)"
+            )
+
+
 def _expand(values: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     """The grid of one table: validated values per axis, then every combination, then checks."""
     axes: dict[str, list[Any]] = {}
@@ -182,7 +219,7 @@ def _expand(values: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
         validate, default, _ = SETTINGS[key]
         given = values.get(name, default if key != "seed" else 1)
         if key == "seed" and not isinstance(given, list):
-            count = _int(1, 10_000_000)(prefix + name, given)
+            count = _int(1, MAX_POINTS)(prefix + name, given)
             axes[key] = list(range(count))
             continue
         if isinstance(given, list):
