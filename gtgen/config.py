@@ -5,6 +5,7 @@ family = "gaussian"            # gaussian, gaussian-full, bernoulli, categorical
 alpha = [[0.6, 0.4], [0.3, 0.7]]
 data = "players.npz"           # arrays player0, player1, ... (relative to this file)
 num_classes = 10               # categorical only; default: largest class seen + 1
+ridge = 1e-3                   # gaussian-full only: adds ridge·I to every covariance
 [solver]
 method = "sampled"             # or "exact", "anderson"
 rounds = 400
@@ -23,18 +24,17 @@ Every problem is a ValueError whose message starts with the offending field.
 from __future__ import annotations
 
 import inspect
-import tomllib
-import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from gtgen import files
 from gtgen.game import Game
-from gtgen.players.expfam import FAMILIES, family
+from gtgen.players.expfam import FAMILIES, MAX_CLASSES, family
 from gtgen.solvers.solve import check_settings, solve
 
-TOP_KEYS = {"family", "alpha", "data", "num_classes", "solver"}
+TOP_KEYS = {"family", "alpha", "data", "num_classes", "ridge", "solver"}
 SOLVER_KEYS = {
     "method",
     "rounds",
@@ -63,13 +63,9 @@ class GameConfig(NamedTuple):
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """A TOML file as a dict; FileNotFoundError naming it when absent (broken TOML raises
-    tomllib.TOMLDecodeError, which the CLI reports as bad config)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config: {path} not found")
-    with path.open("rb") as f:
-        return tomllib.load(f)
+    """A TOML file as a dict, or ValueError naming ``config`` and what is wrong with the file
+    (gtgen.files.read_toml)."""
+    return files.read_toml(path, "config")
 
 
 def load_config(path: str | Path) -> GameConfig:
@@ -95,7 +91,9 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
     n = len(raw["alpha"])
     arrays = load_players_npz(raw["data"], base, n)
     size = _family_size(name, arrays, raw.get("num_classes"))
-    player = family(name, size)
+    if "ridge" in raw and name != "gaussian-full":
+        raise ValueError('ridge: only for family = "gaussian-full"')
+    player = family(name, size, raw.get("ridge"))
     game = Game([player] * n, raw["alpha"], arrays)
     settings = _solver_settings(raw.get("solver", {}))
     try:
@@ -107,40 +105,47 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
     return GameConfig(game, settings, name)
 
 
-def load_players_npz(value: Any, base: Path, n_players: int) -> list[np.ndarray]:
+def load_players_npz(value: Any, base: Path, n_players: int, field: str = "data") -> list[np.ndarray]:
     """Arrays player0 … player{N-1} from an .npz file, or ValueError naming what is wrong."""
-    if not isinstance(value, str) or not value:
-        raise ValueError("data: must be the path of an .npz file")
+    if not isinstance(value, (str, Path)) or not str(value):
+        raise ValueError(f"{field}: must be the path of an .npz file")
     path = (base / value).resolve()
-    if not path.is_file():
-        raise ValueError(f"data: file {path} not found")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            files = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"data: cannot read {path} as .npz ({err})") from None
+    files_ = files.load_npz(path, field)
     expected = [f"player{i}" for i in range(n_players)]
-    missing = [k for k in expected if k not in files]
+    missing = [k for k in expected if k not in files_]
     if missing:
         raise ValueError(
-            f"data: {path.name} lacks {', '.join(missing)} (alpha has {n_players} players)"
+            f"{field}: {path.name} lacks {', '.join(missing)} (alpha has {n_players} players)"
         )
-    extra = sorted(set(files) - set(expected))
+    extra = sorted(set(files_) - set(expected))
     if extra:
         raise ValueError(
-            f"data: {path.name} has {', '.join(extra)} but alpha has {n_players} players"
+            f"{field}: {path.name} has {', '.join(extra)} but alpha has {n_players} players"
         )
-    return [files[k] for k in expected]
+    return [files_[k] for k in expected]
 
 
 def _family_size(name: str, arrays: list[np.ndarray], num_classes: Any) -> int:
+    for i, a in enumerate(arrays):
+        if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            what = "labels" if name == "categorical" else "values"
+            raise ValueError(f"data: player{i} holds {a.dtype} entries; {what} must be numbers"
+                             + (" (classes 0 … K−1)" if name == "categorical" else ""))
     if name == "categorical":
         if num_classes is not None:
+            if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+                raise ValueError(f"num_classes: must be an integer, got {num_classes!r}")
             return num_classes
-        top = max(
-            (int(np.max(a)) for a in arrays if np.size(a) and np.all(np.isfinite(a))), default=1
-        )
-        return max(top + 1, 2)
+        tops = [(float(np.max(a)), i) for i, a in enumerate(arrays)
+                if np.size(a) and np.all(np.isfinite(a))]
+        top, who = max(tops, default=(1.0, 0))
+        if top + 1 > MAX_CLASSES:
+            raise ValueError(
+                f"data: player{who} holds the label {top:.0f}, so the game would have "
+                f"{top + 1:.0f} classes (limit {MAX_CLASSES}); labels are classes 0 … K−1 — "
+                "fix the stray label or set num_classes"
+            )
+        return max(int(top) + 1, 2)
     if num_classes is not None:
         raise ValueError('num_classes: only for family = "categorical"')
     shapes = {np.shape(a)[1:] for a in arrays}

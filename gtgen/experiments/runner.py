@@ -16,6 +16,7 @@ leaves half of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -27,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+
+from gtgen.files import check_out_dir, make_out_dir
 
 
 class Diverged(ValueError):
@@ -74,15 +77,36 @@ def run_chunks(
     on_chunk: Callable[[int, Any, Any], None] | None = None,
     progress: bool = True,
     description: str = "training",
+    per_chunk: int | None = None,
 ) -> tuple[Any, int]:
     """Run ``chunks`` chunks from ``state`` (or from the newest checkpoint), returning
     ``(state, chunks_done_before_this_call)``. ``on_chunk(c, state, metrics)`` is called after
-    each good chunk c (0-based), e.g. to log metrics."""
+    each good chunk c (0-based), e.g. to log metrics.
+
+    A checkpoint folder holding more chunks than ``chunks`` is refused (its state is not the
+    one of the run asked for); ``per_chunk`` (iterations per chunk) only phrases that message.
+    A start that fails before its first checkpoint leaves no folder behind.
+    """
     ckpt = Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
     start = 0
+    fresh = ckpt is not None and ckpt.latest_step() is None
     if ckpt is not None and ckpt.latest_step() is not None:
         start = ckpt.latest_step()
-        state = ckpt.restore(start, state)
+        if start > chunks:
+            ckpt.close()
+            unit = (f"{start * per_chunk} iterations, more than the {chunks * per_chunk} asked for"
+                    if per_chunk else f"{start} chunks, more than the {chunks} asked for")
+            raise ValueError(f"checkpoint_dir: {ckpt.directory} holds a run of {unit}, so it "
+                             "cannot be resumed as this run; ask for at least as many, or use "
+                             "another folder")
+        try:
+            state = ckpt.restore(start, state)
+        except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is a damaged folder
+            ckpt.close()
+            raise ValueError(f"checkpoint_dir: the checkpoint of step {start} in "
+                             f"{ckpt.directory} cannot be read ({type(err).__name__}); delete "
+                             "that step's folder to resume from the one before, or use another "
+                             "folder") from None
     resumed_from = start
     bar = _progress(progress, description, chunks, start)
     try:
@@ -100,12 +124,33 @@ def run_chunks(
                 on_chunk(c, state, metrics)
             if bar is not None:
                 bar[0].update(bar[1], advance=1)
+    except BaseException:
+        if fresh and ckpt.latest_step() is None:
+            ckpt.close()
+            remove_failed_start(ckpt.directory)
+        raise
     finally:
         if bar is not None:
             bar[0].stop()
         if ckpt is not None:
             ckpt.close()
     return state, resumed_from
+
+
+def remove_failed_start(checkpoint_dir: str | Path) -> None:
+    """Remove a checkpoint folder that holds no checkpoint (only what a start wrote: run.json,
+    history.jsonl, orbax's empty layout), and its parent if that is then empty."""
+    folder = Path(checkpoint_dir)
+    if not folder.is_dir():
+        return
+    ckpt = Checkpoints(folder)
+    has_steps = ckpt.latest_step() is not None
+    ckpt.close()
+    if has_steps:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()  # only if empty
 
 
 def _progress(enabled: bool, description: str, total: int, done: int):
@@ -124,21 +169,12 @@ def host(tree: Any) -> Any:
     return jax.tree.map(np.asarray, tree)
 
 
-def check_out_dir(out: str | Path) -> Path:
-    """``out`` as a Path, or ValueError if it exists and is not a folder (checked before a run,
-    so that a long computation does not end in an unwritable destination)."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a folder")
-    return out
-
-
 def write_folder_atomically(out: str | Path, fill: Callable[[Path], object]) -> Path:
     """Let ``fill(tmp)`` write into a temporary folder beside ``out``, then move everything
     into ``out``: a failure never leaves half-written output. Entries of ``out`` with other
     names (e.g. checkpoints) are kept."""
     out = check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_out_dir(out.parent)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as tmp:
         tmp = Path(tmp)
         fill(tmp)
@@ -162,8 +198,18 @@ def open_checkpoints(
     """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     stamp = checkpoint_dir / "run.json"
-    if stamp.exists():
-        saved = {**(defaults or {}), **json.loads(stamp.read_text())}
+    ckpt = Checkpoints(checkpoint_dir)
+    started = ckpt.latest_step() is not None
+    ckpt.close()
+    if stamp.exists() and started:  # a run.json without checkpoints is a start that failed
+        try:
+            saved = json.loads(stamp.read_text())
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError(f"checkpoint_dir: {stamp} is not valid JSON (a damaged folder); "
+                             "restore it or use another folder") from None
+        if not isinstance(saved, dict):
+            raise ValueError(f"checkpoint_dir: {stamp} does not hold a run's settings")
+        saved = {**(defaults or {}), **saved}
         diff = sorted(k for k in identity if saved.get(k) != identity[k])
         if diff:
             raise ValueError(f"checkpoint_dir: {checkpoint_dir} holds a run with different "
@@ -174,8 +220,17 @@ def open_checkpoints(
     done = ckpt.latest_step() or 0
     ckpt.close()
     path = checkpoint_dir / "history.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    history = [h for h in map(json.loads, filter(str.strip, lines)) if h["chunk"] < done]
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    history = []
+    for line in filter(str.strip, lines):
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut short by an interruption
+            continue
+        if isinstance(record, dict) and isinstance(record.get("chunk"), int) and (
+            record["chunk"] < done
+        ):
+            history.append(record)
     path.write_text("".join(json.dumps(h) + "\n" for h in history))
     return history
 

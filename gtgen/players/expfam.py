@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gtgen import linalg
 from gtgen.players import statistic_laws as laws
 from gtgen.players.base import Variable, Variables
 
@@ -102,10 +103,14 @@ class ExpFamPlayer(NamedTuple):
         return jnp.dot(eta, self.stats(x)) - self.log_normalizer(eta) + self.log_base_measure(x)
 
     def kl(self, mu_p: jax.Array, mu_q: jax.Array) -> jax.Array:
-        """KL(p ‖ q), the Bregman divergence of A: <η_p − η_q, μ_p> − A(η_p) + A(η_q)."""
+        """KL(p ‖ q), the Bregman divergence of A: <η_p − η_q, ∇A(η_p)> − A(η_p) + A(η_q).
+
+        ∇A(η_p) is the mean of the density p actually is (``mean(natural(μ_p))``): μ_p itself
+        where the family's clamps and a gaussian-full ridge leave it unchanged."""
         eta_p, eta_q = self.natural(mu_p), self.natural(mu_q)
         return (
-            jnp.dot(eta_p - eta_q, mu_p) - self.log_normalizer(eta_p) + self.log_normalizer(eta_q)
+            jnp.dot(eta_p - eta_q, self.mean(eta_p)) - self.log_normalizer(eta_p)
+            + self.log_normalizer(eta_q)
         )
 
     def entropy(self, mu: jax.Array) -> jax.Array:
@@ -124,6 +129,19 @@ def _n_samples(sample_each: Callable[[jax.Array, jax.Array], jax.Array]):
 
 
 def _no_support_check(data: np.ndarray) -> str | None:
+    return None
+
+
+# Players compute in float32: a value whose square (a Gaussian's statistic x²) comes near
+# float32's largest number (3.4e38) overflows to inf and every result turns NaN.
+REAL_LIMIT = 1e18
+
+
+def _real_support(data: np.ndarray) -> str | None:
+    top = float(np.max(np.abs(data))) if data.size else 0.0
+    if top > REAL_LIMIT:
+        return (f"values reach {top:.3g}, whose square overflows float32 (players compute in "
+                f"float32); rescale this data to magnitudes below {REAL_LIMIT:.0e}")
     return None
 
 
@@ -194,7 +212,7 @@ def gaussian(dim: int, variable: str = "x") -> ExpFamPlayer:
         mean=mean,
         log_normalizer=log_normalizer,
         log_base_measure=lambda x: jnp.zeros((), x.dtype),
-        check_support=_no_support_check,
+        check_support=_real_support,
         to_common=to_common,
         from_common=from_common,
         sample_each=sample_each,
@@ -207,10 +225,34 @@ def gaussian(dim: int, variable: str = "x") -> ExpFamPlayer:
 
 
 @functools.cache
-def gaussian_full(dim: int, variable: str = "x") -> ExpFamPlayer:
-    """Full-covariance Gaussian on R^dim. T(x) = (x, vec(x xᵀ)), K = dim + dim²."""
+def gaussian_full(dim: int, variable: str = "x", ridge: float = 0.0) -> ExpFamPlayer:
+    """Full-covariance Gaussian on R^dim. T(x) = (x, vec(x xᵀ)), K = dim + dim².
+
+    ``ridge`` (≥ 0) is added to the diagonal of every covariance the player forms (its density,
+    samples, KL): the remedy for data whose sample covariance is singular (fewer samples than
+    dimensions, or samples on a subspace), which the player refuses without it. The mean
+    parameters, and so the best response and the equilibrium, are unchanged.
+    """
     d = _positive_int(dim, "dim")
+    ridge = _ridge(ridge)
     eye = np.eye(d, dtype=np.float32)
+    shift = max(ridge, _EPS)
+
+    def check_support(data: np.ndarray) -> str | None:
+        problem = _real_support(data)
+        if problem or ridge > 0:
+            return problem
+        n = len(data)
+        cov = np.cov(np.asarray(data, np.float64), rowvar=False, bias=True).reshape(d, d)
+        eig = np.linalg.eigvalsh(cov) if n > d else np.zeros(1)
+        if n <= d or eig[0] <= SINGULAR_RTOL * max(eig[-1], np.finfo(np.float64).tiny):
+            why = (f"{n} samples in {d} dimensions" if n <= d
+                   else "samples that lie on a subspace")
+            return (f"{why}: its sample covariance is singular, so a full-covariance Gaussian "
+                    f"has no density there; give it more than {d} samples spanning R^{d}, or set "
+                    "a ridge (gaussian_full(dim, ridge=1e-3); TOML: ridge = 1e-3), which adds "
+                    "ridge·I to every covariance")
+        return None
 
     def split(mu):
         m = mu[:d]
@@ -220,30 +262,30 @@ def gaussian_full(dim: int, variable: str = "x") -> ExpFamPlayer:
 
     def covariance(mu):
         m, second = split(mu)
-        return second - jnp.outer(m, m) + _EPS * eye
+        return second - jnp.outer(m, m) + shift * eye
 
     def natural(mu):
         m, _ = split(mu)
-        precision = jnp.linalg.inv(covariance(mu))
+        precision = linalg.inv(covariance(mu))
         precision = 0.5 * (precision + precision.T)
         return jnp.concatenate([precision @ m, (-0.5 * precision).reshape(-1)])
 
     def mean(eta):
         e1, e2 = eta[:d], eta[d:].reshape(d, d)
-        cov = jnp.linalg.inv(-2.0 * e2)
+        cov = linalg.inv(-2.0 * e2)
         m = cov @ e1
         return jnp.concatenate([m, (cov + jnp.outer(m, m)).reshape(-1)])
 
     def log_normalizer(eta):
         e1, e2 = eta[:d], eta[d:].reshape(d, d)
-        _, logdet = jnp.linalg.slogdet(-2.0 * e2)
+        _, logdet = linalg.slogdet(-2.0 * e2)
         return (
-            -0.25 * e1 @ jnp.linalg.solve(e2, e1) - 0.5 * logdet + 0.5 * d * math.log(2 * math.pi)
+            -0.25 * e1 @ linalg.solve(e2, e1) - 0.5 * logdet + 0.5 * d * math.log(2 * math.pi)
         )
 
     def sample(key, mu, n):
         m, _ = split(mu)
-        chol = jnp.linalg.cholesky(covariance(mu))
+        chol = linalg.cholesky(covariance(mu))
         return m + jax.random.normal(key, (n, d), dtype=mu.dtype) @ chol.T
 
     def to_common(mu):
@@ -253,10 +295,10 @@ def gaussian_full(dim: int, variable: str = "x") -> ExpFamPlayer:
         m, second = common
         return jnp.concatenate([m, second.reshape(-1)])
 
-    common_law = laws.gaussian_common(d, lambda mu: jnp.linalg.cholesky(covariance(mu)))
+    common_law = laws.gaussian_common(d, lambda mu: linalg.cholesky(covariance(mu)))
 
     return ExpFamPlayer(
-        name=_named(f"gaussian-full(dim={d})", variable),
+        name=_named(f"gaussian-full(dim={d}{f', ridge={ridge:g}' if ridge else ''})", variable),
         variable=_variable_name(variable),
         value=Variable("real", (d,)),
         event_shape=(d,),
@@ -269,7 +311,7 @@ def gaussian_full(dim: int, variable: str = "x") -> ExpFamPlayer:
         mean=mean,
         log_normalizer=log_normalizer,
         log_base_measure=lambda x: jnp.zeros((), x.dtype),
-        check_support=_no_support_check,
+        check_support=check_support,
         to_common=to_common,
         from_common=from_common,
         stats_law=laws.from_common_law(common_law, from_common),
@@ -331,6 +373,9 @@ def categorical(num_classes: int, variable: str = "x") -> ExpFamPlayer:
     k = _positive_int(num_classes, "num_classes")
     if k < 2:
         raise ValueError(f"num_classes: a categorical needs at least 2 classes, got {k}")
+    if k > MAX_CLASSES:
+        raise ValueError(f"num_classes: {k} classes is more than gtgen's limit of {MAX_CLASSES} "
+                         "(each player holds a probability per class per sample)")
 
     def check(data: np.ndarray) -> str | None:
         if not np.all(np.equal(np.mod(data, 1), 0)) or data.min() < 0 or data.max() >= k:
@@ -406,11 +451,17 @@ FAMILIES: dict[str, Callable[[int], ExpFamPlayer]] = {
 }
 
 
-def family(name: str, size: int) -> ExpFamPlayer:
-    """A player by family name (as in config files) and dimension (classes for categorical)."""
+def family(name: str, size: int, ridge: float | None = None) -> ExpFamPlayer:
+    """A player by family name (as in config files) and dimension (classes for categorical);
+    ``ridge`` is gaussian-full's (see gaussian_full)."""
     if not isinstance(name, str) or name not in FAMILIES:
         raise ValueError(f"family: unknown family {name!r}; choose one of {', '.join(FAMILIES)}")
-    return FAMILIES[name](size)
+    if ridge is None:
+        return FAMILIES[name](size)
+    if name != "gaussian-full":
+        raise ValueError('ridge: only for family = "gaussian-full"')
+    ridge = _ridge(ridge)
+    return gaussian_full(size) if ridge == 0 else gaussian_full(size, "x", ridge)
 
 
 def cross_moments(receiver: ExpFamPlayer, sender: ExpFamPlayer, mu_sender: jax.Array) -> jax.Array:
@@ -432,6 +483,21 @@ def has_closed_form(receiver: ExpFamPlayer, sender: ExpFamPlayer) -> bool:
         and receiver.to_common is not None
         and sender.to_common is not None
     )
+
+
+# Most classes of a categorical player (its statistics are one-hot vectors of this length).
+MAX_CLASSES = 10_000
+
+# A sample covariance whose smallest eigenvalue is below this fraction of its largest is singular.
+SINGULAR_RTOL = 1e-10
+
+
+def _ridge(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"ridge: must be a number ≥ 0, got {value!r}")  # noqa: TRY004 - bad settings are ValueErrors
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"ridge: must be a finite number ≥ 0, got {value!r}")
+    return float(value)
 
 
 def _positive_int(value: Any, field: str) -> int:

@@ -13,6 +13,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gtgen import linalg
+
 
 class AndersonState(NamedTuple):
     dx: jax.Array  # [memory, n] past iterate differences
@@ -44,7 +46,7 @@ def anderson_step(
     gram = dfm @ dfm.T
     ridge = 1e-10 * (jnp.trace(gram) + 1e-30)
     gram = gram + jnp.diag(jnp.where(filled, ridge, 1.0))
-    gamma = jnp.linalg.solve(gram, dfm @ f)
+    gamma = linalg.solve(gram, dfm @ f)
     gamma = jnp.where(filled, gamma, 0.0)
     plain = x + mixing * f
     accelerated = plain - (dxm + mixing * dfm).T @ gamma

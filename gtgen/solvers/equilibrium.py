@@ -227,6 +227,24 @@ def predicted_rounds(rate: float, initial_error: float, tol: float) -> int:
     return math.ceil(math.log(tol / initial_error) / math.log(rate))
 
 
+# A KL computed as a difference of log-normalisers may come out this far below zero by rounding.
+KL_ROUNDING = 1e-6
+
+
+def _nonnegative_kl(values: np.ndarray, game: Game, group) -> np.ndarray:
+    """KLs with rounding-level negatives set to 0; a clearly negative one is an error."""
+    values = np.asarray(values, np.float64)
+    bad = np.flatnonzero(~np.isfinite(values) | (values < -KL_ROUNDING))
+    if bad.size:
+        i = group.members[int(bad[0])]
+        raise ValueError(
+            f"nash_gap: player {i}'s KL(p_BR ‖ p_i) is {values[bad[0]]:.3g}, not a valid "
+            "divergence: its distributions are degenerate (a singular covariance?); for "
+            "gaussian-full set a ridge"
+        )
+    return np.maximum(values, 0.0)
+
+
 def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:
     """Residual, distance to the closed form, Nash gap and rate for a solver's answer.
 
@@ -238,6 +256,12 @@ def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:
         p.shape != (len(g.members), g.player.num_stats) for p, g in zip(params, game.groups)
     ):
         raise ValueError("solution: parameters do not match the game's players")
+    for i, p in enumerate(game.per_player(params)):
+        if not np.all(np.isfinite(p)):
+            raise ValueError(
+                f"solution: player {i}'s parameters are not finite (NaN or inf): the run "
+                "diverged; check the data's scale, damping and, for gaussian-full, the ridge"
+            )
     star = game_equilibrium(game)
     rate = spectral_radius(game.alpha)
     with jax.enable_x64(True):  # the Nash gap is a difference of log-normalisers: keep digits
@@ -248,6 +272,7 @@ def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:
             for g, b, p in zip(game.groups, best, params)
         ]
         best = [np.asarray(b) for b in best]
+    gaps = [_nonnegative_kl(v, game, g) for v, g in zip(gaps, game.groups)]
     return Report(
         residual=max(float(np.max(np.abs(p - b))) for p, b in zip(params, best)),
         distance=max(float(np.max(np.abs(np.asarray(p) - s))) for p, s in zip(params, star)),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import platform
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +14,8 @@ import jax
 import numpy as np
 
 from gtgen import xla_options
-from gtgen.sweep import output
+from gtgen.files import make_out_dir, read_toml
+from gtgen.sweep import budget, output
 from gtgen.sweep.config import GRID_KEYS, SweepConfig, load_config, parse_config
 from gtgen.sweep.kinds import kind_of, write_plots
 from gtgen.sweep.runner import (
@@ -29,10 +32,16 @@ from gtgen.sweep.runner import (
     structure_width,
     to_device_list,
 )
+from gtgen.sweep.watchdog import Watchdog
 
 # Compiled programs of earlier sweeps in this process (a rerun or resume compiles nothing).
 _PROGRAM_CACHE: dict[tuple, Any] = {}
 _PROGRAM_CACHE_SIZE = 32
+
+# What a stored chunk must hold (one entry per point) to be reused on resume.
+STORED_ARRAYS = ("rate", "observed_rate", "rounds_run", "rounds_to_tol", "distance", "residual",
+                 "nash_gap_max", "nash_gap_mean", "final_loss", "wall_s", "trace_distance",
+                 "trace_step")
 
 RESULT_COLUMNS = (
     "rate", "observed_rate", "rounds_run", "rounds_to_tol", "distance", "residual",
@@ -72,6 +81,9 @@ def sweep(
     devices: Any = "all",
     plots: bool = True,
     on_chunk: Callable[[dict[str, Any]], None] | None = None,
+    announce: Callable[[str], None] | None = None,
+    watchdog: float | None = 300.0,
+    stall_timeout: float | None = None,
     **settings: Any,
 ) -> SweepResult:
     """Solve every point of a grid of games, one compiled program per distinct shape.
@@ -86,9 +98,16 @@ def sweep(
         the default device only.
       plots: write the PNG plots into ``out``.
       on_chunk: called after each chunk with a small dict (group, points, resumed, wall_s).
+      announce: called once before the work starts with a line stating the sweep's size and
+        memory estimate (gtgen.sweep.budget); a sweep that cannot fit is refused before that.
+      watchdog: while one compilation or chunk runs longer than this many seconds, write a line
+        naming it to stderr (again every as many seconds); None: never (gtgen.sweep.watchdog).
+      stall_timeout: end the process (exit status 3, one line naming the program) once one
+        compilation or chunk has run this many seconds; None (default): wait.
     Raises:
       ValueError: a bad setting, naming the field.
     """
+    dog = Watchdog(watchdog, stall_timeout)
     cfg = _resolve(config, settings)
     xla_options.compiler_options()  # probes the backend once (a compile not of this sweep)
     start = time.perf_counter()
@@ -103,6 +122,10 @@ def sweep(
         cfg = data_file.check(cfg)
     for p in cfg.points:
         kind_of(p.settings["family"])
+    cost = budget.estimate(cfg)
+    budget.check_fits(cost)
+    if announce is not None:
+        announce(budget.describe(cost))
     device_list = to_device_list(devices)
     if jax.process_count() > 1 and device_list is None:
         device_list = list(jax.devices())
@@ -110,8 +133,9 @@ def sweep(
     keys, chunks = plan(cfg, n_dev, data_file.digest if data_file else "synthetic")
     lead = jax.process_index() == 0
     out_dir = None if out is None else Path(out)
+    created = out_dir is not None and lead and not out_dir.exists()
     if out_dir is not None and lead:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_out_dir(out_dir)
     store = ChunkStore(out_dir, writer=lead)
     done = done_mask(store, chunks)
 
@@ -120,6 +144,7 @@ def sweep(
     shapes_meta = []
     bar = _Progress(len(cfg.points), enabled=progress and lead)
     programs = 0
+    damaged = 0
     compile_s = 0.0
     try:
         for g, key in enumerate(keys):
@@ -132,8 +157,15 @@ def sweep(
             compiled, names, group_compile = None, None, 0.0
             for c, chunk in ((i, chunks[i]) for i in range(len(chunks)) if chunks[i].group == g):
                 t0 = time.perf_counter()
+                arrays = None
                 if done[c]:
-                    arrays = store.load(chunk.digest)
+                    arrays = store.load(chunk.digest, len(chunk.points), STORED_ARRAYS)
+                    if arrays is None:
+                        damaged += 1
+                        done[c] = False
+                        print(f"gtgen: warning: sweep: stored chunk {chunk.digest}.npz is damaged; "
+                              "recomputing it", file=sys.stderr)
+                if arrays is not None:
                     resumed = True
                 else:
                     resumed = False
@@ -147,7 +179,8 @@ def sweep(
                         if compiled is None:
                             bar.describe(f"compiling shape {g + 1}/{len(keys)}")
                             tc = time.perf_counter()
-                            compiled = placement.program(batch_fn, names).lower(*args).compile()
+                            with dog.watch(f"compiling {_program_name(g, len(keys), shape)}"):
+                                compiled = placement.program(batch_fn, names).lower(*args).compile()
                             group_compile = time.perf_counter() - tc
                             compile_s += group_compile
                             programs += 1
@@ -159,7 +192,10 @@ def sweep(
                     jax.block_until_ready(args)
                     bar.describe(f"shape {g + 1}/{len(keys)}")
                     tr = time.perf_counter()
-                    fetched = placement.fetch(jax.block_until_ready(compiled(*args)))
+                    what = (f"{_program_name(g, len(keys), shape)}, chunk {mine.index(chunk) + 1}/"
+                            f"{len(mine)} on {placement.description}")
+                    with dog.watch(what):
+                        fetched = placement.fetch(jax.block_until_ready(compiled(*args)))
                     run_s = time.perf_counter() - tr
                     arrays = _chunk_arrays(chunk, fetched, host, run_s)
                     store.save(chunk.digest, arrays)
@@ -178,6 +214,10 @@ def sweep(
                 "placement": placement.description,
                 "compile_s": group_compile,
             })
+    except BaseException:
+        if created and not any((out_dir / "chunks").glob("*.npz")):
+            shutil.rmtree(out_dir, ignore_errors=True)  # a failed start leaves nothing behind
+        raise
     finally:
         bar.close()
 
@@ -202,6 +242,8 @@ def sweep(
         "computed_points": int(sum(len(c.points) for c, d in zip(chunks, done) if not d)),
         "resumed_points": int(sum(len(c.points) for c, d in zip(chunks, done) if d)),
         "chunks": len(chunks),
+        "memory_estimate": cost,
+        "recomputed_damaged_chunks": damaged,
         "axes": list(cfg.axes),
         "devices": n_dev,
         "processes": jax.process_count(),
@@ -224,6 +266,12 @@ def sweep(
     return SweepResult(rows, trace_list, meta, out_dir)
 
 
+def _program_name(g: int, count: int, shape: dict[str, Any]) -> str:
+    """How the watchdog names a group's program: its index and the settings that shape it."""
+    keys = ("family", "dim", "players", "method", "rounds", "samples")
+    return f"shape {g + 1}/{count} ({', '.join(f'{k}={shape[k]}' for k in keys)})"
+
+
 def _outcome(row: dict[str, Any]) -> float:
     """The number a point is judged by: final loss (neural players), else the distance."""
     return row[kind_of(row["family"]).outcome]
@@ -243,14 +291,8 @@ def _resolve(config, settings) -> SweepConfig:
     if isinstance(config, (str, Path)):
         if not settings:
             return load_config(config)
-        import tomllib
-
         path = Path(config)
-        if not path.is_file():
-            raise FileNotFoundError(f"config: {path} not found")
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-        return parse_config({**raw, **settings}, base=path.parent)
+        return parse_config({**read_toml(path, "config"), **settings}, base=path.parent)
     if isinstance(config, dict):
         return parse_config({**config, **settings})
     raise TypeError(f"config: expected a TOML path or a mapping, got {type(config).__name__}")
@@ -276,13 +318,23 @@ def _chunk_arrays(chunk, fetched, host, run_s) -> dict[str, np.ndarray]:
         "rounds_to_tol": np.array([rounds_to_tol(t, tol) for t, tol in zip(traces, tols)]),
         "distance": fetched["distance"][:n].astype(np.float64),
         "residual": fetched["residual"][:n].astype(np.float64),
-        "nash_gap_max": fetched["gap_max"][:n].astype(np.float64),
-        "nash_gap_mean": fetched["gap_mean"][:n].astype(np.float64),
+        "nash_gap_max": _kl(fetched["gap_max"][:n]),
+        "nash_gap_mean": _kl(fetched["gap_mean"][:n]),
         "final_loss": fetched["final_loss"][:n].astype(np.float64),
         "wall_s": np.full(n, run_s / n),
         "trace_distance": traces,
         "trace_step": fetched["trace_step"][:n],
     }
+
+
+# float32 KLs (differences of log-normalisers) may come out this far below zero by rounding.
+KL_ROUNDING32 = 1e-4
+
+
+def _kl(values: np.ndarray) -> np.ndarray:
+    """Rounding-level negative KLs become 0; a clearly negative one is invalid, so NaN."""
+    v = values.astype(np.float64)
+    return np.where(v < -KL_ROUNDING32, np.nan, np.maximum(v, 0.0))
 
 
 def _row_values(arrays, j) -> dict[str, Any]:

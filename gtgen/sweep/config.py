@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gtgen.exchange import ROUTINGS
+from gtgen.files import read_toml
 from gtgen.solvers.solve import METHODS
 from gtgen.sweep.kinds import FAMILY_NAMES, kind_of
 
@@ -28,6 +28,11 @@ ALPHA_FAMILIES = ("uniform", "dirichlet", "ring", "star", "small-world")
 # Above this many players a point uses the structured (sparse) α and the O(N·m) round of
 # gtgen.sweep.structured: a dense α for 10^5 players would take 40 GB.
 DENSE_MAX = 1024
+# Most points of one sweep: each keeps a result row and a distance trace in memory.
+MAX_POINTS = 1_000_000
+
+# Synthetic poisson rates exp(spread/2 · g) stay below ~1e17 for |g| ≤ 5.
+POISSON_MAX_SPREAD = 16.0
 
 
 def _int(low: int, high: int | None = None) -> Callable[[str, Any], int]:
@@ -85,7 +90,7 @@ SETTINGS: dict[str, tuple[Callable[[str, Any], Any], Any, str]] = {
     "neighbors": (_int(1), 2, "neighbours per player on the ring (ring, small-world)"),
     "rewire": (_float(0.0, 1.0), 0.1, "rewiring probability (small-world)"),
     "data_size": (_int(1, 100_000_000), 100, "private samples per player (synthetic data)"),
-    "spread": (_float(0.0), 2.0, "scale of the players' differences (synthetic data)"),
+    "spread": (_float(0.0, 1e6), 2.0, "scale of the players' differences (synthetic data)"),
     "method": (_choice(METHODS), "sampled", "solver: sampled, exact or anderson"),
     "routing": (_choice(ROUTINGS), "expected", "routing of synthetic samples (sampled method)"),
     "rounds": (_int(1, 10_000_000), 200, "most rounds per solve"),
@@ -124,11 +129,7 @@ class SweepConfig(NamedTuple):
 def load_config(path: str | Path) -> SweepConfig:
     """Read and validate a sweep TOML file (a relative ``data_file`` is taken from its folder)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config: {path} not found")
-    with path.open("rb") as f:
-        raw = tomllib.load(f)
-    return parse_config(raw, base=path.parent)
+    return parse_config(read_toml(path, "config"), base=path.parent)
 
 
 def parse_config(raw: dict[str, Any], base: str | Path = ".") -> SweepConfig:
@@ -142,6 +143,8 @@ def parse_config(raw: dict[str, Any], base: str | Path = ".") -> SweepConfig:
         if not isinstance(data_file, (str, Path)) or not str(data_file):
             raise ValueError("data_file: must be the path of an .npz file")
         data_file = (Path(base) / data_file).resolve()
+        if data_file.is_dir():
+            raise ValueError(f"data_file: {data_file} is a folder, not an .npz file")
         if not data_file.is_file():
             raise ValueError(f"data_file: file {data_file} not found")
     top = {k: v for k, v in raw.items() if k not in ("batch", "data_file", "points")}
@@ -154,9 +157,14 @@ def parse_config(raw: dict[str, Any], base: str | Path = ".") -> SweepConfig:
             if not isinstance(entry, dict):
                 raise ValueError(f"points[{j}]: must be a table of settings")  # noqa: TRY004 - bad settings are ValueErrors
             _reject_unknown(entry, f"points[{j}].", allow_other=False)
+        _check_size([({**top, **e}, f"points[{j}].") for j, e in enumerate(entries)])
+        for j, entry in enumerate(entries):
             settings += _expand({**top, **entry}, f"points[{j}].")
     else:
+        _check_size([(top, "")])
         settings = _expand(top, "")
+    if data_file is None:
+        _check_synthetic(settings)
     points = tuple(Point(i, s) for i, s in enumerate(settings))
     axes = tuple(k for k in GRID_KEYS if len({_hashable(p.settings[k]) for p in points}) > 1)
     return SweepConfig(points, batch, data_file, axes, _jsonable(raw))
@@ -172,6 +180,37 @@ def _reject_unknown(raw: dict[str, Any], prefix: str, allow_other: bool = True) 
             )
 
 
+def grid_size(values: dict[str, Any]) -> tuple[int, str]:
+    """Points of one table's grid and its longest axis, counted without expanding it."""
+    size, longest, top = 1, "seeds", 0
+    for key in GRID_KEYS:
+        name = "seeds" if key == "seed" else key
+        given = values.get(name)
+        if key == "seed" and isinstance(given, int) and not isinstance(given, bool):
+            n = max(given, 1)
+        elif isinstance(given, list):
+            n = max(len(given), 1)
+        else:
+            n = 1
+        size *= n
+        if n > top:
+            longest, top = name, n
+    return size, longest
+
+
+def _check_size(tables: list[tuple[dict[str, Any], str]]) -> None:
+    total = 0
+    for values, prefix in tables:
+        size, longest = grid_size(values)
+        total += size
+        if total > MAX_POINTS:
+            raise ValueError(
+                f"{prefix}{longest}: the sweep would have {total:,} points or more, above the "
+                f"limit of {MAX_POINTS:,} per sweep; split it into several sweeps (each resumes "
+                "on its own)"
+            )
+
+
 def _expand(values: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     """The grid of one table: validated values per axis, then every combination, then checks."""
     axes: dict[str, list[Any]] = {}
@@ -180,7 +219,7 @@ def _expand(values: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
         validate, default, _ = SETTINGS[key]
         given = values.get(name, default if key != "seed" else 1)
         if key == "seed" and not isinstance(given, list):
-            count = _int(1, 10_000_000)(prefix + name, given)
+            count = _int(1, MAX_POINTS)(prefix + name, given)
             axes[key] = list(range(count))
             continue
         if isinstance(given, list):
@@ -213,6 +252,11 @@ def _check_point(s: dict[str, Any], prefix: str) -> None:
         )
     if s["burn_in"] is not None and s["burn_in"] > s["rounds"]:
         raise ValueError(f"{prefix}burn_in: {s['burn_in']} is more than rounds = {s['rounds']}")
+    if s["family"] == "poisson" and s["spread"] > POISSON_MAX_SPREAD:
+        raise ValueError(
+            f"{prefix}spread: poisson rates are exp(spread/2 · g), g ~ N(0, 1); above "
+            f"{POISSON_MAX_SPREAD:g} the counts overflow, got {s['spread']:g}"
+        )
     if s["family"] == "categorical" and s["dim"] < 2:
         raise ValueError(f"{prefix}dim: a categorical player needs at least 2 classes")
     if s["method"] == "sampled" and s["routing"] == "meanfield" and kind != "uniform":
@@ -232,6 +276,16 @@ def _check_point(s: dict[str, Any], prefix: str) -> None:
             raise ValueError(f"{prefix}method: {where} supports sampled and exact, not anderson")
         if s["method"] == "sampled" and s["routing"] == "sampled":
             raise ValueError(f"{prefix}routing: {where} supports expected and meanfield routing")
+
+
+def _check_synthetic(settings: list[dict[str, Any]]) -> None:
+    """Synthetic data that a family cannot use: a full covariance needs more samples than dims."""
+    for s in settings:
+        if s["family"] == "gaussian-full" and s["data_size"] <= s["dim"]:
+            raise ValueError(
+                f"data_size: {s['data_size']} samples in {s['dim']} dimensions give every "
+                "gaussian-full player a singular covariance (no density); use data_size > dim"
+            )
 
 
 def shape_key(settings: dict[str, Any]) -> tuple:

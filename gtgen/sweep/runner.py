@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from gtgen import xla_options
+from gtgen.files import load_npz
 from gtgen.sweep import families
 from gtgen.sweep.config import DENSE_MAX, SHAPE_KEYS, Point, SweepConfig, shape_key
 from gtgen.sweep.kinds import kind_of
@@ -104,17 +106,21 @@ class DataFile:
     """Private data from an .npz file (player0 … player{N-1}), padded with weights like a Game."""
 
     def __init__(self, path: Path):
-        from gtgen.config import load_players_npz
-
-        with np.load(path, allow_pickle=False) as npz:
-            names = set(npz.files)
+        stored = load_npz(path, "data_file")
+        names = set(stored)
         n = 0
         while f"player{n}" in names:
             n += 1
         if n < 2:
             raise ValueError(f"data_file: {path.name} needs arrays player0, player1, … (found {sorted(names)})")
-        arrays = load_players_npz(str(path), Path("/"), n)
-        arrays = [np.asarray(x) for x in arrays]
+        extra = sorted(names - {f"player{i}" for i in range(n)})
+        if extra:
+            raise ValueError(f"data_file: {path.name} has {', '.join(extra)} besides player0 … "
+                             f"player{n - 1}")
+        arrays = [np.asarray(stored[f"player{i}"]) for i in range(n)]
+        for i, x in enumerate(arrays):
+            if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+                raise ValueError(f"data_file: player{i} must hold numbers, got dtype {x.dtype}")
         event = {x.shape[1:] for x in arrays}
         if len(event) != 1:
             raise ValueError(f"data_file: players have samples of different shapes {sorted(event)}")
@@ -124,6 +130,7 @@ class DataFile:
             if not np.all(np.isfinite(x.astype(np.float64))):
                 raise ValueError(f"data_file: player{i} contains NaN or infinite values")
         self.path, self.players, self.event = path, n, event.pop()
+        self.arrays = arrays
         size = max(len(x) for x in arrays)
         self.data = np.zeros((n, size, *self.event), arrays[0].dtype)
         self.weights = np.zeros((n, size))
@@ -150,10 +157,22 @@ class DataFile:
                 )
             if s["family"] == "categorical" and (self.data.min() < 0 or self.data.max() >= s["dim"]):
                 raise ValueError(f"dim: data_file holds classes outside 0 … {s['dim'] - 1}")
+            self._check_support(s["family"], s["dim"])
             s["data_size"] = self.data.shape[1]
             s["spread"] = float("nan")
             points.append(Point(p.index, s))
         return cfg._replace(points=tuple(points))
+
+
+    def _check_support(self, fam: str, dim: int) -> None:
+        """Each player's data suits the family (range, binary values, a regular covariance)."""
+        from gtgen.players.expfam import family
+
+        player = family(fam, dim)
+        for i, x in enumerate(self.arrays):
+            problem = player.check_support(np.asarray(x, np.float64))
+            if problem:
+                raise ValueError(f"data_file: player{i} of {self.path.name}: {problem}")
 
 
 # --- inputs of one chunk -------------------------------------------------------------------
@@ -255,9 +274,17 @@ class ChunkStore:
     def has(self, digest: str) -> bool:
         return self.dir is not None and (self.dir / f"{digest}.npz").is_file()
 
-    def load(self, digest: str) -> dict[str, np.ndarray]:
-        with np.load(self.dir / f"{digest}.npz", allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+    def load(self, digest: str, points: int, names: Iterable[str]) -> dict[str, np.ndarray] | None:
+        """A stored chunk's arrays, or None when the file is damaged (unreadable, truncated, or
+        without the arrays of ``points`` points that ``names`` lists): it is then recomputed."""
+        try:
+            with np.load(self.dir / f"{digest}.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError):
+            return None
+        if any(k not in arrays or len(arrays[k]) != points for k in names):
+            return None
+        return arrays
 
     def save(self, digest: str, arrays: dict[str, np.ndarray]) -> None:
         if self.dir is None or not self.writer:

@@ -512,7 +512,8 @@ def train(
     states, resumed = run_chunks(chunk, initial_states(config, ent.seeds),
                                  jax.random.key(TRAIN_KEY), chunks,
                                  checkpoint_dir=ckpt, on_chunk=on_chunk, progress=progress,
-                                 description=f"mnist-split ({n} entries × 2 players)")
+                                 description=f"mnist-split ({n} entries × 2 players)",
+                                 per_chunk=per_chunk)
     return Trained(states, ent, history, resumed, chunks * per_chunk)
 
 
