@@ -88,6 +88,12 @@ def test_gibbs_marginals_match_enumeration(order):
     # the presence masks travel on: what was imputed is marked absent
     assert not np.asarray(own_c.present["a"]).any()
     assert np.array_equal(np.asarray(synth_c.present["a"]), sent)
+    # fresh: the last draw of each chain. Own items (a, e imputed): exactly one of them, and the
+    # staggered redraw of the odd items makes both kinds occur; received items that carry a: e
+    fa, fe = np.asarray(own_c.fresh["a"]), np.asarray(own_c.fresh["e"])
+    assert np.all(fa ^ fe) and 0 < fa.mean() < 1
+    assert np.all(np.asarray(synth_c.fresh["e"])[sent])
+    assert not np.asarray(synth_c.fresh["a"])[sent].any()
 
 
 def test_sample_of_gaussian_conditionals_has_the_joint_moments():
@@ -121,7 +127,7 @@ def sender(gibbs: Gibbs):
 
 def test_round_imputes_drops_what_the_receiver_does_not_model_and_compiles_once():
     traced, seen = [], []
-    receiver = tabular(Gibbs(sweeps=1), lr=0.05)
+    receiver = tabular(Gibbs(sweeps=1, order="fixed"), lr=0.05)
     learn = receiver.learn
 
     def spy(key, state, own, synthetic, shared_slots=False):
@@ -130,7 +136,7 @@ def test_round_imputes_drops_what_the_receiver_does_not_model_and_compiles_once(
         return learn(key, state, own, synthetic, shared_slots)
 
     receiver = receiver._replace(learn=spy)
-    other = sender(Gibbs(sweeps=1))
+    other = sender(Gibbs(sweeps=1, order="fixed"))
     b = np.array([0, 1, 1, 0, 1], np.float32)
     game = gtgen.Game([receiver, other], [[0.5, 0.5], [0.5, 0.5]], [b, b])
     spec = RoundSpec(16, routing="sampled")
@@ -143,30 +149,58 @@ def test_round_imputes_drops_what_the_receiver_does_not_model_and_compiles_once(
     assert len(traced) == 1  # one compiled round, imputation inside it
     # the receiver got its own variables only, completed: "extra" was dropped on the way
     assert seen[0] == (["a", "b", "e"], ["a", "b", "e"])
-    # b is observed or received in every item: its conditional learned; a and e never are, so
-    # (skipping imputed items, the authors' rule) theirs did not move
-    learned = np.asarray(states[0].params["b"])[0]
-    assert np.all(np.isfinite(learned)) and not np.allclose(learned, THETA)
-    np.testing.assert_array_equal(np.asarray(states[0].params["a"])[0], THETA)
+    for v in ("a", "b", "e"):  # every conditional learned (on the items where v is not fresh)
+        learned = np.asarray(states[0].params[v])[0]
+        assert np.all(np.isfinite(learned)) and not np.allclose(learned, THETA)
     assert np.isfinite(float(info.metrics[0]["loss"][0]))
 
 
-def test_persistent_chains_continue_and_check_their_size():
-    n = 64
-    player = tabular(Gibbs(sweeps=2, persist=True, slots=2 * n))
+def test_each_conditional_skips_the_items_where_its_variable_is_fresh():
+    """nll_a equals −log p(a | b, e) (from θ by numpy) averaged over the non-fresh items only."""
+    player = tabular(Gibbs())
     state = player.init(jax.random.key(0))
-    b = jnp.asarray((np.arange(n) % 2).astype(np.float32))
+    rng = np.random.default_rng(0)
+    n = 12
+    a, e = rng.integers(0, 3, n).astype(np.int32), rng.integers(0, 2, n).astype(np.int32)
+    b = rng.integers(0, 2, n).astype(np.float32)
+    fresh = rng.random(n) < 0.5
+    items = {"a": jnp.asarray(a), "b": jnp.asarray(b), "e": jnp.asarray(e)}
+    half = Batch({k: v[:6] for k, v in items.items()}, jnp.ones(6), None,
+                 {"a": jnp.asarray(fresh[:6])})
+    rest = Batch({k: v[6:] for k, v in items.items()}, jnp.ones(6), None,
+                 {"a": jnp.asarray(fresh[6:])})
+    _, metrics = jax.jit(player.learn)(jax.random.key(1), state, half, rest)
+    logits = THETA[:, b.astype(int), e].T.astype(np.float64)
+    nll = -(logits[np.arange(n), a] - np.log(np.exp(logits).sum(1)))
+    np.testing.assert_allclose(float(metrics["nll_a"]), nll[~fresh].mean(), rtol=1e-5)
+    logits_e = THETA[a, b.astype(int), :].astype(np.float64)
+    nll_e = -(logits_e[np.arange(n), e] - np.log(np.exp(logits_e).sum(1)))
+    np.testing.assert_allclose(float(metrics["nll_e"]), nll_e.mean(), rtol=1e-5)  # none fresh
+
+
+def test_persistent_chains_continue_and_check_their_size():
+    """Persistent chains start where the last step ended: with one fixed-order sweep (a, then
+    e), a is drawn given the chains' e, so a follows p(a | b, e = chain's e) (enumeration)."""
+    n = 4000
+    player = tabular(Gibbs(sweeps=1, order="fixed", persist=True, slots=2 * n))
+    state = player.init(jax.random.key(0))
+    b = jnp.asarray((np.arange(n) // 2 % 2).astype(np.float32))
     own, synth = Batch({"b": b}, jnp.ones(n)), Batch({"b": b}, jnp.ones(n))
-    own_c, synth_c, state2 = impute(jax.random.key(1), player, state, own, synth)
+    step = jax.jit(lambda k, s, o, y: impute(k, player, s, o, y))
+    own_c, synth_c, state2 = step(jax.random.key(1), state, own, synth)
     np.testing.assert_array_equal(state2.chains["a"], np.concatenate(
         [own_c.items["a"], synth_c.items["a"]]))
-    # with no sweeps to move them, a chain's start is the last step's value: 0 sweeps impossible,
-    # so check that the persisted start is used: the same key with other chains gives other values
-    other = state._replace(chains={**state.chains, "a": jnp.zeros_like(state.chains["a"])})
-    a_from_zero = impute(jax.random.key(1), player, other, own, synth)[0].items["a"]
-    assert not np.array_equal(np.asarray(a_from_zero), np.asarray(own_c.items["a"]))
-    with pytest.raises(ValueError, match=r"gibbs.slots: .* keeps 128 persistent chains but the "
-                                         r"round hands it 10 own \+ 64 received"):
+    ones = state._replace(chains={**state.chains, "e": jnp.ones_like(state.chains["e"])})
+    own_c = step(jax.random.key(2), ones, own, synth)[0]
+    a = np.asarray(own_c.items["a"])
+    p = joint()
+    even = np.arange(n) % 2 == 0  # the odd items redraw a once more after e (the stagger)
+    for bv in (0, 1):
+        rows = even & (np.asarray(b) == bv)
+        exact = p[:, bv, 1] / p[:, bv, 1].sum()
+        close(np.bincount(a[rows], minlength=3) / rows.sum(), exact, rows.sum())
+    with pytest.raises(ValueError, match=r"gibbs.slots: .* keeps 8000 persistent chains but the "
+                                         r"round hands it 10 own \+ 4000 received"):
         impute(jax.random.key(1), player, state, Batch({"b": b[:10]}, jnp.ones(10)), synth)
 
 

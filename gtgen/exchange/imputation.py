@@ -7,7 +7,9 @@ the latent and unobserved variables of its own data, the variables a sender does
 (``gtgen.players.gibbs``), all items of the step as one vectorised batch of chains, the variables
 an item carries clamped. Variables a sender sends that the receiver does not model never reach it
 (the routing takes only the receiver's variables). The presence masks travel on with the completed
-items, so the player's conditionals can skip what was imputed.
+items, and ``Batch.fresh`` marks each item's last draw (the odd items redraw one more variable
+after the sweeps, so that every conditional has imputed items to learn from, as in the authors'
+code): a conditional skips the items whose own variable was just drawn from it.
 
 Chains restart from random values at every step (the authors' code), or, with
 ``Gibbs(persist=True, slots=...)``, start where the previous step's chains ended (slot k of the
@@ -72,11 +74,13 @@ def impute(key: jax.Array, player: Any, state: Any, own: Batch, synthetic: Batch
     for v in names:
         m = missing[v].reshape(missing[v].shape + (1,) * (values[v].ndim - 1))
         values[v] = jnp.where(m, start[v].astype(values[v].dtype), values[v])
-    values = run(k_run, player.draws(state), values, missing, gibbs.sweeps, gibbs.order)
+    values, fresh = run(k_run, player.draws(state), values, missing, gibbs.sweeps, gibbs.order,
+                        stagger=True)
     values = jax.lax.stop_gradient(values)
     if gibbs.persist:
         state = state._replace(chains={**state.chains, **{v: values[v] for v in state.chains}})
-    own = Batch({v: x[:n_own] for v, x in values.items()}, own.weights, own.present)
+    own = Batch({v: x[:n_own] for v, x in values.items()}, own.weights, own.present,
+                {v: f[:n_own] for v, f in fresh.items()})
     synthetic = Batch({v: x[n_own:] for v, x in values.items()}, synthetic.weights,
-                      synthetic.present)
+                      synthetic.present, {v: f[n_own:] for v, f in fresh.items()})
     return own, synthetic, state

@@ -14,8 +14,9 @@ sender does not send — by Gibbs sweeps with its own conditionals (``gtgen.play
 exchange round does this before every learning step (``gtgen.exchange.imputation``), so a
 conditionals player ``completes`` every variable it models. Its ``learn`` then takes one Adam
 step in which every conditional maximises its log-likelihood on the completed items; by default
-(``skip_imputed``, the authors' choice) each conditional skips the items whose own variable was
-imputed rather than received or observed (``Batch.present``). One Adam over the disjoint
+(``skip_fresh``, the authors' choice) each conditional skips the items whose own variable is the
+chain's last draw, just made from that very conditional given the rest (``Batch.fresh``: the
+expected gradient there is zero). One Adam over the disjoint
 parameters equals one per conditional with the same step size (Adam is elementwise).
 
 ``sample`` draws from the player by Gibbs sweeps from random values over every variable (as a
@@ -86,7 +87,7 @@ class ConditionalsConfig:
     label: str
     lr: float
     gibbs: Gibbs
-    skip_imputed: bool
+    skip_fresh: bool
 
 
 class ConditionalsPlayer(NamedTuple):
@@ -117,7 +118,7 @@ def conditionals_player(
     conditionals: Sequence[Conditional],
     gibbs: Gibbs | None = None,
     lr: float = 1e-3,
-    skip_imputed: bool = True,
+    skip_fresh: bool = True,
 ) -> ConditionalsPlayer:
     """A player of ``conditionals``, one for each of ``variables``; ``observed`` are the variables
     its private data holds. ValueError names an inconsistent declaration."""
@@ -138,7 +139,7 @@ def conditionals_player(
                          "needs one conditional p(v | rest) for every variable it models")
     if not isinstance(lr, int | float) or not lr > 0:
         raise ValueError(f"{where}: lr must be a positive number, got {lr!r}")
-    config = ConditionalsConfig(label, float(lr), gibbs, bool(skip_imputed))
+    config = ConditionalsConfig(label, float(lr), gibbs, bool(skip_fresh))
     names = tuple(varmap)
     optimizer = adam(lr)
 
@@ -168,10 +169,10 @@ def conditionals_player(
         missing = {v: jnp.ones((n,), bool) for v in names}
         return run(k1, draws(state), values, missing, gibbs.sweeps, gibbs.order)
 
-    def losses(params: dict, items: dict, weights: jax.Array, present: dict) -> dict:
+    def losses(params: dict, items: dict, weights: jax.Array, fresh: dict) -> dict:
         out = {}
         for v in names:
-            w = weights * present[v] if skip_imputed and v in present else weights
+            w = weights * ~fresh[v] if skip_fresh and v in fresh else weights
             out[v] = weighted_mean(nll(varmap[v], conds[v].apply(params[v], items), items[v]), w)
         return out
 
@@ -188,11 +189,11 @@ def conditionals_player(
 
     def learn(key: jax.Array, state: ConditionalsState, own: Batch, synthetic: Batch,
               shared_slots: bool = False) -> tuple[ConditionalsState, Metrics]:
-        items, weights, present = combine_present(own, synthetic, names, shared_slots)
+        items, weights, fresh = combine_fresh(own, synthetic, names, shared_slots)
         complete_only(items, "learn")
 
         def objective(params):
-            parts = losses(params, items, weights, present)
+            parts = losses(params, items, weights, fresh)
             total = sum(parts.values())
             return total, {"loss": total, **{f"nll_{v}": x for v, x in parts.items()}}
 
@@ -204,7 +205,7 @@ def conditionals_player(
     player = ConditionalsPlayer(
         f"conditionals({label}, lr={config.lr:g}, sweeps={gibbs.sweeps}, order={gibbs.order}"
         f"{f', persistent {gibbs.slots}' if gibbs.persist else ''}"
-        f"{'' if skip_imputed else ', learns on imputed'})",
+        f"{'' if skip_fresh else ', learns on fresh draws'})",
         variables, tuple(observed), config, init, sample, loss, learn, names, gibbs, apply,
         draws,
     )
@@ -212,18 +213,16 @@ def conditionals_player(
     return player
 
 
-def combine_present(own: Batch, synthetic: Batch, names: Sequence[str],
-                    shared_slots: bool) -> tuple[dict, jax.Array, dict]:
-    """One batch of own and received items with their presence masks (True where an item's
-    variable was observed or received, not imputed). Shared slots: slot k is the own item where
-    its weight is positive, else the received one."""
+def combine_fresh(own: Batch, synthetic: Batch, names: Sequence[str],
+                  shared_slots: bool) -> tuple[dict, jax.Array, dict]:
+    """One batch of own and received items with their ``fresh`` masks (``Batch.fresh``; False
+    where not given). Shared slots: slot k is the own item where its weight is positive, else the
+    received one."""
     n_own, n_syn = own.weights.shape[0], synthetic.weights.shape[0]
 
     def mask(batch: Batch, v: str, n: int) -> jax.Array:
-        present = batch.present or {}
-        if v in present:
-            return present[v]
-        return jnp.full((n,), v in batch.items)
+        fresh = batch.fresh or {}
+        return fresh[v] if v in fresh else jnp.zeros((n,), bool)
 
     items = {v: (own.items[v], synthetic.items[v]) for v in names
              if v in own.items and v in synthetic.items}

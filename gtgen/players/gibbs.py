@@ -81,62 +81,102 @@ def _broadcast(mask: jax.Array, like: jax.Array) -> jax.Array:
     return mask.reshape(mask.shape + (1,) * (like.ndim - mask.ndim))
 
 
-def sweep(
-    key: jax.Array, draws: Mapping[str, Draw], values: dict, missing: Mapping[str, jax.Array],
-    order: str = "random",
-) -> dict:
-    """One Gibbs sweep: every variable of ``missing`` redrawn once from ``draws[v](key, values)``
-    where ``missing[v]`` is True, in a fixed or a fresh random order."""
+def _updates(draws: Mapping[str, Draw], missing: Mapping[str, jax.Array]):
+    """One branch per variable of ``missing``: redraw it where its mask says, and track which
+    items' values are *fresh* (just drawn from their own conditional given the rest as it is)."""
     names = tuple(missing)
-    if not names:
-        return values
 
     def branch(name: str):
-        def update(k: jax.Array, vals: dict) -> dict:
+        def update(k: jax.Array, carry: tuple, mask: jax.Array) -> tuple:
+            vals, fresh = carry
             new = draws[name](k, vals).astype(vals[name].dtype)
-            keep = _broadcast(missing[name], new)
-            return {**vals, name: jnp.where(keep, new, vals[name])}
+            vals = {**vals, name: jnp.where(_broadcast(mask, new), new, vals[name])}
+            fresh = {v: (f | mask) if v == name else (f & ~mask) for v, f in fresh.items()}
+            return vals, fresh
 
         return update
 
-    branches = [branch(n) for n in names]
+    return names, [branch(n) for n in names]
+
+
+def _visit(j, branches, k, carry, mask):
+    if len(branches) == 1:
+        return branches[0](k, carry, mask)
+    return jax.lax.switch(j, branches, k, carry, mask)
+
+
+def no_fresh(values: dict, missing: Mapping[str, jax.Array]) -> dict:
+    return {v: jnp.zeros_like(m) for v, m in missing.items()}
+
+
+def sweep(
+    key: jax.Array, draws: Mapping[str, Draw], values: dict, missing: Mapping[str, jax.Array],
+    order: str = "random", fresh: dict | None = None,
+):
+    """One Gibbs sweep: every variable of ``missing`` redrawn once from ``draws[v](key, values)``
+    where ``missing[v]`` is True, in a fixed or a fresh random order. With ``fresh`` (a dict of
+    masks, see ``run``) returns ``(values, fresh)``."""
+    names, branches = _updates(draws, missing)
+    if not names:
+        return values if fresh is None else (values, fresh)
     k_order, k_draw = jax.random.split(key)
     visit = (jax.random.permutation(k_order, len(names)) if order == "random"
              else jnp.arange(len(names)))
+    masks = jnp.stack([missing[v] for v in names])
+    carry0 = (values, no_fresh(values, missing) if fresh is None else fresh)
 
-    def body(vals, step):
+    def body(carry, step):
         j, k = step
-        if len(branches) == 1:
-            return branches[0](k, vals), None
-        return jax.lax.switch(j, branches, k, vals), None
+        return _visit(j, branches, k, carry, masks[j]), None
 
-    values, _ = jax.lax.scan(body, values, (visit, jax.random.split(k_draw, len(names))))
-    return values
+    (values, out), _ = jax.lax.scan(body, carry0, (visit, jax.random.split(k_draw, len(names))))
+    return values if fresh is None else (values, out)
 
 
 def run(
     key: jax.Array, draws: Mapping[str, Draw], values: dict, missing: Mapping[str, jax.Array],
     sweeps: int, order: str = "random",
     track: Callable[[dict], jax.Array] | None = None, decay: float = 0.9,
+    stagger: bool = False,
 ):
-    """``sweeps`` sweeps (a ``lax.scan``). With ``track`` also returns the running average
-    ``avg ← decay·avg + (1 − decay)·track(values)`` after every sweep (the authors' class
-    marginal at inference: decay 0.9), started at the first sweep's value."""
+    """``sweeps`` sweeps (a ``lax.scan``); returns the values, or with ``track`` ``(values,
+    avg)``: the running average ``avg ← decay·avg + (1 − decay)·track(values)`` after every sweep
+    (the authors' class marginal at inference: decay 0.9), started at the first sweep's value.
+
+    With ``stagger`` it returns ``(values, fresh)`` instead: ``fresh[v] [n]`` marks the items
+    whose ``v`` is the chain's last draw, made from v's own conditional given the rest as it now
+    is (training that conditional on it has expected gradient zero; the authors skip such items).
+    To leave every conditional something to learn from, after the sweeps the odd items redraw
+    one more variable (one drawn at random, or the fixed order's first), as the authors' code
+    redraws s or x for half of each batch after its z–s or z–x alternations."""
+    names = tuple(missing)
+    k_sweeps, k_tail = jax.random.split(key)
 
     def body(carry, k):
-        vals, avg, first = carry
-        vals = sweep(k, draws, vals, missing, order)
+        vals, fresh, avg, first = carry
+        vals, fresh = sweep(k, draws, vals, missing, order, fresh)
         if track is None:
-            return (vals, avg, first), None
+            return (vals, fresh, avg, first), None
         t = track(vals)
         avg = jnp.where(first, t, decay * avg + (1.0 - decay) * t)
-        return (vals, avg, jnp.zeros((), bool)), None
+        return (vals, fresh, avg, jnp.zeros((), bool)), None
 
-    keys = jax.random.split(key, sweeps)
     if track is None:
         avg0 = jnp.zeros(())
     else:
         like = jax.eval_shape(track, values)
         avg0 = jnp.zeros(like.shape, like.dtype)
-    (values, avg, _), _ = jax.lax.scan(body, (values, avg0, jnp.ones((), bool)), keys)
+    keys = jax.random.split(k_sweeps, sweeps)
+    carry = (values, no_fresh(values, missing), avg0, jnp.ones((), bool))
+    (values, fresh, avg, _), _ = jax.lax.scan(body, carry, keys)
+    if stagger and len(names) > 1:
+        _, branches = _updates(draws, missing)
+        k_pick, k_draw = jax.random.split(k_tail)
+        j = jax.random.randint(k_pick, (), 0, len(names)) if order == "random" else 0
+        n = next(iter(missing.values())).shape[0]
+        odd = (jnp.arange(n) % 2) == 1
+        masks = jnp.stack([missing[v] for v in names])
+        values, fresh = _visit(j, branches, k_draw, (values, fresh), masks[j] & odd)
+    if stagger:
+        return values, fresh
     return values if track is None else (values, avg)
