@@ -19,7 +19,7 @@ random order, a running average (0.9 / 0.1) of p(c | rest), argmax.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +43,7 @@ class MultimodalConfig:
     z: int = 8
     hidden: tuple[int, ...] = (128,)
     lr: float = 1e-3
-    gibbs: Gibbs = Gibbs(sweeps=5)
+    gibbs: Gibbs = field(default_factory=lambda: Gibbs(sweeps=5))
 
 
 def variables(config: MultimodalConfig):
