@@ -11,7 +11,10 @@ which every group of players is vmapped and all groups run together:
    sum of its own sufficient statistics of the senders' samples; an item reader (neural player,
    ``gtgen.exchange.items``) gets a weighted batch of its own items and one of synthetic items;
 3. every group learns (vmapped): moment matching, damped by λ, for exponential families; one
-   learning step (e.g. an Adam step of symmetric learning) for neural players.
+   learning step (e.g. an Adam step of symmetric learning) for neural players. A player of
+   conditionals (``gtgen.players.conditionals``) first completes the variables its own and
+   received items lack by Gibbs sweeps with its own conditionals (``gtgen.exchange.imputation``),
+   inside the same compiled round.
 
 Only samples cross from one player to another: own data and parameters stay inside each
 player's vmapped update, never gathered across players. α (through its ``RoutingPlan``), the
@@ -39,6 +42,7 @@ import jax
 import jax.numpy as jnp
 
 from gtgen.data.partition import row_weights
+from gtgen.exchange.imputation import impute, imputes
 from gtgen.exchange.items import (
     COMPOSITIONS,
     composition_weights,
@@ -281,6 +285,8 @@ def make_round(groups: Sequence, spec: RoundSpec):
         else:
             mine = jax.vmap(draw)(k_own, data, row_weights)
         learn = functools.partial(g.player.learn, shared_slots=mixing == "shares")
+        if imputes(g.player):  # a conditionals player first completes what it lacks
+            learn = _imputing(g.player, learn)
         if routing == "sampled":
             synth, present = sampled_batch(g, groups, pools, sources, n)
             own_w, synth_w = composition_weights(a, mine.weights, m, mixing)
@@ -352,6 +358,17 @@ def make_round(groups: Sequence, spec: RoundSpec):
         return _collect(out)
 
     return round_fn
+
+
+def _imputing(player, learn):
+    """``learn`` preceded by the player's Gibbs imputation of its own and received items
+    (gtgen.exchange.imputation)."""
+
+    def learn_completed(key, state, own, synthetic):
+        own, synthetic, state = impute(jax.random.fold_in(key, 1), player, state, own, synthetic)
+        return learn(key, state, own, synthetic)
+
+    return learn_completed
 
 
 def _draw_pools(groups, states, key, m):

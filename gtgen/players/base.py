@@ -86,11 +86,16 @@ class Batch(NamedTuple):
     ``present[name] [B]`` (bool), where given, marks the items that carry variable ``name``: a
     sender that does not send a variable the receiver completes itself leaves it absent (zeros
     in ``items``); a variable without an entry is present in every item.
+
+    ``fresh[name] [B]`` (bool), where given (after Gibbs imputation, gtgen.exchange.imputation):
+    the item's ``name`` is its chain's last draw, made from the receiver's own conditional given
+    the rest as it is, so that conditional skips it (its expected gradient there is zero).
     """
 
     items: Samples
     weights: jax.Array
     present: dict | None = None
+    fresh: dict | None = None
 
 
 class PlayerLike(Protocol):

@@ -11,6 +11,7 @@ from gtgen.players.neural.joint import (
     JointState,
     joint_player,
 )
+from gtgen.players.neural.multimodal import MultimodalConfig, classify, multimodal_player
 from gtgen.players.neural.vae import VAEConfig, vae_player
 
 __all__ = [
@@ -22,10 +23,13 @@ __all__ = [
     "HVAEState",
     "JointConfig",
     "JointState",
+    "MultimodalConfig",
     "NeuralPlayer",
     "TrainState",
     "VAEConfig",
+    "classify",
     "hvae_player",
     "joint_player",
+    "multimodal_player",
     "vae_player",
 ]

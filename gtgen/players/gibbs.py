@@ -1,0 +1,182 @@
+"""Gibbs sweeps over named variables, vectorised over a batch: the imputation primitive.
+
+A player that models several variables through conditionals p(v | rest) completes the variables
+it lacks by Gibbs sampling: starting from some values, every sweep visits each variable to be
+completed once and redraws it from its conditional given the current values of all the others.
+Everything here is vectorised over the batch (every item runs its own chain) and traced:
+``sweep`` is a ``lax.scan`` over the visiting order with one ``lax.switch`` over the variables, so
+a sweep compiles every conditional once whatever the order, and ``run`` scans the sweeps.
+
+Per item, ``missing[v] [n]`` says whether the item's ``v`` is redrawn (True) or clamped (False):
+only the variables named in ``missing`` are visited, and where an item carries a variable its
+value is kept. Visiting orders: ``"fixed"`` (the order of ``missing``) or ``"random"`` (a fresh
+permutation per sweep, the authors' inference); both leave the target distribution invariant
+when the conditionals are those of one joint distribution.
+
+``Gibbs`` holds a player's settings; chains restart from random values at every learning step
+(the authors' code) or, with ``persist=True``, start from where the previous step's chains ended
+(``slots`` items of chain state kept in the player's state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gtgen.players.base import Variable
+
+ORDERS = ("random", "fixed")
+
+Draw = Callable[[jax.Array, dict], jax.Array]  # draw(key, values) -> a new value of one variable
+
+
+class Gibbs(NamedTuple):
+    """How a player completes what it lacks: ``sweeps`` Gibbs sweeps per learning step in
+    ``order``; ``persist`` keeps the chains across steps (``slots`` items: the own plus received
+    items of one step)."""
+
+    sweeps: int = 10
+    order: str = "random"
+    persist: bool = False
+    slots: int = 0
+
+
+def check_gibbs(gibbs: Gibbs) -> Gibbs:
+    """``gibbs`` if well-formed, else ValueError naming the field."""
+    if not isinstance(gibbs, Gibbs):
+        raise TypeError(f"gibbs: expected a gtgen Gibbs(...), got {type(gibbs).__name__}")
+    if isinstance(gibbs.sweeps, bool) or not isinstance(gibbs.sweeps, int) or gibbs.sweeps < 1:
+        raise ValueError(f"gibbs.sweeps: must be a positive integer, got {gibbs.sweeps!r}")
+    if gibbs.order not in ORDERS:
+        raise ValueError(f"gibbs.order: must be one of {', '.join(ORDERS)}, got {gibbs.order!r}")
+    if gibbs.persist and (not isinstance(gibbs.slots, int) or gibbs.slots < 1):
+        raise ValueError(
+            "gibbs.slots: persistent chains need the number of items of one learning step "
+            f"(own plus received), got {gibbs.slots!r}"
+        )
+    return gibbs
+
+
+def random_values(key: jax.Array, variables: Mapping[str, Variable], n: int) -> dict:
+    """Starting values for ``n`` chains: binary Bernoulli(½), categorical uniform, real and count
+    standard normal (rounded to non-negative integers for counts)."""
+    out = {}
+    for k, (name, var) in zip(jax.random.split(key, max(len(variables), 1)), variables.items()):
+        shape = (n, *var.shape)
+        if var.kind == "binary":
+            out[name] = jax.random.bernoulli(k, 0.5, shape).astype(jnp.float32)
+        elif var.kind == "categorical":
+            out[name] = jax.random.randint(k, shape, 0, var.classes, jnp.int32)
+        elif var.kind == "count":
+            out[name] = jnp.abs(jnp.round(jax.random.normal(k, shape)))
+        else:
+            out[name] = jax.random.normal(k, shape)
+    return out
+
+
+def _broadcast(mask: jax.Array, like: jax.Array) -> jax.Array:
+    return mask.reshape(mask.shape + (1,) * (like.ndim - mask.ndim))
+
+
+def _updates(draws: Mapping[str, Draw], missing: Mapping[str, jax.Array]):
+    """One branch per variable of ``missing``: redraw it where its mask says, and track which
+    items' values are *fresh* (just drawn from their own conditional given the rest as it is)."""
+    names = tuple(missing)
+
+    def branch(name: str):
+        def update(k: jax.Array, carry: tuple, mask: jax.Array) -> tuple:
+            vals, fresh = carry
+            new = draws[name](k, vals).astype(vals[name].dtype)
+            vals = {**vals, name: jnp.where(_broadcast(mask, new), new, vals[name])}
+            fresh = {v: (f | mask) if v == name else (f & ~mask) for v, f in fresh.items()}
+            return vals, fresh
+
+        return update
+
+    return names, [branch(n) for n in names]
+
+
+def _visit(j, branches, k, carry, mask):
+    if len(branches) == 1:
+        return branches[0](k, carry, mask)
+    return jax.lax.switch(j, branches, k, carry, mask)
+
+
+def no_fresh(values: dict, missing: Mapping[str, jax.Array]) -> dict:
+    return {v: jnp.zeros_like(m) for v, m in missing.items()}
+
+
+def sweep(
+    key: jax.Array, draws: Mapping[str, Draw], values: dict, missing: Mapping[str, jax.Array],
+    order: str = "random", fresh: dict | None = None,
+):
+    """One Gibbs sweep: every variable of ``missing`` redrawn once from ``draws[v](key, values)``
+    where ``missing[v]`` is True, in a fixed or a fresh random order. With ``fresh`` (a dict of
+    masks, see ``run``) returns ``(values, fresh)``."""
+    names, branches = _updates(draws, missing)
+    if not names:
+        return values if fresh is None else (values, fresh)
+    k_order, k_draw = jax.random.split(key)
+    visit = (jax.random.permutation(k_order, len(names)) if order == "random"
+             else jnp.arange(len(names)))
+    masks = jnp.stack([missing[v] for v in names])
+    carry0 = (values, no_fresh(values, missing) if fresh is None else fresh)
+
+    def body(carry, step):
+        j, k = step
+        return _visit(j, branches, k, carry, masks[j]), None
+
+    (values, out), _ = jax.lax.scan(body, carry0, (visit, jax.random.split(k_draw, len(names))))
+    return values if fresh is None else (values, out)
+
+
+def run(
+    key: jax.Array, draws: Mapping[str, Draw], values: dict, missing: Mapping[str, jax.Array],
+    sweeps: int, order: str = "random",
+    track: Callable[[dict], jax.Array] | None = None, decay: float = 0.9,
+    stagger: bool = False,
+):
+    """``sweeps`` sweeps (a ``lax.scan``); returns the values, or with ``track`` ``(values,
+    avg)``: the running average ``avg ← decay·avg + (1 − decay)·track(values)`` after every sweep
+    (the authors' class marginal at inference: decay 0.9), started at the first sweep's value.
+
+    With ``stagger`` it returns ``(values, fresh)`` instead: ``fresh[v] [n]`` marks the items
+    whose ``v`` is the chain's last draw, made from v's own conditional given the rest as it now
+    is (training that conditional on it has expected gradient zero; the authors skip such items).
+    To leave every conditional something to learn from, after the sweeps the odd items redraw
+    one more variable (one drawn at random, or the fixed order's first), as the authors' code
+    redraws s or x for half of each batch after its z–s or z–x alternations."""
+    names = tuple(missing)
+    k_sweeps, k_tail = jax.random.split(key)
+
+    def body(carry, k):
+        vals, fresh, avg, first = carry
+        vals, fresh = sweep(k, draws, vals, missing, order, fresh)
+        if track is None:
+            return (vals, fresh, avg, first), None
+        t = track(vals)
+        avg = jnp.where(first, t, decay * avg + (1.0 - decay) * t)
+        return (vals, fresh, avg, jnp.zeros((), bool)), None
+
+    if track is None:
+        avg0 = jnp.zeros(())
+    else:
+        like = jax.eval_shape(track, values)
+        avg0 = jnp.zeros(like.shape, like.dtype)
+    keys = jax.random.split(k_sweeps, sweeps)
+    carry = (values, no_fresh(values, missing), avg0, jnp.ones((), bool))
+    (values, fresh, avg, _), _ = jax.lax.scan(body, carry, keys)
+    if stagger and len(names) > 1:
+        _, branches = _updates(draws, missing)
+        k_pick, k_draw = jax.random.split(k_tail)
+        j = jax.random.randint(k_pick, (), 0, len(names)) if order == "random" else 0
+        n = next(iter(missing.values())).shape[0]
+        odd = (jnp.arange(n) % 2) == 1
+        masks = jnp.stack([missing[v] for v in names])
+        values, fresh = _visit(j, branches, k_draw, (values, fresh), masks[j] & odd)
+    if stagger:
+        return values, fresh
+    return values if track is None else (values, avg)
