@@ -140,6 +140,23 @@ def expfam_scaling(quick: bool = False) -> dict:
     }
 
 
+def expfam_scaling_m(quick: bool = False) -> dict:
+    """The statistic draw's round time against m = 10 … 10^6 (64 players, d = 16, expected
+    routing): the log-log exponent of time in m (0 = independent of m), one program for all m."""
+    game = gaussian_game(64, 16)
+    sizes = [10, 1000, 100_000, 1_000_000]
+    rounds, repeats = (20, 3) if quick else (50, 5)
+    times = [_round_seconds(game, m, rounds, "expected", repeats, draw="statistics") for m in sizes]
+    return {
+        "name": "expfam-scaling-m",
+        "players": 64, "dim": 16, "routing": "expected", "draw": "statistics",
+        "samples": sizes,
+        "round_ms": [1e3 * t for t in times],
+        "exponent": float(np.polyfit(np.log(sizes), np.log(times), 1)[0]),
+        "targets": {"exponent": "≤ 0.05"},
+    }
+
+
 def expfam_anderson(quick: bool = False) -> dict:
     n, d = (16, 4) if quick else (64, 8)
     # Unequal self-weights: with equal ones the error never excites the slow (Perron) mode.
@@ -158,4 +175,4 @@ def expfam_anderson(quick: bool = False) -> dict:
     return out
 
 
-CASES = [expfam_gaussian_n64, expfam_scaling, expfam_anderson]
+CASES = [expfam_gaussian_n64, expfam_scaling, expfam_scaling_m, expfam_anderson]
