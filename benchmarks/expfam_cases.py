@@ -7,7 +7,10 @@ per round, sampled exchange. Figures, all measured in one run on the same machin
 - ``fraction_of_floor``: drawing the same N·m·d normal samples in one jitted call, divided by
   the time of a gtgen round (1.0 would mean the round costs no more than its samples);
 - ``loop_ceiling``: loop time / floor time, the highest ratio any implementation that draws
-  the same samples with this generator could reach on this machine.
+  the same samples with this generator could reach on this machine;
+- ``statistics_*``: the same with the statistic draw (the default: each receiver's statistics
+  drawn from their exact law, cost independent of m), at m = 1000 and m = 10^6 (the loop timed
+  at 10^6 on one round); its floor is one call drawing the same N·K normals.
 
 ``expfam_scaling``: time per round for N = 10 … 10^4 players in the mean-field game (uniform
 off-diagonal α, ``meanfield`` routing: each player needs only the pooled mixture, O(N·m) per
@@ -45,14 +48,16 @@ def gaussian_game(n: int, d: int, self_weight: float = 0.5, seed: int = 0, n_dat
     return gtgen.Game([gtgen.expfam.gaussian(d)] * n, alpha, data)
 
 
-def _round_seconds(game: gtgen.Game, samples: int, rounds: int, routing: str, repeats: int) -> float:
+def _round_seconds(game: gtgen.Game, samples: int, rounds: int, routing: str, repeats: int,
+                   draw: str = "samples") -> float:
     """Seconds per round: (T(rounds) − T(1)) / (rounds − 1), so that the per-solve set-up (own
     moments, the O(N²) routing plan, transfers) is not counted as round time."""
     key = jax.random.key(1)
 
     def timed(r):
         return median_seconds(lambda: gtgen.solve(game, key, method="sampled", rounds=r,
-                                                  samples=samples, routing=routing).state,
+                                                  samples=samples, routing=routing,
+                                                  draw=draw).state,
                               repeats=repeats)
 
     return max(timed(rounds) - timed(1), 1e-9) / (rounds - 1)
@@ -73,6 +78,17 @@ def expfam_gaussian_n64(quick: bool = False) -> dict:
 
     floor = jax.jit(lambda k: jax.random.normal(k, (n, m, d)))
     t_floor = median_seconds(lambda: floor(jax.random.key(2)), repeats=repeats * 3)
+
+    # the statistic draw (the default): cost independent of m; the loop timed at 10^6 on 1 round
+    t_stat = _round_seconds(game, m, rounds, "expected", repeats, draw="statistics")
+    big = 1_000_000
+    t_stat_big = _round_seconds(game, big, rounds, "expected", repeats, draw="statistics")
+    loop_m = big // 10 if quick else big  # --quick: the loop (linear in m) at 10^5, scaled
+    t_loop_big = median_seconds(lambda: numpy_loop.solve(rng, own, game.alpha, loop_m, 1),
+                                repeats=1, warmup=0) * big / loop_m
+    k = 2 * d  # the N·K variates of one statistic draw
+    stat_floor = jax.jit(lambda key: jax.random.normal(key, (n, k)))
+    t_stat_floor = median_seconds(lambda: stat_floor(jax.random.key(2)), repeats=repeats * 3)
     return {
         "name": "expfam-gaussian-N64",
         "players": n, "dim": d, "samples": m, "routing": "expected",
@@ -83,7 +99,15 @@ def expfam_gaussian_n64(quick: bool = False) -> dict:
         "ratio_vs_loop": t_loop / t_round,
         "fraction_of_floor": t_floor / t_round,
         "loop_ceiling": t_loop / t_floor,
-        "targets": {"ratio_vs_loop": 100, "fraction_of_floor": 0.5},
+        "statistics_round_ms": 1e3 * t_stat,
+        "statistics_ratio_vs_loop": t_loop / t_stat,
+        "statistics_round_ms_m1e6": 1e3 * t_stat_big,
+        "loop_round_ms_m1e6": 1e3 * t_loop_big,
+        "statistics_ratio_vs_loop_m1e6": t_loop_big / t_stat_big,
+        "statistics_fraction_of_floor": t_stat_floor / t_stat,
+        "loop_m_timed": loop_m,
+        "targets": {"ratio_vs_loop": 100, "fraction_of_floor": 0.5,
+                    "statistics_ratio_vs_loop": 100, "statistics_ratio_vs_loop_m1e6": 10_000},
     }
 
 
@@ -116,6 +140,23 @@ def expfam_scaling(quick: bool = False) -> dict:
     }
 
 
+def expfam_scaling_m(quick: bool = False) -> dict:
+    """The statistic draw's round time against m = 10 … 10^6 (64 players, d = 16, expected
+    routing): the log-log exponent of time in m (0 = independent of m), one program for all m."""
+    game = gaussian_game(64, 16)
+    sizes = [10, 1000, 100_000, 1_000_000]
+    rounds, repeats = (20, 3) if quick else (50, 5)
+    times = [_round_seconds(game, m, rounds, "expected", repeats, draw="statistics") for m in sizes]
+    return {
+        "name": "expfam-scaling-m",
+        "players": 64, "dim": 16, "routing": "expected", "draw": "statistics",
+        "samples": sizes,
+        "round_ms": [1e3 * t for t in times],
+        "exponent": float(np.polyfit(np.log(sizes), np.log(times), 1)[0]),
+        "targets": {"exponent": "≤ 0.05"},
+    }
+
+
 def expfam_anderson(quick: bool = False) -> dict:
     n, d = (16, 4) if quick else (64, 8)
     # Unequal self-weights: with equal ones the error never excites the slow (Perron) mode.
@@ -135,4 +176,4 @@ def expfam_anderson(quick: bool = False) -> dict:
     return out
 
 
-CASES = [expfam_gaussian_n64, expfam_scaling, expfam_anderson]
+CASES = [expfam_gaussian_n64, expfam_scaling, expfam_scaling_m, expfam_anderson]

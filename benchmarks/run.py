@@ -47,18 +47,39 @@ def machine() -> dict:
     }
 
 
+def case_names() -> list[str]:
+    """Every case's printed name (its function's name with dashes)."""
+    return [case.__name__.replace("_", "-") for case in all_cases()]
+
+
+def parse_only(only: list[str] | None) -> list[str] | None:
+    """``--only a,b --only c`` -> [a, b, c]; ValueError for a name that matches no case's name."""
+    if not only:
+        return None
+    names = [n.strip() for part in only for n in part.split(",") if n.strip()]
+    known = case_names()
+    for n in names:
+        if not any(n.lower() in k.lower() for k in known):
+            raise ValueError(f"--only: {n!r} matches no case (cases: {', '.join(known)})")
+    return names or None
+
+
 def run(quick: bool = False, only: list[str] | None = None, progress=print) -> dict:
+    only = parse_only(only)
     cases = []
+    total = time.perf_counter()
     for case in all_cases():
         label = case.__name__.replace("_", "-")
-        if only and not any(o in label for o in only):
+        if only and not any(o.lower() in label.lower() for o in only):
             continue
         start = time.perf_counter()
         result = case(quick=quick)
         result["case_wall_s"] = time.perf_counter() - start
         progress(f"  {result['name']}: {result['case_wall_s']:.1f} s")
         cases.append(result)
-    return {"cases": cases, "machine": machine(), "quick": quick}
+    total = time.perf_counter() - total
+    progress(f"  total: {total:.1f} s")
+    return {"cases": cases, "machine": machine(), "quick": quick, "total_s": total}
 
 
 def format_table(results: dict) -> str:
@@ -76,6 +97,7 @@ def format_table(results: dict) -> str:
         for key, target in case.get("targets", {}).items():
             lines.append(f"  target {key:<15} {target}")
     m = results["machine"]
+    lines.append(f"total: {results['total_s']:.1f} s")
     lines.append(f"machine: {m['processor']}, {m['cpus']} CPUs, jax {m['jax']}, {m['devices']}")
     return "\n".join(lines)
 
@@ -84,8 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--only", nargs="*", help="run only cases whose name contains one of these")
+    parser.add_argument("--only", action="append",
+                        help="run only cases whose name contains one of these (a,b or repeated)")
     args = parser.parse_args(argv)
+    try:
+        parse_only(args.only)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     results = run(args.quick, args.only, progress=lambda s: print(s, file=sys.stderr))
     print(json.dumps(results) if args.json else format_table(results))
     return 0

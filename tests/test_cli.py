@@ -220,3 +220,9 @@ def test_shipped_example_config(capsys):
     assert status == 0, err
     result = json.loads(out)
     assert result["players"] == 3 and result["distance"] < 0.05
+
+
+def test_bench_only_refuses_a_name_that_matches_no_case(capsys):
+    status, out, err = run_cli(capsys, "bench", "--only", "expfam-gaussian,no-such-case")
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "no-such-case" in err
