@@ -417,8 +417,8 @@ def _paper_iteration_seconds(alphas, s: dict, folder) -> tuple[float, float]:
 
 
 PAPER_CPU_NOTE = (
-    "not run on a CPU: one iteration of the authors' configuration takes over a minute here "
-    "(2-core VM: 81 s at batch 1000 for both players with the matrix-product convolutions of "
+    "not run on a CPU: one iteration of the authors' configuration takes about half a minute "
+    "here (2-core VM: 28 s at batch 1000 for both players with the matrix-product convolutions of "
     "ConvStack(impl='auto'), over 15 min with XLA's own; benchmarks/RESULTS.md); run it on a "
     "GPU, or pass sizes={'run_on_cpu': True}"
 )
