@@ -417,10 +417,10 @@ def _paper_iteration_seconds(alphas, s: dict, folder) -> tuple[float, float]:
 
 
 PAPER_CPU_NOTE = (
-    "not run on a CPU: one iteration of the authors' configuration takes minutes here (2-core VM: "
-    "one player's sample + update 27-33 s at batch 1000, the two-player program over 15 min, in "
-    "XLA CPU's generic convolutions for the decoder's kernel gradients); run it on a GPU, or pass "
-    "sizes={'run_on_cpu': True}"
+    "not run on a CPU: one iteration of the authors' configuration takes about half a minute "
+    "here (2-core VM: 28 s at batch 1000 for both players with the matrix-product convolutions of "
+    "ConvStack(impl='auto'), over 15 min with XLA's own; benchmarks/RESULTS.md); run it on a "
+    "GPU, or pass sizes={'run_on_cpu': True}"
 )
 
 

@@ -10,7 +10,10 @@ the same layers become batched dot products under ``vmap``, and so do their grad
   times the kernel reshaped to ``[k·k·in, out]``;
 - a transposed convolution is *col2im*: one product ``x @ kernel`` gives every input pixel's
   k² output taps, and each tap is placed on the output grid (stride-dilated, shifted, cropped:
-  one ``lax.pad``) and summed. No multiply meets a zero of the dilated input.
+  one ``lax.pad``) and summed. No multiply meets a zero of the dilated input. At stride 1, on
+  inputs at least as large as the kernel, there is no dilation and it is the convolution of the
+  padded input (im2col), which moved less data on the 2-core CPU (the 64-channel 9→11 and 11→13
+  layers of IV-A: 3–4× faster fwd + gradients); a 1×1 code stays col2im (one product).
 
 Both compute exactly flax's function (VALID or SAME padding, NHWC, the same ``kernel
 [k, k, in, out]`` and ``bias``), and therefore the same gradients, up to float rounding (tested
@@ -61,6 +64,9 @@ def conv_transpose(x: jax.Array, kernel: jax.Array, stride: int, padding: str) -
     """
     k, cin, cout = kernel.shape[0], kernel.shape[2], kernel.shape[3]
     before, after = _transpose_pads(k, stride, padding)
+    if stride == 1 and min(x.shape[1:3]) >= k:  # no dilation: im2col of the padded input
+        edges = [(0, 0, 0), (before, after, 0), (before, after, 0), (0, 0, 0)]
+        return conv(lax.pad(x, jnp.zeros((), x.dtype), edges), kernel, 1, "VALID")
     n, height, width = x.shape[:3]
     taps = x @ jnp.transpose(kernel, (2, 0, 1, 3)).reshape(cin, k * k * cout)
     taps = taps.reshape(n, height, width, k, k, cout)
