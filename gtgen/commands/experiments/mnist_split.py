@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.seeds import seed_argument
+
 NAME = "mnist-split"
 
 
@@ -39,7 +41,7 @@ def register(which: argparse._SubParsersAction) -> None:
     m.add_argument("--model", help="HVAE configuration name, e.g. paper-mnist, digits-small")
     m.add_argument("--eval-samples", type=int, help="samples per model for the evaluation")
     m.add_argument("--no-baseline", action="store_true", help="skip the all-digits baseline")
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--seed", type=seed_argument, default=0)
     m.add_argument("--out", default="runs/mnist-split", help="output folder")
     m.add_argument("--quiet", action="store_true", help="no progress bar or loss lines")
     m.set_defaults(func=run)
