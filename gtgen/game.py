@@ -80,7 +80,7 @@ def _reject_non_numbers(alpha: Any) -> None:
                 if isinstance(v, (bool, np.bool_, str, bytes)) or not isinstance(
                     v, (int, float, np.integer, np.floating)
                 ):
-                    raise ValueError(f"alpha: alpha[{i}][{j}] is {v!r} ({type(v).__name__}); "
+                    raise ValueError(f"alpha: alpha[{i}][{j}] is {v!r} ({type(v).__name__}); "  # noqa: TRY004 - bad input is a ValueError
                                      "entries must be numbers")
 
 

@@ -18,7 +18,7 @@ SEED_LIMIT = 2**32
 def check_seed(value: Any, field: str = "seed") -> int:
     """``value`` as an int, or ValueError naming ``field``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{field}: must be an integer in [0, 2^32), got {value!r}")
+        raise ValueError(f"{field}: must be an integer in [0, 2^32), got {value!r}")  # noqa: TRY004 - bad input is a ValueError
     if not 0 <= value < SEED_LIMIT:
         raise ValueError(f"{field}: must be an integer in [0, 2^32), got {value}")
     return int(value)

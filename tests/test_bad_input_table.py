@@ -3,6 +3,8 @@ and a property test that the CLI never prints a traceback for generated configs 
 
 from __future__ import annotations
 
+import math
+
 import jax
 import numpy as np
 import pytest
@@ -183,7 +185,7 @@ def _toml_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
-        return {float("inf"): "inf", float("-inf"): "-inf"}.get(v, "nan" if v != v else repr(v))
+        return {float("inf"): "inf", float("-inf"): "-inf"}.get(v, "nan" if math.isnan(v) else repr(v))
     if isinstance(v, str):
         return '"' + v.encode("unicode_escape").decode().replace('"', '\\"') + '"'
     if isinstance(v, list):
