@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gtgen import files
+from gtgen.seeds import check_seed
 from gtgen.game import Game
 from gtgen.players.expfam import FAMILIES, MAX_CLASSES, family
 from gtgen.solvers.solve import check_settings, solve
@@ -60,6 +61,7 @@ class GameConfig(NamedTuple):
     game: Game
     solver: dict[str, Any]  # keyword arguments for gtgen.solve, plus "seed"
     family: str
+    ignored: tuple[str, ...] = ()  # settings the method does not use (warned about, not passed)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -96,13 +98,14 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
     player = family(name, size, raw.get("ridge"))
     game = Game([player] * n, raw["alpha"], arrays)
     settings = _solver_settings(raw.get("solver", {}))
+    ignored = settings.pop("ignored")
     try:
         check_settings(
             game, **{**_SOLVE_DEFAULTS, **{k: v for k, v in settings.items() if k != "seed"}}
         )
     except ValueError as err:
         raise ValueError(f"solver.{err}") from None
-    return GameConfig(game, settings, name)
+    return GameConfig(game, settings, name, ignored)
 
 
 def load_players_npz(value: Any, base: Path, n_players: int, field: str = "data") -> list[np.ndarray]:
@@ -172,8 +175,17 @@ def _solver_settings(raw: Any) -> dict[str, Any]:
         and not isinstance(settings["tol"], bool)
     ):
         settings["tol"] = float(settings["tol"])
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"solver.seed: must be an integer in [0, 2^32), got {seed!r}")
+    check_seed(seed, "solver.seed")
+    method = settings["method"]
+    ignored = {"samples": "sampled", "routing": "sampled", "burn_in": "sampled",
+               "tol": "exact and anderson", "memory": "anderson"}
+    notes = []
+    for key, methods in ignored.items():
+        if key in raw and isinstance(method, str) and method not in methods.replace(" and ", " ").split():
+            notes.append(f"solver.{key}: applies to method {methods} only, not {method!r}; "
+                         "ignored")
+            del settings[key]
+    settings["ignored"] = tuple(notes)
     for key in ("rounds", "samples", "burn_in", "memory"):
         if key in settings and (
             isinstance(settings[key], bool) or not isinstance(settings[key], int)

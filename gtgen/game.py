@@ -42,7 +42,9 @@ class Group(NamedTuple):
     members: tuple[int, ...]
 
 def validate_alpha(alpha: Any, n_players: int | None = None) -> np.ndarray:
-    """α as a float64 [N, N] array, or ValueError naming what is wrong."""
+    """α as a float64 [N, N] array, or ValueError naming what is wrong (entries given as
+    strings or booleans are refused, not converted)."""
+    _reject_non_numbers(alpha)
     try:
         a = np.asarray(alpha, dtype=np.float64)
     except (TypeError, ValueError):
@@ -62,6 +64,24 @@ def validate_alpha(alpha: Any, n_players: int | None = None) -> np.ndarray:
         i = bad[0]
         raise ValueError(f"alpha: row {i} sums to {sums[i]:.8g}, not 1 (rows must be stochastic)")
     return a
+
+
+def _reject_non_numbers(alpha: Any) -> None:
+    if isinstance(alpha, np.ndarray):
+        if alpha.dtype.kind not in "iuf":
+            raise ValueError(f"alpha: entries must be numbers, got an array of dtype {alpha.dtype}")
+        return
+    if isinstance(alpha, (list, tuple)):
+        for i, row in enumerate(alpha):
+            if isinstance(row, np.ndarray):
+                _reject_non_numbers(row)
+                continue
+            for j, v in enumerate(row if isinstance(row, (list, tuple)) else [row]):
+                if isinstance(v, (bool, np.bool_, str, bytes)) or not isinstance(
+                    v, (int, float, np.integer, np.floating)
+                ):
+                    raise ValueError(f"alpha: alpha[{i}][{j}] is {v!r} ({type(v).__name__}); "  # noqa: TRY004 - bad input is a ValueError
+                                     "entries must be numbers")
 
 
 def _validate_player(player: Any, i: int) -> Any:

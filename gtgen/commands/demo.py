@@ -8,6 +8,8 @@ Both write a run folder (atomically) and print where.
 from __future__ import annotations
 
 import argparse
+
+from gtgen.seeds import seed_argument
 import json
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the demo and write pictures, metrics and a report")
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_argument, default=0)
     p.add_argument("--game", choices=("digits", "gaussian"), default="digits",
                    help="digits: two neural players exchange digits (the paper's IV-A, small); "
                         "gaussian: four Gaussian players and their closed form")

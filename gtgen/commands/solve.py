@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import jax
@@ -24,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def solve_config(path: str) -> dict:
     """Everything ``gtgen solve`` reports, as a JSON-ready dict."""
     cfg = load_config(path)
+    for note in cfg.ignored:
+        print(f"gtgen: warning: {note}", file=sys.stderr)
     settings = dict(cfg.solver)
     seed = settings.pop("seed")
     star = game_equilibrium(cfg.game)
@@ -38,7 +41,7 @@ def solve_config(path: str) -> dict:
         "method": solution.method,
         "draw": solution.draw,
         "rounds": solution.rounds_run,
-        "samples": settings.get("samples"),
+        "samples": settings.get("samples") if solution.method == "sampled" else None,
         "rate": report.rate,
         "rounds_to_tol": report.rounds_to_tol,
         "closed_form": [p.tolist() for p in report.closed_form],

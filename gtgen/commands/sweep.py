@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)  # validate before touching the output folder
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    from gtgen.files import check_out_dir
+
+    check_out_dir(out)
     result = sweep(
         cfg,
         out=out,

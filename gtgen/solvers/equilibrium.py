@@ -251,7 +251,13 @@ def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:
     ``solution`` is a ``gtgen.Solution``, or per-group parameters as ``solve`` returns them.
     """
     game.require_expfam("game")
-    params = tuple(np.asarray(p, np.float64) for p in getattr(solution, "params", solution))
+    if solution is None or isinstance(solution, (str, bytes, int, float)):
+        raise TypeError(f"solution: expected a gtgen.Solution or per-group parameters, got "
+                        f"{type(solution).__name__}")
+    try:
+        params = tuple(np.asarray(p, np.float64) for p in getattr(solution, "params", solution))
+    except (TypeError, ValueError):
+        raise ValueError("solution: parameters must be arrays of numbers, one per group") from None
     if len(params) != len(game.groups) or any(
         p.shape != (len(g.members), g.player.num_stats) for p, g in zip(params, game.groups)
     ):

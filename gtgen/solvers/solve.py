@@ -21,6 +21,7 @@ sweep over them reuses one compiled program per shape.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -252,6 +253,7 @@ def solve(
       options: neural players' round settings: ``composition`` ("shares" | "weighted"),
         ``own_batch`` (an int or "full"), ``flip_prob``, ``noise_std`` (gtgen.exchange.RoundSpec).
     """
+    check_key(key)
     check_settings(
         game, method, rounds, samples, routing, damping, burn_in, tol, memory, draw, **options
     )
@@ -274,6 +276,19 @@ def solve(
     return Solution(state, trace, int(t), method, drew)
 
 
+def check_key(key: Any, field: str = "key") -> None:
+    """A ``jax.random`` key (``jax.random.key(seed)``, or a legacy uint32[2] ``PRNGKey``), or
+    TypeError naming ``field``."""
+    arr = key if isinstance(key, jax.Array) else None
+    if arr is not None and jnp.issubdtype(arr.dtype, jax.dtypes.prng_key) and arr.shape == ():
+        return
+    if arr is not None and arr.dtype == jnp.uint32 and arr.shape == (2,):
+        return
+    what = (f"an array of dtype {arr.dtype} and shape {arr.shape}" if arr is not None
+            else type(key).__name__)
+    raise TypeError(f"{field}: expected one jax.random key (jax.random.key(seed)), got {what}")
+
+
 def check_settings(
     game, method, rounds, samples, routing, damping, burn_in, tol, memory, draw=None, **options
 ):
@@ -294,6 +309,9 @@ def check_settings(
         raise ValueError(f"damping: must be a number in (0, 1], got {damping!r}")
     if tol is not None and (not _is_number(tol) or not 0.0 <= tol < np.inf):
         raise ValueError(f"tol: must be a non-negative number, got {tol!r}")
+    if tol is not None and method == "sampled":
+        warnings.warn("tol: applies to methods exact and anderson only; the sampled method runs "
+                      "every round, so it is ignored", UserWarning, stacklevel=3)
     unknown = sorted(set(options) - {"composition", "own_batch", "flip_prob", "noise_std"})
     if unknown:
         raise TypeError(f"{unknown[0]}: not a setting of solve")

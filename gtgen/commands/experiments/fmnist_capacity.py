@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.seeds import seed_argument
+
 NAME = "fmnist-capacity"
 
 
@@ -47,7 +49,7 @@ def register(which: argparse._SubParsersAction) -> None:
     f.add_argument("--lr", type=float, help="Adam learning rate (default: the capacities')")
     f.add_argument("--alpha-self", type=float, help="cooperative α_ii (default 1/4)")
     f.add_argument("--small", action="store_true", help="a run of seconds (tiny players)")
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--seed", type=seed_argument, default=0)
     f.add_argument("--out", default="runs/fmnist-capacity", help="output folder")
     f.add_argument("--quiet", action="store_true", help="no progress bar or accuracy lines")
     f.set_defaults(func=run)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.seeds import seed_argument
+
 NAME = "meanfield"
 
 
@@ -61,7 +63,7 @@ def register(which: argparse._SubParsersAction) -> None:
         "--exchange-rounds", type=int, help="rounds of the sampled exchange (default 40)"
     )
     m.add_argument("--small", action="store_true", help="the small configuration (seconds)")
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--seed", type=seed_argument, default=0)
     m.add_argument("--out", default="runs/meanfield", help="output folder")
     m.add_argument("--quiet", action="store_true", help="no progress lines")
     m.set_defaults(func=run)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.seeds import seed_argument
+
 NAME = "mnist-split"
 
 
@@ -40,7 +42,7 @@ def register(which: argparse._SubParsersAction) -> None:
     m.add_argument("--model", help="HVAE configuration name, e.g. paper-mnist, digits-small")
     m.add_argument("--eval-samples", type=int, help="samples per model for the evaluation")
     m.add_argument("--no-baseline", action="store_true", help="skip the all-digits baseline")
-    m.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    m.add_argument("--seed", type=seed_argument, default=0, help="the first seed (default 0)")
     m.add_argument("--seeds", type=int, default=1,
                    help="how many seeds (seed, seed + 1, …), as entries of the one program; "
                         "the report states the claims over all of them (default 1)")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.seeds import seed_argument
+
 NAME = "rewards"
 
 
@@ -62,7 +64,7 @@ def register(which: argparse._SubParsersAction) -> None:
         action="store_true",
         help="sample until the target is reached or the pool is used up",
     )
-    m.add_argument("--seed", type=int, default=0, help="the sampling's random seed")
+    m.add_argument("--seed", type=seed_argument, default=0, help="the sampling's random seed")
     m.add_argument("--out", default="runs/rewards", help="output folder")
     m.add_argument("--quiet", action="store_true", help="no progress lines")
     m.set_defaults(func=run)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.seeds import seed_argument
+
 NAME = "unravelling"
 
 
@@ -28,7 +30,7 @@ def register(which: argparse._SubParsersAction) -> None:
     u.add_argument("--delta", type=float, help="the guarantee's 1 − δ confidence (δ = 0.05)")
     u.add_argument("--cost", type=float, help="cost of one sample (1e-7)")
     u.add_argument("--samples", type=int, help="training samples per agent, mean estimation (50)")
-    u.add_argument("--seed", type=int, default=0)
+    u.add_argument("--seed", type=seed_argument, default=0)
     u.add_argument("--out", default="runs/unravelling", help="output folder")
     u.set_defaults(func=run)
 
