@@ -128,7 +128,7 @@ def coverage_table(results: Results) -> list[str]:
     seeds = sorted({int(x) for x in ent.seeds})
     alphas = sorted({float(a) for a, b in zip(ent.alphas, ent.baseline) if not b})
     others = results.other_share()
-    cell = 24
+    cell = 28
     lines = [f"{'rarest digit, p0 / p1':<24}" + "".join(f"{f'seed {x}':>{cell}}" for x in seeds)]
     for a in alphas:
         row = f"{f'a = {a:.2f}':<24}"
