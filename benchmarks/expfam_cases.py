@@ -33,14 +33,26 @@ from benchmarks.reference import numpy_loop
 from benchmarks.timing import median_seconds
 
 
-def gaussian_game(n: int, d: int, self_weight: float = 0.5, seed: int = 0, n_data: int = 200,
-                  dirichlet: bool = False) -> gtgen.Game:
+def gaussian_game(
+    n: int,
+    d: int,
+    self_weight: float = 0.5,
+    seed: int = 0,
+    n_data: int = 200,
+    dirichlet: bool = False,
+) -> gtgen.Game:
     """N diagonal Gaussian players with shifted private data; α has self-weight ``self_weight``
     and uniform (or, with ``dirichlet``, random Dirichlet) off-diagonal rows."""
     rng = np.random.default_rng(seed)
-    data = [rng.normal(rng.normal(0, 2, d), rng.uniform(0.5, 2, d), (n_data, d)).astype(np.float32)
-            for _ in range(n)]
-    rows = rng.dirichlet(np.full(n - 1, 0.5), size=n) if dirichlet else np.full((n, n - 1), 1.0 / (n - 1))
+    data = [
+        rng.normal(rng.normal(0, 2, d), rng.uniform(0.5, 2, d), (n_data, d)).astype(np.float32)
+        for _ in range(n)
+    ]
+    rows = (
+        rng.dirichlet(np.full(n - 1, 0.5), size=n)
+        if dirichlet
+        else np.full((n, n - 1), 1.0 / (n - 1))
+    )
     weights = np.broadcast_to(np.asarray(self_weight, np.float64), (n,))
     alpha = np.zeros((n, n))
     alpha[~np.eye(n, dtype=bool)] = (rows * (1.0 - weights)[:, None]).ravel()
@@ -48,17 +60,28 @@ def gaussian_game(n: int, d: int, self_weight: float = 0.5, seed: int = 0, n_dat
     return gtgen.Game([gtgen.expfam.gaussian(d)] * n, alpha, data)
 
 
-def _round_seconds(game: gtgen.Game, samples: int, rounds: int, routing: str, repeats: int,
-                   draw: str = "samples") -> float:
+def _round_seconds(
+    game: gtgen.Game, samples: int, rounds: int, routing: str, repeats: int, draw: str = "samples"
+) -> float:
     """Seconds per round: (T(rounds) − T(1)) / (rounds − 1), so that the per-solve set-up (own
     moments, the O(N²) routing plan, transfers) is not counted as round time."""
     key = jax.random.key(1)
 
     def timed(r):
-        return median_seconds(lambda: gtgen.solve(game, key, method="sampled", rounds=r,
-                                                  samples=samples, routing=routing,
-                                                  draw=draw).state,
-                              repeats=repeats)
+        return median_seconds(
+            lambda: (
+                gtgen.solve(
+                    game,
+                    key,
+                    method="sampled",
+                    rounds=r,
+                    samples=samples,
+                    routing=routing,
+                    draw=draw,
+                ).state
+            ),
+            repeats=repeats,
+        )
 
     return max(timed(rounds) - timed(1), 1e-9) / (rounds - 1)
 
@@ -73,8 +96,14 @@ def expfam_gaussian_n64(quick: bool = False) -> dict:
     own = np.asarray(game.own_moments()[0], np.float64)
     rng = np.random.default_rng(0)
     loop_rounds = 5 if quick else 10
-    t_loop = median_seconds(lambda: numpy_loop.solve(rng, own, game.alpha, m, loop_rounds),
-                            repeats=repeats, warmup=0) / loop_rounds
+    t_loop = (
+        median_seconds(
+            lambda: numpy_loop.solve(rng, own, game.alpha, m, loop_rounds),
+            repeats=repeats,
+            warmup=0,
+        )
+        / loop_rounds
+    )
 
     floor = jax.jit(lambda k: jax.random.normal(k, (n, m, d)))
     t_floor = median_seconds(lambda: floor(jax.random.key(2)), repeats=repeats * 3)
@@ -84,14 +113,22 @@ def expfam_gaussian_n64(quick: bool = False) -> dict:
     big = 1_000_000
     t_stat_big = _round_seconds(game, big, rounds, "expected", repeats, draw="statistics")
     loop_m = big // 10 if quick else big  # --quick: the loop (linear in m) at 10^5, scaled
-    t_loop_big = median_seconds(lambda: numpy_loop.solve(rng, own, game.alpha, loop_m, 1),
-                                repeats=1, warmup=0) * big / loop_m
+    t_loop_big = (
+        median_seconds(
+            lambda: numpy_loop.solve(rng, own, game.alpha, loop_m, 1), repeats=1, warmup=0
+        )
+        * big
+        / loop_m
+    )
     k = 2 * d  # the N·K variates of one statistic draw
     stat_floor = jax.jit(lambda key: jax.random.normal(key, (n, k)))
     t_stat_floor = median_seconds(lambda: stat_floor(jax.random.key(2)), repeats=repeats * 3)
     return {
         "name": "expfam-gaussian-N64",
-        "players": n, "dim": d, "samples": m, "routing": "expected",
+        "players": n,
+        "dim": d,
+        "samples": m,
+        "routing": "expected",
         "rounds_per_s": 1.0 / t_round,
         "round_ms": 1e3 * t_round,
         "loop_round_ms": 1e3 * t_loop,
@@ -106,8 +143,12 @@ def expfam_gaussian_n64(quick: bool = False) -> dict:
         "statistics_ratio_vs_loop_m1e6": t_loop_big / t_stat_big,
         "statistics_fraction_of_floor": t_stat_floor / t_stat,
         "loop_m_timed": loop_m,
-        "targets": {"ratio_vs_loop": 100, "fraction_of_floor": 0.5,
-                    "statistics_ratio_vs_loop": 100, "statistics_ratio_vs_loop_m1e6": 10_000},
+        "targets": {
+            "ratio_vs_loop": 100,
+            "fraction_of_floor": 0.5,
+            "statistics_ratio_vs_loop": 100,
+            "statistics_ratio_vs_loop_m1e6": 10_000,
+        },
     }
 
 
@@ -126,11 +167,16 @@ def expfam_scaling(quick: bool = False) -> dict:
     slope = float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
     # Above ~1e5 samples per round the cost is the samples themselves: the fit on the large end.
     big = [i for i, n in enumerate(sizes) if n * m >= 100_000]
-    slope_large = (float(np.polyfit(np.log([sizes[i] for i in big]), np.log([times[i] for i in big]), 1)[0])
-                   if len(big) >= 2 else math.nan)
+    slope_large = (
+        float(np.polyfit(np.log([sizes[i] for i in big]), np.log([times[i] for i in big]), 1)[0])
+        if len(big) >= 2
+        else math.nan
+    )
     return {
         "name": "expfam-scaling",
-        "dim": d, "samples": m, "routing": "meanfield",
+        "dim": d,
+        "samples": m,
+        "routing": "meanfield",
         "players": sizes,
         "round_ms": [1e3 * t for t in times],
         "fraction_of_floor_largest": t_floor / times[-1],
@@ -149,7 +195,10 @@ def expfam_scaling_m(quick: bool = False) -> dict:
     times = [_round_seconds(game, m, rounds, "expected", repeats, draw="statistics") for m in sizes]
     return {
         "name": "expfam-scaling-m",
-        "players": 64, "dim": 16, "routing": "expected", "draw": "statistics",
+        "players": 64,
+        "dim": 16,
+        "routing": "expected",
+        "draw": "statistics",
         "samples": sizes,
         "round_ms": [1e3 * t for t in times],
         "exponent": float(np.polyfit(np.log(sizes), np.log(times), 1)[0]),
@@ -163,12 +212,18 @@ def expfam_anderson(quick: bool = False) -> dict:
     weights = np.random.default_rng(1).uniform(0.0, 0.02, n)
     game = gaussian_game(n, d, self_weight=weights, dirichlet=True)
     key = jax.random.key(0)
-    out = {"name": "expfam-anderson", "players": n, "dim": d, "rate": gtgen.spectral_radius(game.alpha)}
+    out = {
+        "name": "expfam-anderson",
+        "players": n,
+        "dim": d,
+        "rate": gtgen.spectral_radius(game.alpha),
+    }
     for method in ("exact", "anderson"):
         sol = gtgen.solve(game, key, method=method, rounds=20_000, tol=1e-6)
         t = median_seconds(
             lambda m=method: gtgen.solve(game, key, method=m, rounds=20_000, tol=1e-6).state,
-            repeats=3)
+            repeats=3,
+        )
         out[f"{method}_rounds"] = sol.rounds_run
         out[f"{method}_ms"] = 1e3 * t
         out[f"{method}_distance"] = gtgen.check(game, sol).distance

@@ -33,10 +33,13 @@ from benchmarks.timing import median_seconds
 from gtgen.experiments.fmnist_capacity import experiment as ivb
 from gtgen.players.neural import DIGITS_CAPACITIES, FMNIST_CAPACITIES, JointConfig
 
-NO_TORCH = ("torch is not importable: install the [reference] extra (torch==2.13.0) "
-            "for the PyTorch comparison")
-CONV_DIGITS = tuple(JointConfig(z0=c.z0, z1=c.z1, width=w) for c, w in
-                    zip(DIGITS_CAPACITIES, (2, 4, 8, 16)))
+NO_TORCH = (
+    "torch is not importable: install the [reference] extra (torch==2.13.0) "
+    "for the PyTorch comparison"
+)
+CONV_DIGITS = tuple(
+    JointConfig(z0=c.z0, z1=c.z1, width=w) for c, w in zip(DIGITS_CAPACITIES, (2, 4, 8, 16))
+)
 
 
 def _data(bs: int, shape: tuple[int, int]) -> list[dict[str, np.ndarray]]:
@@ -46,8 +49,13 @@ def _data(bs: int, shape: tuple[int, int]) -> list[dict[str, np.ndarray]]:
         split = ivb.load_data(ivb.validate(ivb.Config(sizes=(bs,))))
         return ivb.player_data(split, bs, seed=0)
     rng = np.random.default_rng(0)
-    return [{"c": np.repeat(np.arange(10, dtype=np.int32), bs),
-             "x": rng.random((10 * bs, *shape), dtype=np.float32)} for _ in range(ivb.PLAYERS)]
+    return [
+        {
+            "c": np.repeat(np.arange(10, dtype=np.int32), bs),
+            "x": rng.random((10 * bs, *shape), dtype=np.float32),
+        }
+        for _ in range(ivb.PLAYERS)
+    ]
 
 
 def _gtgen_round_seconds(caps, data, rounds: int, repeats: int) -> tuple[float, float]:
@@ -105,14 +113,19 @@ def _variant(caps, s: dict, kind: str) -> dict:
         return {**out, "ratio_vs_loop": None, "note": NO_TORCH}
     loop = _torch_round_seconds(caps, data, s["loop_rounds"][kind], s["repeats"])
     best = min(loop, key=loop.get)
-    return {**out, "loop_round_ms": 1e3 * loop[best], "loop_threads": best,
-            "ratio_vs_loop": loop[best] / t}
+    return {
+        **out,
+        "loop_round_ms": 1e3 * loop[best],
+        "loop_threads": best,
+        "ratio_vs_loop": loop[best] / t,
+    }
 
 
 def hetero_4cap(quick: bool = False, sizes: dict | None = None) -> dict:
     accelerator = jax.default_backend() != "cpu"
     s = {
-        "bs": 10, "repeats": 2 if quick else 3,
+        "bs": 10,
+        "repeats": 2 if quick else 3,
         "kinds": ("mlp",) if quick and not accelerator else ("mlp", "conv"),
         "rounds": {"mlp": 10 if quick else 40, "conv": 2 if quick else 5},
         "loop_rounds": {"mlp": 3 if quick else 10, "conv": 1 if quick else 3},
@@ -120,9 +133,13 @@ def hetero_4cap(quick: bool = False, sizes: dict | None = None) -> dict:
         "largest": accelerator,  # project the authors' largest run (GPU only)
     }
     s.update(sizes or {})
-    out: dict[str, Any] = {"name": "hetero-4cap", "players": ivb.PLAYERS, "bs": s["bs"],
-                           "pairs_per_player": 10 * s["bs"],
-                           "capacities": [repr(c) for c in s["capacities"]["mlp"]]}
+    out: dict[str, Any] = {
+        "name": "hetero-4cap",
+        "players": ivb.PLAYERS,
+        "bs": s["bs"],
+        "pairs_per_player": 10 * s["bs"],
+        "capacities": [repr(c) for c in s["capacities"]["mlp"]],
+    }
     for kind in s["kinds"]:
         figures = _variant(tuple(s["capacities"][kind]), s, kind)
         prefix = "" if kind == "mlp" else f"{kind}_"
@@ -130,11 +147,16 @@ def hetero_4cap(quick: bool = False, sizes: dict | None = None) -> dict:
     if s["largest"]:
         data = _data(500, (28, 28))
         t, _ = _gtgen_round_seconds(FMNIST_CAPACITIES, data, 5, 2)
-        out.update(largest_round_ms=1e3 * t, projected_hours_largest=t * 200_000 / 3600,
-                   authors_hours_largest=24.0)
+        out.update(
+            largest_round_ms=1e3 * t,
+            projected_hours_largest=t * 200_000 / 3600,
+            authors_hours_largest=24.0,
+        )
     else:
-        out["largest_note"] = ("the authors' largest IV-B run (bs 500, 28×28, 200,000 "
-                               "iterations) is projected on a GPU only")
+        out["largest_note"] = (
+            "the authors' largest IV-B run (bs 500, 28×28, 200,000 "
+            "iterations) is projected on a GPU only"
+        )
     out["targets"] = {"ratio_vs_loop": "≥ 2 on CPU, ≥ 10 on a GPU"}
     return out
 

@@ -62,11 +62,14 @@ from gtgen.exchange import RoundSpec, init_states, make_train
 from gtgen.game import Group
 from gtgen.players.neural import NeuralPlayer, VAEConfig, hvae_player, vae_player
 
-NO_TORCH = ("torch is not importable: install the [reference] extra (torch==2.13.0) "
-            "for the PyTorch comparison")
+NO_TORCH = (
+    "torch is not importable: install the [reference] extra (torch==2.13.0) "
+    "for the PyTorch comparison"
+)
 
 
 # Players and their train functions are cached: cases (and tests) at equal sizes share them.
+
 
 @functools.cache
 def _player(spec: Any) -> NeuralPlayer:
@@ -166,11 +169,17 @@ def analytic_vae_flops(config: VAEConfig, batch: int) -> float:
         enc, dec = dense((h * w, *hid, 2 * lat)), dense((lat, *hid, h * w))
     else:
         grid = (h // 4) * (w // 4) * 2 * c
-        enc = [(h // 2) * (w // 2) * c * 9, (h // 4) * (w // 4) * 2 * c * 9 * c,
-               *dense((grid, *hid, 2 * lat))]
+        enc = [
+            (h // 2) * (w // 2) * c * 9,
+            (h // 4) * (w // 4) * 2 * c * 9 * c,
+            *dense((grid, *hid, 2 * lat)),
+        ]
         # transposed convolutions: every input pixel meets the kernel once
-        dec = [*dense((lat, *hid, grid)),
-               (h // 4) * (w // 4) * 9 * 2 * c * c, (h // 2) * (w // 2) * 9 * c]
+        dec = [
+            *dense((lat, *hid, grid)),
+            (h // 4) * (w // 4) * 9 * 2 * c * c,
+            (h // 2) * (w // 2) * 9 * c,
+        ]
     forward = sum(enc) + sum(dec)
     update = 3 * forward - enc[0]
     return 2.0 * batch * (update + sum(dec))
@@ -228,8 +237,13 @@ def _vae_kind(kind: str, s: dict, parts, data, counts, alpha, matmul_rate: float
     rounds = s["rounds"][kind]
     train = _train(player, n, batch)
     states = _init(player, n, _options(s))(jax.random.key(0))
-    args = (jax.random.key(1), states, jnp.asarray(data), jnp.asarray(counts),
-            jnp.asarray(alpha, jnp.float32))
+    args = (
+        jax.random.key(1),
+        states,
+        jnp.asarray(data),
+        jnp.asarray(counts),
+        jnp.asarray(alpha, jnp.float32),
+    )
     _, compiled, compile_s = _compile(train, args, _options(s), rounds)
     t_round = median_seconds(lambda: compiled(*args), repeats=s["repeats"]) / rounds
 
@@ -255,8 +269,16 @@ def _vae_kind(kind: str, s: dict, parts, data, counts, alpha, matmul_rate: float
     cores = os.cpu_count() or 1
     loop = {}
     for threads in sorted({1, cores}):
-        loop[threads] = _torch_round_seconds(parts, alpha, batch, s["loop_rounds"][kind],
-                                             s["repeats"], threads, lr=config.lr, **model_args)
+        loop[threads] = _torch_round_seconds(
+            parts,
+            alpha,
+            batch,
+            s["loop_rounds"][kind],
+            s["repeats"],
+            threads,
+            lr=config.lr,
+            **model_args,
+        )
     best = min(loop, key=loop.get)
     out.update(
         loop_round_ms=1e3 * loop[best],
@@ -271,7 +293,9 @@ def _vae_kind(kind: str, s: dict, parts, data, counts, alpha, matmul_rate: float
 
 def neural_vae_n8(quick: bool = False, sizes: dict | None = None) -> dict:
     s = {
-        "players": 8, "batch": 256, "self_weight": 0.5,
+        "players": 8,
+        "batch": 256,
+        "self_weight": 0.5,
         "kinds": ("mlp",) if quick else ("mlp", "conv"),
         "rounds": {"mlp": 20 if quick else 100, "conv": 3 if quick else 10},
         "loop_rounds": {"mlp": 5 if quick else 20, "conv": 2 if quick else 4},
@@ -287,7 +311,9 @@ def neural_vae_n8(quick: bool = False, sizes: dict | None = None) -> dict:
     matmul_rate = _matmul_flops_per_s(s["matmul_size"], repeats=5 if quick else 10)
     out: dict[str, Any] = {
         "name": "neural-vae-N8",
-        "players": s["players"], "batch": s["batch"], "self_weight": s["self_weight"],
+        "players": s["players"],
+        "batch": s["batch"],
+        "self_weight": s["self_weight"],
         "images_per_player": int(counts[0]),
         "matmul_size": s["matmul_size"],
         "matmul_gflop_per_s": matmul_rate / 1e9,
@@ -308,8 +334,16 @@ def _two_player_digits() -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(padded), jnp.asarray(counts)
 
 
-def _sweep_ratio(player: NeuralPlayer, batch: int, values: np.ndarray, iterations: int,
-                 repeats: int, data, counts, options: dict | None) -> dict:
+def _sweep_ratio(
+    player: NeuralPlayer,
+    batch: int,
+    values: np.ndarray,
+    iterations: int,
+    repeats: int,
+    data,
+    counts,
+    options: dict | None,
+) -> dict:
     """Loop of single runs against one vmapped program, for the self-weights ``values``."""
     alphas = jnp.asarray(np.stack([[[a, 1 - a], [1 - a, a]] for a in values]), jnp.float32)
     keys = jax.random.split(jax.random.key(0), len(values))
@@ -333,8 +367,10 @@ def _sweep_ratio(player: NeuralPlayer, batch: int, values: np.ndarray, iteration
 
     flops = _round_flops(train, single, first, iterations)
     return {
-        "loop_s": t_loop, "sweep_s": t_sweep,
-        "loop_compile_s": loop_compile, "sweep_compile_s": sweep_compile,
+        "loop_s": t_loop,
+        "sweep_s": t_sweep,
+        "loop_compile_s": loop_compile,
+        "sweep_compile_s": sweep_compile,
         "ratio_vs_loop": t_loop / t_sweep,
         "ratio_vs_loop_end_to_end": (loop_compile + t_loop) / (sweep_compile + t_sweep),
         "round_gflop": None if flops is None else flops / 1e9,
@@ -345,7 +381,8 @@ def _sweep_ratio(player: NeuralPlayer, batch: int, values: np.ndarray, iteration
 def neural_sweep(quick: bool = False, sizes: dict | None = None) -> dict:
     s = {
         "player": "vae" if quick else "hvae:digits-small",
-        "values": 10, "batch": 256,
+        "values": 10,
+        "batch": 256,
         "iterations": 20 if quick else 100,
         "repeats": 2 if quick else 3,
         "small_batch": None if quick else 32,
@@ -358,12 +395,16 @@ def neural_sweep(quick: bool = False, sizes: dict | None = None) -> dict:
     data, counts = _two_player_digits()
     values = np.round(np.linspace(0.1, 1.0, s["values"]), 2)
     matmul_rate = _matmul_flops_per_s(s["matmul_size"], repeats=5 if quick else 10)
-    main = _sweep_ratio(player, s["batch"], values, s["iterations"], s["repeats"], data, counts,
-                        _options(s))
+    main = _sweep_ratio(
+        player, s["batch"], values, s["iterations"], s["repeats"], data, counts, _options(s)
+    )
     out: dict[str, Any] = {
         "name": "neural-sweep",
-        "player": s["player"], "players": 2, "alphas": [float(v) for v in values],
-        "batch": s["batch"], "iterations": s["iterations"],
+        "player": s["player"],
+        "players": 2,
+        "alphas": [float(v) for v in values],
+        "batch": s["batch"],
+        "iterations": s["iterations"],
         "compile": "excluded from ratio_vs_loop on both sides, included in both in _end_to_end",
         **main,
         "matmul_gflop_per_s": matmul_rate / 1e9,
@@ -374,11 +415,23 @@ def neural_sweep(quick: bool = False, sizes: dict | None = None) -> dict:
         out["sweep_fraction_of_matmul_peak"] = at_peak / main["sweep_s"]
         out["ratio_ceiling"] = main["loop_s"] / at_peak
     if s["small_batch"]:
-        small = _sweep_ratio(player, s["small_batch"], values, s["iterations"], s["repeats"],
-                             data, counts, _options(s))
+        small = _sweep_ratio(
+            player,
+            s["small_batch"],
+            values,
+            s["iterations"],
+            s["repeats"],
+            data,
+            counts,
+            _options(s),
+        )
         out["small_batch"] = s["small_batch"]
-        out.update({f"small_batch_{k}": small[k] for k in
-                    ("loop_s", "sweep_s", "ratio_vs_loop", "ratio_vs_loop_end_to_end")})
+        out.update(
+            {
+                f"small_batch_{k}": small[k]
+                for k in ("loop_s", "sweep_s", "ratio_vs_loop", "ratio_vs_loop_end_to_end")
+            }
+        )
     out["load_avg_1min"] = [load_before, _load()]
     out["targets"] = {"ratio_vs_loop": 3}
     return out
@@ -390,7 +443,9 @@ def _fake_mnist(folder, n_train: int, n_test: int) -> None:
 
     rng = np.random.default_rng(0)
     for stem, n in (("train", n_train), ("t10k", n_test)):
-        save_idx(folder / f"{stem}-images-idx3-ubyte", (rng.random((n, 28, 28)) * 255).astype(np.uint8))
+        save_idx(
+            folder / f"{stem}-images-idx3-ubyte", (rng.random((n, 28, 28)) * 255).astype(np.uint8)
+        )
         save_idx(folder / f"{stem}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
 
 
@@ -399,21 +454,42 @@ def _paper_iteration_seconds(alphas, s: dict, folder) -> tuple[float, float]:
     these values of a (what ``gtgen experiment mnist-split --data-dir`` runs)."""
     from gtgen.experiments.mnist_split import experiment as ms
 
-    config = ms.validate(ms.mnist_config(
-        str(folder), alphas=tuple(alphas), baseline=False, iterations=s["iterations"],
-        chunk=s["iterations"], model=s["model"], batch=s["batch"]))
+    config = ms.validate(
+        ms.mnist_config(
+            str(folder),
+            alphas=tuple(alphas),
+            baseline=False,
+            iterations=s["iterations"],
+            chunk=s["iterations"],
+            model=s["model"],
+            batch=s["batch"],
+        )
+    )
     data = ms.load_data(config)
     ent = ms.entries(config, data)
-    program = ms.sweep_program(ms._architecture(config.hvae()), config.batch, s["iterations"],
-                               float(config.flip_prob), config.composition, config.own_draw)
+    program = ms.sweep_program(
+        ms._architecture(config.hvae()),
+        config.batch,
+        s["iterations"],
+        float(config.flip_prob),
+        config.composition,
+        config.own_draw,
+    )
     n = len(ent.alphas)
-    args = (jax.random.split(jax.random.key(0), n), ms.initial_states(config, ent.seeds),
-            jnp.asarray(data.rows), jnp.asarray(ent.counts), jnp.asarray(ent.alpha),
-            ms.Schedule(*np.float32([config.hvae().lr, 1.0, s["iterations"]])))
+    args = (
+        jax.random.split(jax.random.key(0), n),
+        ms.initial_states(config, ent.seeds),
+        jnp.asarray(data.rows),
+        jnp.asarray(ent.counts),
+        jnp.asarray(ent.alpha),
+        ms.Schedule(*np.float32([config.hvae().lr, 1.0, s["iterations"]])),
+    )
     start = time.perf_counter()
     compiled = program.lower(*args).compile()
     compile_s = time.perf_counter() - start
-    return median_seconds(lambda: compiled(*args), repeats=s["repeats"]) / s["iterations"], compile_s
+    return median_seconds(lambda: compiled(*args), repeats=s["repeats"]) / s[
+        "iterations"
+    ], compile_s
 
 
 PAPER_CPU_NOTE = (
@@ -437,13 +513,24 @@ def neural_paper_mnist(quick: bool = False, sizes: dict | None = None) -> dict:
     from pathlib import Path
 
     accelerator = jax.default_backend() != "cpu"
-    s = {"iterations": 20 if accelerator else 1, "repeats": 3 if accelerator else 1,
-         "values": 10, "images": 2000, "model": "paper-mnist", "batch": 1000,
-         "run_on_cpu": False}
+    s = {
+        "iterations": 20 if accelerator else 1,
+        "repeats": 3 if accelerator else 1,
+        "values": 10,
+        "images": 2000,
+        "model": "paper-mnist",
+        "batch": 1000,
+        "run_on_cpu": False,
+    }
     s.update(sizes or {})
-    out: dict[str, Any] = {"name": "neural-paper-mnist", "backend": jax.default_backend(),
-                           "model": str(s["model"]), "batch": s["batch"], "players": 2,
-                           "authors_hours_per_value_h100": 15.0}
+    out: dict[str, Any] = {
+        "name": "neural-paper-mnist",
+        "backend": jax.default_backend(),
+        "model": str(s["model"]),
+        "batch": s["batch"],
+        "players": 2,
+        "authors_hours_per_value_h100": 15.0,
+    }
     if not accelerator and not s["run_on_cpu"]:
         out["note"] = PAPER_CPU_NOTE
         return out
@@ -452,17 +539,22 @@ def neural_paper_mnist(quick: bool = False, sizes: dict | None = None) -> dict:
         _fake_mnist(Path(tmp), s["images"], s["images"] // 4)
         one, one_compile = _paper_iteration_seconds([0.5], s, tmp)
         every, every_compile = _paper_iteration_seconds(alphas, s, tmp)
-    out.update({
-        "iterations_timed": s["iterations"],
-        "one_value_iterations_per_s": 1.0 / one,
-        "one_value_projected_hours": 1e6 * one / 3600.0,
-        "all_values": len(alphas),
-        "all_values_iterations_per_s": 1.0 / every,
-        "all_values_projected_hours": 1e6 * every / 3600.0,
-        "compile_s": [one_compile, every_compile],
-        "targets": {"one_value_projected_hours": "≤ 1.5 on one GPU",
-                    "all_values_projected_hours": "≤ 3 on one GPU"},
-    })
+    out.update(
+        {
+            "iterations_timed": s["iterations"],
+            "one_value_iterations_per_s": 1.0 / one,
+            "one_value_projected_hours": 1e6 * one / 3600.0,
+            "all_values": len(alphas),
+            "all_values_iterations_per_s": 1.0 / every,
+            "all_values_projected_hours": 1e6 * every / 3600.0,
+            "compile_s": [one_compile, every_compile],
+            "targets": {
+                "one_value_projected_hours": "≤ 1.5 on one GPU",
+                "all_values_projected_hours": "≤ 3 on one GPU",
+            },
+        }
+    )
     return out
+
 
 CASES = [neural_vae_n8, neural_sweep, neural_paper_mnist]

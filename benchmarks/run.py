@@ -17,8 +17,12 @@ import time
 
 # Modules holding cases, in the order they run; a module that is absent is skipped.
 CASE_MODULES = (
-    "benchmarks.expfam_cases", "benchmarks.neural_cases", "benchmarks.hetero_cases",
-    "benchmarks.sweep_cases", "benchmarks.valuation_cases", "benchmarks.meanfield_cases",
+    "benchmarks.expfam_cases",
+    "benchmarks.neural_cases",
+    "benchmarks.hetero_cases",
+    "benchmarks.sweep_cases",
+    "benchmarks.valuation_cases",
+    "benchmarks.meanfield_cases",
     "benchmarks.verification_cases",
 )
 
@@ -92,7 +96,11 @@ def format_table(results: dict) -> str:
             if isinstance(value, float):
                 value = f"{value:.4g}"
             elif isinstance(value, list):
-                value = "[" + ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in value) + "]"
+                value = (
+                    "["
+                    + ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in value)
+                    + "]"
+                )
             lines.append(f"  {key:<22} {value}")
         for key, target in case.get("targets", {}).items():
             lines.append(f"  target {key:<15} {target}")
@@ -106,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--only", action="append",
-                        help="run only cases whose name contains one of these (a,b or repeated)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        help="run only cases whose name contains one of these (a,b or repeated)",
+    )
     args = parser.parse_args(argv)
     try:
         parse_only(args.only)

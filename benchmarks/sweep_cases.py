@@ -56,8 +56,12 @@ def _games(cfg):
     for p in cfg.points:
         s = p.settings
         player = gtgen.expfam.family(s["family"], s["dim"])
-        games.append((gtgen.Game([player] * s["players"], alpha_matrix(s), list(synthetic_data(s))),
-                      s["seed"]))
+        games.append(
+            (
+                gtgen.Game([player] * s["players"], alpha_matrix(s), list(synthetic_data(s))),
+                s["seed"],
+            )
+        )
     return games
 
 
@@ -83,7 +87,9 @@ def _warm_sweep(settings: dict, devices, repeats: int = SWEEP_REPEATS) -> tuple[
     """(first sweep, median run seconds of ``repeats`` more): the first compiles, the others reuse
     its program and are timed warm, as the loop is timed after a warm-up solve."""
     first = sweep(**settings, devices=devices)
-    runs = [sum(r["wall_s"] for r in sweep(**settings, devices=devices).rows) for _ in range(repeats)]
+    runs = [
+        sum(r["wall_s"] for r in sweep(**settings, devices=devices).rows) for _ in range(repeats)
+    ]
     return first, statistics.median(runs)
 
 
@@ -94,7 +100,7 @@ def _sweep_1000_here(quick: bool) -> dict:
     first, run_s = _warm_sweep(exact, "all")
     _, one_device_s = _warm_sweep(exact, None)
     cfg = parse_config(exact)
-    timed = cfg.points[:: 10] if quick else cfg.points
+    timed = cfg.points[::10] if quick else cfg.points
     loop_s = _loop_seconds(_games(cfg._replace(points=timed)), method="exact", rounds=200, tol=0.0)
     loop_s *= len(cfg.points) / len(timed)
 
@@ -110,7 +116,9 @@ def _sweep_1000_here(quick: bool) -> dict:
     return {
         "name": "sweep-1000",
         "points": first.meta["points"],
-        "players": 8, "dim": 2, "rounds": 200,
+        "players": 8,
+        "dim": 2,
+        "rounds": 200,
         "devices": first.meta["devices"],
         "distinct_shapes": first.meta["distinct_shapes"],
         "compilations": first.meta["compilations"],
@@ -141,7 +149,9 @@ def sweep_1000(quick: bool = False) -> dict:
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(cpu_core_count()))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    args = [sys.executable, "-m", "benchmarks.sweep_cases", "sweep-1000"] + (["--quick"] if quick else [])
+    args = [sys.executable, "-m", "benchmarks.sweep_cases", "sweep-1000"] + (
+        ["--quick"] if quick else []
+    )
     done = subprocess.run(args, env=env, cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"sweep-1000 child process failed:\n{done.stderr[-4000:]}")
@@ -159,8 +169,17 @@ def scale_players(quick: bool = False) -> dict:
     for n in sizes:
         times = {}
         for rounds in (2, 12):
-            settings = {"players": n, "dim": d, "a": 0.5, "alpha": "uniform", "routing": "meanfield",
-                            "method": "sampled", "samples": m, "rounds": rounds, "data_size": data_size}
+            settings = {
+                "players": n,
+                "dim": d,
+                "a": 0.5,
+                "alpha": "uniform",
+                "routing": "meanfield",
+                "method": "sampled",
+                "samples": m,
+                "rounds": rounds,
+                "data_size": data_size,
+            }
             cfg = parse_config(settings)
             keys, chunks = plan(cfg, 1, "synthetic")
             shape = {**_shape_dict(keys[0]), "structure": "uniform"}  # sparse α at every N
@@ -171,17 +190,25 @@ def scale_players(quick: bool = False) -> dict:
             times[rounds] = median_seconds(lambda c=compiled, a=args: c(*a), repeats=3)
             if rounds == 12:
                 mem = compiled.memory_analysis()
-                xla_mb.append((mem.argument_size_in_bytes + mem.output_size_in_bytes
-                               + mem.temp_size_in_bytes) / 2**20 if mem else math.nan)
+                xla_mb.append(
+                    (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes)
+                    / 2**20
+                    if mem
+                    else math.nan
+                )
         round_ms.append(1e3 * max(times[12] - times[2], 1e-9) / 10)
         rss_mb.append(_peak_rss_mb())
     slope = float(np.polyfit(np.log(sizes), np.log(round_ms), 1)[0])
     large = [i for i, n in enumerate(sizes) if n >= 1000]
-    slope_large = float(np.polyfit(np.log([sizes[i] for i in large]),
-                                   np.log([round_ms[i] for i in large]), 1)[0])
+    slope_large = float(
+        np.polyfit(np.log([sizes[i] for i in large]), np.log([round_ms[i] for i in large]), 1)[0]
+    )
     return {
         "name": "scale-players",
-        "dim": d, "samples": m, "alpha": "uniform (structured)", "routing": "meanfield",
+        "dim": d,
+        "samples": m,
+        "alpha": "uniform (structured)",
+        "routing": "meanfield",
         "players": sizes,
         "round_ms": round_ms,
         "exponent": slope,

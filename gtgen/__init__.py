@@ -1,11 +1,11 @@
 """gtgen: games of generative models that learn from each other's synthetic data.
 
-    import gtgen
-    player = gtgen.expfam.gaussian(dim=2)
-    game = gtgen.Game(players=[player] * 3, alpha=A, data=[x0, x1, x2])
-    result = gtgen.solve(game, jax.random.key(0), rounds=200, samples=1000)
-    report = gtgen.check(game, result)
-    rows = gtgen.sweep(a=[0.2, 0.5, 0.8], seeds=16, players=8, method="exact").rows
+import gtgen
+player = gtgen.expfam.gaussian(dim=2)
+game = gtgen.Game(players=[player] * 3, alpha=A, data=[x0, x1, x2])
+result = gtgen.solve(game, jax.random.key(0), rounds=200, samples=1000)
+report = gtgen.check(game, result)
+rows = gtgen.sweep(a=[0.2, 0.5, 0.8], seeds=16, players=8, method="exact").rows
 """
 
 from importlib import metadata as _metadata

@@ -27,8 +27,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gtgen", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="store_true",
-                        help="print gtgen's version (and JAX's, flax's, Python's) and exit")
+    parser.add_argument(
+        "--version",
+        action="store_true",
+        help="print gtgen's version (and JAX's, flax's, Python's) and exit",
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name in COMMANDS:
         try:

@@ -30,9 +30,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gtgen import files
-from gtgen.seeds import check_seed
 from gtgen.game import Game
 from gtgen.players.expfam import FAMILIES, MAX_CLASSES, family
+from gtgen.seeds import check_seed
 from gtgen.solvers.solve import check_settings, solve
 
 TOP_KEYS = {"family", "alpha", "data", "num_classes", "ridge", "solver"}
@@ -108,7 +108,9 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> GameConfig:
     return GameConfig(game, settings, name, ignored)
 
 
-def load_players_npz(value: Any, base: Path, n_players: int, field: str = "data") -> list[np.ndarray]:
+def load_players_npz(
+    value: Any, base: Path, n_players: int, field: str = "data"
+) -> list[np.ndarray]:
     """Arrays player0 … player{N-1} from an .npz file, or ValueError naming what is wrong."""
     if not isinstance(value, (str, Path)) or not str(value):
         raise ValueError(f"{field}: must be the path of an .npz file")
@@ -132,15 +134,20 @@ def _family_size(name: str, arrays: list[np.ndarray], num_classes: Any) -> int:
     for i, a in enumerate(arrays):
         if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
             what = "labels" if name == "categorical" else "values"
-            raise ValueError(f"data: player{i} holds {a.dtype} entries; {what} must be numbers"
-                             + (" (classes 0 … K−1)" if name == "categorical" else ""))
+            raise ValueError(
+                f"data: player{i} holds {a.dtype} entries; {what} must be numbers"
+                + (" (classes 0 … K−1)" if name == "categorical" else "")
+            )
     if name == "categorical":
         if num_classes is not None:
             if isinstance(num_classes, bool) or not isinstance(num_classes, int):
                 raise ValueError(f"num_classes: must be an integer, got {num_classes!r}")
             return num_classes
-        tops = [(float(np.max(a)), i) for i, a in enumerate(arrays)
-                if np.size(a) and np.all(np.isfinite(a))]
+        tops = [
+            (float(np.max(a)), i)
+            for i, a in enumerate(arrays)
+            if np.size(a) and np.all(np.isfinite(a))
+        ]
         top, who = max(tops, default=(1.0, 0))
         if top + 1 > MAX_CLASSES:
             raise ValueError(
@@ -177,13 +184,21 @@ def _solver_settings(raw: Any) -> dict[str, Any]:
         settings["tol"] = float(settings["tol"])
     check_seed(seed, "solver.seed")
     method = settings["method"]
-    ignored = {"samples": "sampled", "routing": "sampled", "burn_in": "sampled",
-               "tol": "exact and anderson", "memory": "anderson"}
+    ignored = {
+        "samples": "sampled",
+        "routing": "sampled",
+        "burn_in": "sampled",
+        "tol": "exact and anderson",
+        "memory": "anderson",
+    }
     notes = []
     for key, methods in ignored.items():
-        if key in raw and isinstance(method, str) and method not in methods.replace(" and ", " ").split():
-            notes.append(f"solver.{key}: applies to method {methods} only, not {method!r}; "
-                         "ignored")
+        if (
+            key in raw
+            and isinstance(method, str)
+            and method not in methods.replace(" and ", " ").split()
+        ):
+            notes.append(f"solver.{key}: applies to method {methods} only, not {method!r}; ignored")
             del settings[key]
     settings["ignored"] = tuple(notes)
     for key in ("rounds", "samples", "burn_in", "memory"):

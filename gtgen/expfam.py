@@ -1,7 +1,7 @@
 """``gtgen.expfam``: exponential-family players and their closed-form equilibrium.
 
-    >>> player = gtgen.expfam.gaussian(dim=2)
-    >>> mu_star = gtgen.expfam.nash_equilibrium(alpha, own_moments)
+>>> player = gtgen.expfam.gaussian(dim=2)
+>>> mu_star = gtgen.expfam.nash_equilibrium(alpha, own_moments)
 """
 
 from gtgen.players.expfam import (

@@ -34,13 +34,17 @@ def read_toml(path: str | Path, field: str = "config") -> dict[str, Any]:
     except OSError as err:
         raise ValueError(f"{field}: cannot read {path} ({err.strerror or err})") from None
     if raw.startswith(_BOM):
-        raise ValueError(f"{field}: {path.name} starts with a byte-order mark (BOM); save it as "
-                         "UTF-8 without BOM")
+        raise ValueError(
+            f"{field}: {path.name} starts with a byte-order mark (BOM); save it as "
+            "UTF-8 without BOM"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{field}: {path.name} is not UTF-8 text (byte {raw[err.start]:#04x} at "
-                         f"offset {err.start}); save it as UTF-8") from None
+        raise ValueError(
+            f"{field}: {path.name} is not UTF-8 text (byte {raw[err.start]:#04x} at "
+            f"offset {err.start}); save it as UTF-8"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -55,8 +59,10 @@ def load_npz(path: str | Path, field: str) -> dict[str, np.ndarray]:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"{field}: cannot read {path} as .npz ({err})") from None
     if isinstance(loaded, np.ndarray):
-        raise ValueError(f"{field}: {path.name} is an .npy file (one array); save the players' "  # noqa: TRY004 - bad input is a ValueError
-                         "arrays with np.savez(path, player0=..., player1=...)")
+        raise ValueError(
+            f"{field}: {path.name} is an .npy file (one array); save the players' "  # noqa: TRY004 - bad input is a ValueError
+            "arrays with np.savez(path, player0=..., player1=...)"
+        )
     try:
         with loaded as npz:
             return {k: npz[k] for k in npz.files}
@@ -79,8 +85,9 @@ def check_out_dir(out: str | Path) -> Path:
     if not parent.is_dir():
         raise ValueError(f"--out: {parent} is a file, so {out} cannot be a folder; choose another")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"--out: cannot write into {parent} (permission denied); choose a "
-                         "writable folder")
+        raise ValueError(
+            f"--out: cannot write into {parent} (permission denied); choose a writable folder"
+        )
     return out
 
 
@@ -90,6 +97,7 @@ def make_out_dir(out: str | Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ValueError(f"--out: cannot create {out} ({err.strerror or err}); choose a writable "
-                         "folder") from None
+        raise ValueError(
+            f"--out: cannot create {out} ({err.strerror or err}); choose a writable folder"
+        ) from None
     return out

@@ -41,6 +41,7 @@ class Group(NamedTuple):
     player: Any
     members: tuple[int, ...]
 
+
 def validate_alpha(alpha: Any, n_players: int | None = None) -> np.ndarray:
     """α as a float64 [N, N] array, or ValueError naming what is wrong (entries given as
     strings or booleans are refused, not converted)."""
@@ -80,8 +81,10 @@ def _reject_non_numbers(alpha: Any) -> None:
                 if isinstance(v, (bool, np.bool_, str, bytes)) or not isinstance(
                     v, (int, float, np.integer, np.floating)
                 ):
-                    raise ValueError(f"alpha: alpha[{i}][{j}] is {v!r} ({type(v).__name__}); "  # noqa: TRY004 - bad input is a ValueError
-                                     "entries must be numbers")
+                    raise ValueError(
+                        f"alpha: alpha[{i}][{j}] is {v!r} ({type(v).__name__}); "  # noqa: TRY004 - bad input is a ValueError
+                        "entries must be numbers"
+                    )
 
 
 def _validate_player(player: Any, i: int) -> Any:

@@ -50,8 +50,10 @@ def _chunked(op: Callable, n_core: tuple[int, ...]) -> Callable:
         lead = jnp.broadcast_shapes(*(a.shape[: a.ndim - k] for a, k in zip(args, n_core)))
         if not lead:
             return op(*args)
-        flat = [jnp.broadcast_to(a, lead + a.shape[a.ndim - k :]).reshape(-1, *a.shape[a.ndim - k :])
-                for a, k in zip(args, n_core)]
+        flat = [
+            jnp.broadcast_to(a, lead + a.shape[a.ndim - k :]).reshape(-1, *a.shape[a.ndim - k :])
+            for a, k in zip(args, n_core)
+        ]
         size = flat[0].shape[0]
         step = chunk_size(args[0].shape[-1])
         if size <= step:
@@ -65,8 +67,9 @@ def _chunked(op: Callable, n_core: tuple[int, ...]) -> Callable:
     @wrapped.def_vmap
     def _rule(axis_size, in_batched, *args):
         # the new batch axis is one more leading dim: ``run`` flattens it with the others
-        args = [a if b else jnp.broadcast_to(a, (axis_size, *a.shape))
-                for a, b in zip(args, in_batched)]
+        args = [
+            a if b else jnp.broadcast_to(a, (axis_size, *a.shape)) for a, b in zip(args, in_batched)
+        ]
         out = wrapped(*args)
         return out, jax.tree.map(lambda _: True, out)
 

@@ -106,7 +106,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
-        raise ValueError(f"features: need two [n ≥ 2, f] arrays of equal f, got {a.shape}, {b.shape}")
+        raise ValueError(
+            f"features: need two [n ≥ 2, f] arrays of equal f, got {a.shape}, {b.shape}"
+        )
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a = np.atleast_2d(np.cov(a, rowvar=False))
     cov_b = np.atleast_2d(np.cov(b, rowvar=False))
@@ -117,11 +119,13 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * cross)
 
 
-def frechet_classifier_distance(classifier: Classifier, samples: np.ndarray,
-                                reference: np.ndarray) -> float:
+def frechet_classifier_distance(
+    classifier: Classifier, samples: np.ndarray, reference: np.ndarray
+) -> float:
     """The FID analogue: Fréchet distance on the reference classifier's features."""
-    return frechet_distance(np.asarray(classifier.features(samples)),
-                            np.asarray(classifier.features(reference)))
+    return frechet_distance(
+        np.asarray(classifier.features(samples)), np.asarray(classifier.features(reference))
+    )
 
 
 def mmd2(x: np.ndarray, y: np.ndarray, lengthscale: float) -> float:

@@ -28,7 +28,10 @@ def gaussian_moments_2d(mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ellipse_paths(
-    path: np.ndarray, closed_form: np.ndarray, data: Sequence[np.ndarray], out: Path,
+    path: np.ndarray,
+    closed_form: np.ndarray,
+    data: Sequence[np.ndarray],
+    out: Path,
     show_rounds: Sequence[int] = (0, 1, 2, 4, 8),
 ) -> Path:
     """Players' ellipses from their own data (faint) to the last round, and the closed form."""
@@ -64,13 +67,16 @@ def image_tiles(images: np.ndarray, columns: int | None = None, pad: int = 1) ->
     tiles = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), 0.5, np.float32)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
-        tiles[pad + r * (h + pad): pad + r * (h + pad) + h,
-              pad + c * (w + pad): pad + c * (w + pad) + w] = image
+        tiles[
+            pad + r * (h + pad) : pad + r * (h + pad) + h,
+            pad + c * (w + pad) : pad + c * (w + pad) + w,
+        ] = image
     return tiles
 
 
-def save_image_grid(images: np.ndarray, out: Path, columns: int | None = None,
-                    min_size: int = 240) -> Path:
+def save_image_grid(
+    images: np.ndarray, out: Path, columns: int | None = None, min_size: int = 240
+) -> Path:
     """One PNG of ``images [k, H, W]`` (values in [0, 1], 1 drawn white), enlarged by whole
     pixels to at least ``min_size`` pixels across so that 8×8 digits stay visible."""
     tiles = image_tiles(images, columns)
@@ -79,12 +85,18 @@ def save_image_grid(images: np.ndarray, out: Path, columns: int | None = None,
     return out
 
 
-def sample_panels(pictures: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str],
-                  out: Path, title: str = "") -> Path:
+def sample_panels(
+    pictures: np.ndarray,
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    out: Path,
+    title: str = "",
+) -> Path:
     """A table of sample grids: ``pictures [R, C, k, H, W]``, one panel per row and column."""
     n_rows, n_cols = pictures.shape[:2]
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.4 * n_cols + 0.6, 2.4 * n_rows + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(2.4 * n_cols + 0.6, 2.4 * n_rows + 0.4), squeeze=False
+    )
     for r in range(n_rows):
         for c in range(n_cols):
             ax = axes[r, c]
@@ -103,9 +115,14 @@ def sample_panels(pictures: np.ndarray, row_labels: Sequence[str], column_labels
     return out
 
 
-def curves_against_alpha(alphas: Sequence[float], curves: dict[str, Sequence[float]],
-                         baselines: dict[str, float], out: Path, ylabel: str,
-                         title: str = "") -> Path:
+def curves_against_alpha(
+    alphas: Sequence[float],
+    curves: dict[str, Sequence[float]],
+    baselines: dict[str, float],
+    out: Path,
+    ylabel: str,
+    title: str = "",
+) -> Path:
     """Lines of a quantity against the self-weight a (as the paper's Fig. 1), each with its
     baseline as a horizontal line of the same colour."""
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
@@ -113,8 +130,9 @@ def curves_against_alpha(alphas: Sequence[float], curves: dict[str, Sequence[flo
     for i, (label, values) in enumerate(curves.items()):
         ax.plot(alphas, values, marker="o", color=colours[i % 10], label=label)
         if label in baselines:
-            ax.axhline(baselines[label], color=colours[i % 10], ls="--", lw=1,
-                       label=f"baseline, {label}")
+            ax.axhline(
+                baselines[label], color=colours[i % 10], ls="--", lw=1, label=f"baseline, {label}"
+            )
     ax.set_xlabel("self-weight a")
     ax.set_ylabel(ylabel)
     if title:
@@ -126,10 +144,15 @@ def curves_against_alpha(alphas: Sequence[float], curves: dict[str, Sequence[flo
     return out
 
 
-def spread_against_alpha(alphas: Sequence[float], values: np.ndarray, out: Path,
-                         reference: tuple[np.ndarray, np.ndarray, str] | None = None,
-                         threshold: tuple[float, str] | None = None, ylabel: str = "",
-                         title: str = "") -> Path:
+def spread_against_alpha(
+    alphas: Sequence[float],
+    values: np.ndarray,
+    out: Path,
+    reference: tuple[np.ndarray, np.ndarray, str] | None = None,
+    threshold: tuple[float, str] | None = None,
+    ylabel: str = "",
+    title: str = "",
+) -> Path:
     """A quantity against the self-weight a over seeds: ``values [A, seeds]`` as its mean
     (line), its min–max band and every seed (dots); optionally a reference curve
     ``(a, y, label)`` (dashed) and a threshold ``(y, label)`` (dotted), both in fractions;
@@ -137,8 +160,15 @@ def spread_against_alpha(alphas: Sequence[float], values: np.ndarray, out: Path,
     values = np.asarray(values, float)
     a = np.asarray(alphas, float)
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    ax.fill_between(a, 100 * values.min(axis=1), 100 * values.max(axis=1), color="C0",
-                    alpha=0.2, lw=0, label="min–max over seeds")
+    ax.fill_between(
+        a,
+        100 * values.min(axis=1),
+        100 * values.max(axis=1),
+        color="C0",
+        alpha=0.2,
+        lw=0,
+        label="min–max over seeds",
+    )
     ax.plot(a, 100 * values.mean(axis=1), "o-", color="C0", label="mean over seeds")
     for k in range(values.shape[1]):
         ax.plot(a, 100 * values[:, k], ".", color="C0", alpha=0.6, ms=4)
@@ -158,21 +188,31 @@ def spread_against_alpha(alphas: Sequence[float], values: np.ndarray, out: Path,
     return out
 
 
-def fraction_maps(fractions: np.ndarray, row_labels: Sequence[str],
-                  column_labels: Sequence[str], out: Path) -> Path:
+def fraction_maps(
+    fractions: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], out: Path
+) -> Path:
     """Heat maps of class fractions ``[R, C, classes]``: one map per column (e.g. player),
     rows (e.g. values of a) against classes, each cell annotated in percent."""
     n_rows, n_cols, classes = fractions.shape
-    fig, axes = plt.subplots(1, n_cols, figsize=(0.5 * classes * n_cols + 1.5, 0.45 * n_rows + 1.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, n_cols, figsize=(0.5 * classes * n_cols + 1.5, 0.45 * n_rows + 1.4), squeeze=False
+    )
     for c in range(n_cols):
         ax = axes[0, c]
-        ax.imshow(fractions[:, c], cmap="viridis", vmin=0.0, vmax=max(0.3, fractions.max()),
-                  aspect="auto")
+        ax.imshow(
+            fractions[:, c], cmap="viridis", vmin=0.0, vmax=max(0.3, fractions.max()), aspect="auto"
+        )
         for r in range(n_rows):
             for k in range(classes):
-                ax.text(k, r, f"{100 * fractions[r, c, k]:.0f}", ha="center", va="center",
-                        fontsize=6, color="white" if fractions[r, c, k] < 0.15 else "black")
+                ax.text(
+                    k,
+                    r,
+                    f"{100 * fractions[r, c, k]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if fractions[r, c, k] < 0.15 else "black",
+                )
         ax.set_xticks(range(classes))
         ax.set_yticks(range(n_rows), row_labels if c == 0 else [""] * n_rows)
         ax.set_title(column_labels[c], fontsize=9)

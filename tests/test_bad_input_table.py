@@ -43,16 +43,24 @@ SOLVE_CASES = [
     ("alpha-bool", SOLVE.replace("[0.6, 0.4]", "[true, false]"), [], "alpha:"),
     ("alpha-not-stochastic", SOLVE.replace("0.6, 0.4", "0.6, 0.6"), [], "alpha:"),
     ("family", SOLVE.replace('"gaussian"', '"gauss"'), [], "family:"),
-    ("string-labels", SOLVE.replace("d.npz", "str.npz").replace('"gaussian"', '"categorical"'),
-     [], "data:"),
+    (
+        "string-labels",
+        SOLVE.replace("d.npz", "str.npz").replace('"gaussian"', '"categorical"'),
+        [],
+        "data:",
+    ),
     ("seed-overflow", SOLVE + "[solver]\nseed = 18446744073709551616\n", [], "solver.seed:"),
     ("seed-negative", SOLVE + "[solver]\nseed = -1\n", [], "solver.seed:"),
     ("seed-float", SOLVE + "[solver]\nseed = 1.5\n", [], "solver.seed:"),
     ("rounds-string", SOLVE + '[solver]\nrounds = "10"\n', [], "solver.rounds:"),
     ("unknown-key", SOLVE + "colour = 1\n", [], "colour:"),
     ("ridge-diag", SOLVE + "ridge = 0.1\n", [], "ridge:"),
-    ("num-classes-huge", SOLVE.replace('"gaussian"', '"categorical"') + "num_classes = 10000000\n",
-     [], "num_classes:"),
+    (
+        "num-classes-huge",
+        SOLVE.replace('"gaussian"', '"categorical"') + "num_classes = 10000000\n",
+        [],
+        "num_classes:",
+    ),
 ]
 
 SWEEP_CASES = [
@@ -106,8 +114,17 @@ def test_solve_bad_input(tmp_path, capsys, name, text, argv, field):
 def test_sweep_bad_input(tmp_path, capsys, name, text, field):
     _files(tmp_path)
     (tmp_path / "s.toml").write_text(text)
-    status = main(["sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o"),
-                   "--single-device", "--no-progress", "--no-plots"])
+    status = main(
+        [
+            "sweep",
+            str(tmp_path / "s.toml"),
+            "--out",
+            str(tmp_path / "o"),
+            "--single-device",
+            "--no-progress",
+            "--no-plots",
+        ]
+    )
     _one_line_error(status, *capsys.readouterr(), field)
     assert not (tmp_path / "o").exists()
 
@@ -127,18 +144,34 @@ def _game():
 API_CASES = [
     ("key-int", lambda g: gtgen.solve(g, 0), TypeError, "key:"),
     ("key-none", lambda g: gtgen.solve(g, None), TypeError, "key:"),
-    ("key-batch", lambda g: gtgen.solve(g, jax.random.split(jax.random.key(0), 3)), TypeError,
-     "key:"),
+    (
+        "key-batch",
+        lambda g: gtgen.solve(g, jax.random.split(jax.random.key(0), 3)),
+        TypeError,
+        "key:",
+    ),
     ("key-float", lambda g: gtgen.solve(g, np.zeros(2, np.float32)), TypeError, "key:"),
     ("solution-none", lambda g: gtgen.check(g, None), TypeError, "solution:"),
     ("solution-str", lambda g: gtgen.check(g, "x"), TypeError, "solution:"),
     ("solution-shape", lambda g: gtgen.check(g, [np.zeros((2, 3))]), ValueError, "solution:"),
-    ("alpha-str", lambda g: Game([gaussian(2)] * 2, [["0.6", 0.4], [0.3, 0.7]],
-                                 list(GOOD_NPZ.values())), ValueError, "alpha:"),
-    ("alpha-bool", lambda g: Game([gaussian(2)] * 2, [[True, False], [0.3, 0.7]],
-                                  list(GOOD_NPZ.values())), ValueError, "alpha:"),
-    ("alpha-str-array", lambda g: Game([gaussian(2)] * 2, np.array([["0.5", "0.5"]] * 2),
-                                       list(GOOD_NPZ.values())), ValueError, "alpha:"),
+    (
+        "alpha-str",
+        lambda g: Game([gaussian(2)] * 2, [["0.6", 0.4], [0.3, 0.7]], list(GOOD_NPZ.values())),
+        ValueError,
+        "alpha:",
+    ),
+    (
+        "alpha-bool",
+        lambda g: Game([gaussian(2)] * 2, [[True, False], [0.3, 0.7]], list(GOOD_NPZ.values())),
+        ValueError,
+        "alpha:",
+    ),
+    (
+        "alpha-str-array",
+        lambda g: Game([gaussian(2)] * 2, np.array([["0.5", "0.5"]] * 2), list(GOOD_NPZ.values())),
+        ValueError,
+        "alpha:",
+    ),
 ]
 
 
@@ -165,27 +198,51 @@ def test_an_ignored_setting_is_warned_and_not_echoed(tmp_path, capsys):
 def test_distinct_seeds_give_distinct_keys_within_the_rule():
     from gtgen.seeds import SEED_LIMIT, check_seed
 
-    keys = {tuple(np.asarray(jax.random.key_data(jax.random.key(check_seed(s)))))
-            for s in (0, 1, 2**31, SEED_LIMIT - 1)}
+    keys = {
+        tuple(np.asarray(jax.random.key_data(jax.random.key(check_seed(s)))))
+        for s in (0, 1, 2**31, SEED_LIMIT - 1)
+    }
     assert len(keys) == 4
     with pytest.raises(ValueError, match="seed: must be an integer in"):
         check_seed(SEED_LIMIT)
 
 
 _VALUES = st.one_of(
-    st.integers(-3, 2**40), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
-    st.text(max_size=4), st.lists(st.integers(-2, 5), max_size=3),
+    st.integers(-3, 2**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=4),
+    st.lists(st.integers(-2, 5), max_size=3),
 )
-_KEYS = st.sampled_from(["family", "dim", "players", "a", "seeds", "alpha", "rounds", "samples",
-                         "method", "routing", "data_size", "spread", "batch", "damping", "tol",
-                         "colour"])
+_KEYS = st.sampled_from(
+    [
+        "family",
+        "dim",
+        "players",
+        "a",
+        "seeds",
+        "alpha",
+        "rounds",
+        "samples",
+        "method",
+        "routing",
+        "data_size",
+        "spread",
+        "batch",
+        "damping",
+        "tol",
+        "colour",
+    ]
+)
 
 
 def _toml_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
-        return {float("inf"): "inf", float("-inf"): "-inf"}.get(v, "nan" if math.isnan(v) else repr(v))
+        return {float("inf"): "inf", float("-inf"): "-inf"}.get(
+            v, "nan" if math.isnan(v) else repr(v)
+        )
     if isinstance(v, str):
         return '"' + v.encode("unicode_escape").decode().replace('"', '\\"') + '"'
     if isinstance(v, list):
@@ -207,8 +264,17 @@ def test_sweep_cli_never_prints_a_traceback(tmp_path_factory, config):
     (tmp / "s.toml").write_text(text)
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        status = main(["sweep", str(tmp / "s.toml"), "--out", str(tmp / "o"), "--single-device",
-                       "--no-progress", "--no-plots"])
+        status = main(
+            [
+                "sweep",
+                str(tmp / "s.toml"),
+                "--out",
+                str(tmp / "o"),
+                "--single-device",
+                "--no-progress",
+                "--no-plots",
+            ]
+        )
     message = err.getvalue()
     assert "Traceback" not in message
     assert status in (0, 2), message

@@ -20,17 +20,44 @@ from gtgen.players.neural import VAEConfig, vae_player
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 TINY_VAE = {"latent": 2, "hidden": (8,)}
 TINY_N8 = {
-    "players": 2, "batch": 8, "kinds": ("mlp",), "rounds": {"mlp": 2}, "loop_rounds": {"mlp": 1},
-    "repeats": 1, "matmul_size": 64, "vae": TINY_VAE, "compiler_options": FAST_COMPILE,
+    "players": 2,
+    "batch": 8,
+    "kinds": ("mlp",),
+    "rounds": {"mlp": 2},
+    "loop_rounds": {"mlp": 1},
+    "repeats": 1,
+    "matmul_size": 64,
+    "vae": TINY_VAE,
+    "compiler_options": FAST_COMPILE,
 }
 TINY_SWEEP = {
-    "player": VAEConfig(**TINY_VAE), "values": 2, "batch": 8, "iterations": 2, "repeats": 1,
-    "small_batch": None, "matmul_size": 64, "compiler_options": FAST_COMPILE,
+    "player": VAEConfig(**TINY_VAE),
+    "values": 2,
+    "batch": 8,
+    "iterations": 2,
+    "repeats": 1,
+    "small_batch": None,
+    "matmul_size": 64,
+    "compiler_options": FAST_COMPILE,
 }
-N8_FIGURES = ("round_ms", "rounds_per_s", "round_gflop", "round_gflop_analytic",
-              "round_gflop_per_s", "fraction_of_matmul_peak", "matmul_gflop_per_s")
-SWEEP_FIGURES = ("loop_s", "sweep_s", "ratio_vs_loop", "ratio_vs_loop_end_to_end",
-                 "round_gflop", "ratio_ceiling", "matmul_gflop_per_s")
+N8_FIGURES = (
+    "round_ms",
+    "rounds_per_s",
+    "round_gflop",
+    "round_gflop_analytic",
+    "round_gflop_per_s",
+    "fraction_of_matmul_peak",
+    "matmul_gflop_per_s",
+)
+SWEEP_FIGURES = (
+    "loop_s",
+    "sweep_s",
+    "ratio_vs_loop",
+    "ratio_vs_loop_end_to_end",
+    "round_gflop",
+    "ratio_ceiling",
+    "matmul_gflop_per_s",
+)
 
 
 def positive(value) -> bool:
@@ -75,8 +102,11 @@ def test_sweep_tiny() -> None:
 
 
 def test_cases_are_registered() -> None:
-    assert neural_cases.CASES == [neural_cases.neural_vae_n8, neural_cases.neural_sweep,
-                                  neural_cases.neural_paper_mnist]
+    assert neural_cases.CASES == [
+        neural_cases.neural_vae_n8,
+        neural_cases.neural_sweep,
+        neural_cases.neural_paper_mnist,
+    ]
 
 
 def test_paper_mnist_case_runs_the_experiments_program_tiny() -> None:
@@ -85,15 +115,28 @@ def test_paper_mnist_case_runs_the_experiments_program_tiny() -> None:
     from gtgen.players.neural import HVAEConfig
 
     tiny = HVAEConfig(event_shape=(28, 28), z0=4, z1=4, prior_hidden=(8,), hidden=(16,))
-    out = neural_cases.neural_paper_mnist(sizes={
-        "model": tiny, "batch": 8, "iterations": 1, "repeats": 1, "values": 2, "images": 40,
-        "run_on_cpu": True})
+    out = neural_cases.neural_paper_mnist(
+        sizes={
+            "model": tiny,
+            "batch": 8,
+            "iterations": 1,
+            "repeats": 1,
+            "values": 2,
+            "images": 40,
+            "run_on_cpu": True,
+        }
+    )
     assert out["name"] == "neural-paper-mnist" and out["all_values"] == 2
-    for key in ("one_value_iterations_per_s", "all_values_iterations_per_s",
-                "one_value_projected_hours", "all_values_projected_hours"):
+    for key in (
+        "one_value_iterations_per_s",
+        "all_values_iterations_per_s",
+        "one_value_projected_hours",
+        "all_values_projected_hours",
+    ):
         assert positive(out[key]), (key, out[key])
     assert out["one_value_projected_hours"] == pytest.approx(
-        1e6 / out["one_value_iterations_per_s"] / 3600)
+        1e6 / out["one_value_iterations_per_s"] / 3600
+    )
     if jax.default_backend() == "cpu":  # without run_on_cpu a CPU gets the note, not a run
         assert "note" in neural_cases.neural_paper_mnist()
 
@@ -145,8 +188,15 @@ def test_hetero_4cap_tiny() -> None:
     from gtgen.experiments.fmnist_capacity.experiment import SMOKE_CAPACITIES
 
     # 20 rounds of bs 2: the program the IV-B CLI test compiles (one compile between them)
-    sizes = {"bs": 2, "repeats": 1, "kinds": ("mlp",), "rounds": {"mlp": 20},
-             "loop_rounds": {"mlp": 1}, "capacities": {"mlp": SMOKE_CAPACITIES}, "largest": False}
+    sizes = {
+        "bs": 2,
+        "repeats": 1,
+        "kinds": ("mlp",),
+        "rounds": {"mlp": 20},
+        "loop_rounds": {"mlp": 1},
+        "capacities": {"mlp": SMOKE_CAPACITIES},
+        "largest": False,
+    }
     out = hetero_cases.hetero_4cap(sizes=sizes)
     assert out["name"] == "hetero-4cap" and out["pairs_per_player"] == 20
     assert positive(out["round_ms"]) and positive(out["compile_s"])

@@ -17,7 +17,8 @@ from gtgen.sweep.config import MAX_POINTS
 def _solve(tmp_path, capsys, arrays, extra=""):
     np.savez(tmp_path / "d.npz", player0=arrays[0], player1=arrays[1])
     (tmp_path / "g.toml").write_text(
-        f'family = "categorical"\nalpha = [[0.5, 0.5], [0.5, 0.5]]\ndata = "d.npz"\n{extra}\n')
+        f'family = "categorical"\nalpha = [[0.5, 0.5], [0.5, 0.5]]\ndata = "d.npz"\n{extra}\n'
+    )
     status = main(["solve", str(tmp_path / "g.toml")])
     return status, capsys.readouterr().err
 
@@ -29,8 +30,9 @@ def test_a_stray_huge_label_is_refused_naming_the_player(tmp_path, capsys):
 
 
 def test_num_classes_beyond_the_limit_is_refused(tmp_path, capsys):
-    status, err = _solve(tmp_path, capsys, [np.array([0, 1]), np.array([0, 1])],
-                         f"num_classes = {MAX_CLASSES + 1}")
+    status, err = _solve(
+        tmp_path, capsys, [np.array([0, 1]), np.array([0, 1])], f"num_classes = {MAX_CLASSES + 1}"
+    )
     assert status == 2 and "num_classes:" in err and str(MAX_CLASSES) in err
     with pytest.raises(ValueError, match="num_classes"):
         categorical(MAX_CLASSES + 1)
@@ -41,8 +43,9 @@ def test_seeds_of_ten_million_are_refused_at_once():
     with pytest.raises(ValueError, match=r"seeds: the sweep would have 10,000,000 points"):
         parse_config({"seeds": 10**7})
     with pytest.raises(ValueError, match=r"a: the sweep would have 2,000,000 points or more"):
-        parse_config({"seeds": 1000, "a": [0.1 * (i + 1) / 1000 for i in range(1000)],
-                      "players": [2, 3]})
+        parse_config(
+            {"seeds": 1000, "a": [0.1 * (i + 1) / 1000 for i in range(1000)], "players": [2, 3]}
+        )
     assert time.perf_counter() - start < 1.0  # counted, not expanded
 
 
@@ -54,8 +57,18 @@ def test_points_tables_count_together():
 
 
 def test_memory_estimate_counts_the_arrays_of_a_point():
-    cfg = parse_config({"family": "gaussian", "dim": 3, "players": 4, "data_size": 50,
-                        "samples": 100, "rounds": 10, "seeds": 5, "batch": 2})
+    cfg = parse_config(
+        {
+            "family": "gaussian",
+            "dim": 3,
+            "players": 4,
+            "data_size": 50,
+            "samples": 100,
+            "rounds": 10,
+            "seeds": 5,
+            "batch": 2,
+        }
+    )
     est = budget.estimate(cfg)
     # α 16 + data 4·50·4 + params 8·4·6 + samples 4·100·(3+6) + own 4·50·6 + traces 20
     want = 4 * (16 + 800 + 192 + 3600 + 1200 + 20)
@@ -71,8 +84,20 @@ def test_memory_estimate_counts_the_arrays_of_a_point():
 def test_sweep_states_its_size_before_it_starts_and_refuses_what_cannot_fit(tmp_path, capsys):
     cfg = tmp_path / "s.toml"
     cfg.write_text("players = 2\nrounds = 3\nsamples = 8\nseeds = 2\n")
-    assert main(["sweep", str(cfg), "--out", str(tmp_path / "o"), "--single-device",
-                 "--no-plots", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(cfg),
+                "--out",
+                str(tmp_path / "o"),
+                "--single-device",
+                "--no-plots",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "sweep: 2 points in 1 shape; memory ≈" in capsys.readouterr().err
     cfg.write_text('family = "gaussian-full"\ndim = 4096\ndata_size = 5000\nplayers = 64\n')
     assert main(["sweep", str(cfg), "--out", str(tmp_path / "big")]) == 2

@@ -24,8 +24,15 @@ seed = 0
 """
 
 
-def write_game(tmp: Path, arrays: dict, family="gaussian", alpha="[[0.6, 0.4], [0.3, 0.7]]",
-               method="exact", rounds=200, extra="") -> Path:
+def write_game(
+    tmp: Path,
+    arrays: dict,
+    family="gaussian",
+    alpha="[[0.6, 0.4], [0.3, 0.7]]",
+    method="exact",
+    rounds=200,
+    extra="",
+) -> Path:
     np.savez(tmp / "players.npz", **arrays)
     path = tmp / "game.toml"
     path.write_text(GOOD.format(family=family, alpha=alpha, method=method, rounds=rounds) + extra)
@@ -49,8 +56,17 @@ def test_solve_json_matches_independent_closed_form(tmp_path, capsys):
     status, out, err = run_cli(capsys, "solve", str(path), "--json")
     assert status == 0, err
     result = json.loads(out)
-    for key in ("players", "rounds", "rate", "closed_form", "reached", "distance", "residual",
-                "nash_gap", "wall_s"):
+    for key in (
+        "players",
+        "rounds",
+        "rate",
+        "closed_form",
+        "reached",
+        "distance",
+        "residual",
+        "nash_gap",
+        "wall_s",
+    ):
         assert key in result
     assert result["draw"] == "expected"  # the exact solver uses the closed-form statistics
     # numpy oracle: moments (x, x²) and μ* = (I − B)^{-1} D m
@@ -71,13 +87,23 @@ def test_solve_table_is_readable(tmp_path, capsys):
     assert "distance to closed form" in out and "nash gap" in out
 
 
-@pytest.mark.parametrize("family, make", [
-    ("bernoulli", lambda r: {f"player{i}": (r.random((30, 4)) < 0.3 + 0.4 * i).astype(float)
-                             for i in range(2)}),
-    ("poisson", lambda r: {f"player{i}": r.poisson(1 + 3 * i, (30, 3)).astype(float) for i in range(2)}),
-    ("categorical", lambda r: {f"player{i}": r.integers(0, 4, 40) for i in range(2)}),
-    ("gaussian-full", lambda r: {f"player{i}": r.normal(i, 1, (40, 3)) for i in range(2)}),
-])
+@pytest.mark.parametrize(
+    "family, make",
+    [
+        (
+            "bernoulli",
+            lambda r: {
+                f"player{i}": (r.random((30, 4)) < 0.3 + 0.4 * i).astype(float) for i in range(2)
+            },
+        ),
+        (
+            "poisson",
+            lambda r: {f"player{i}": r.poisson(1 + 3 * i, (30, 3)).astype(float) for i in range(2)},
+        ),
+        ("categorical", lambda r: {f"player{i}": r.integers(0, 4, 40) for i in range(2)}),
+        ("gaussian-full", lambda r: {f"player{i}": r.normal(i, 1, (40, 3)) for i in range(2)}),
+    ],
+)
 def test_solve_every_family(tmp_path, capsys, family, make):
     arrays = make(np.random.default_rng(2))
     path = write_game(tmp_path, arrays, family=family, method="anderson")
@@ -117,16 +143,29 @@ def test_bad_config_exits_2_with_one_line(tmp_path, capsys, what, edits, words):
 
 
 BAD_DATA = [
-    ("NaN in data", lambda r: {"player0": np.array([[0.0, np.nan]] * 3), "player1": r.normal(size=(4, 2))},
-     "data[0]: contains NaN"),
-    ("inf in data", lambda r: {"player0": r.normal(size=(4, 2)), "player1": np.full((3, 2), np.inf)},
-     "data[1]: contains NaN or infinite"),
+    (
+        "NaN in data",
+        lambda r: {"player0": np.array([[0.0, np.nan]] * 3), "player1": r.normal(size=(4, 2))},
+        "data[0]: contains NaN",
+    ),
+    (
+        "inf in data",
+        lambda r: {"player0": r.normal(size=(4, 2)), "player1": np.full((3, 2), np.inf)},
+        "data[1]: contains NaN or infinite",
+    ),
     ("different dimensions", lambda r: gaussian_arrays(r, dims=(2, 3)), "different dimensions"),
-    ("empty player", lambda r: {"player0": np.zeros((0, 2)), "player1": r.normal(size=(4, 2))},
-     "data[0]: player 0 has no data"),
+    (
+        "empty player",
+        lambda r: {"player0": np.zeros((0, 2)), "player1": r.normal(size=(4, 2))},
+        "data[0]: player 0 has no data",
+    ),
     ("missing player", lambda r: {"player0": r.normal(size=(4, 2))}, "lacks player1"),
     ("extra player", lambda r: {**gaussian_arrays(r), "player2": r.normal(size=(4, 2))}, "player2"),
-    ("1-D data", lambda r: {"player0": r.normal(size=4), "player1": r.normal(size=4)}, "needs [n, dim]"),
+    (
+        "1-D data",
+        lambda r: {"player0": r.normal(size=4), "player1": r.normal(size=4)},
+        "needs [n, dim]",
+    ),
 ]
 
 
@@ -183,8 +222,12 @@ def test_console_script_no_traceback(tmp_path):
     """The installed entry point itself: exit status 2 and a single line, no Python traceback."""
     bad = tmp_path / "bad.toml"
     bad.write_text("family = \n")
-    proc = subprocess.run([sys.executable, "-m", "gtgen.cli", "solve", str(bad)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gtgen.cli", "solve", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stdout == "" and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 

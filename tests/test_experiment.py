@@ -44,7 +44,12 @@ def test_short_run_separates_the_effect(smoke) -> None:
 def test_outputs_and_metrics_json(smoke) -> None:
     results, out = smoke
     m = json.loads((out / "metrics.json").read_text())
-    assert [(r["alpha"], r["player"]) for r in m["runs"]] == [(0.3, 0), (0.3, 1), (1.0, 0), (1.0, 1)]
+    assert [(r["alpha"], r["player"]) for r in m["runs"]] == [
+        (0.3, 0),
+        (0.3, 1),
+        (1.0, 0),
+        (1.0, 1),
+    ]
     for r in m["runs"] + m["baseline"]:
         assert len(r["class_fractions"]) == 10 and sum(r["class_fractions"]) == pytest.approx(1)
         assert all(np.isfinite(r[k]) for k in ("frechet_own", "frechet_other", "frechet_all"))
@@ -53,8 +58,13 @@ def test_outputs_and_metrics_json(smoke) -> None:
     assert [c["alpha"] for c in m["claims"]] == [0.3, 1.0]
     assert m["runs"] == json.loads(json.dumps(metrics(results)["runs"]))
     png = b"\x89PNG\r\n\x1a\n"
-    for name in ("samples.png", "frechet.png", "class_fractions.png", "samples/a0.30_player1.png",
-                 "samples/baseline_player0.png"):
+    for name in (
+        "samples.png",
+        "frechet.png",
+        "class_fractions.png",
+        "samples/a0.30_player1.png",
+        "samples/baseline_player0.png",
+    ):
         assert (out / name).read_bytes()[:8] == png, name
     text = (out / "report.txt").read_text()
     assert "FID analogue" in text and "a = 0.30" in text and "baseline" in text
@@ -94,13 +104,17 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(smoke, tmp_path, monkeypat
 
         def run(keys, states, *rest):
             states, losses = program(keys, states, *rest)
-            return jax.tree.map(lambda x: x * np.nan if x.dtype == np.float32 else x, states), losses
+            return jax.tree.map(
+                lambda x: x * np.nan if x.dtype == np.float32 else x, states
+            ), losses
 
         return run
 
     monkeypatch.setattr(mnist_split.experiment, "sweep_program", poisoned)
     longer = SMOKE._replace(iterations=1500)
-    with pytest.raises(Diverged, match=r"NaN or inf .* chunk 4; the last good checkpoint is step 4"):
+    with pytest.raises(
+        Diverged, match=r"NaN or inf .* chunk 4; the last good checkpoint is step 4"
+    ):
         mnist_split.train(longer, data, ck, progress=False)
     monkeypatch.undo()
     again = mnist_split.train(SMOKE, data, ck, progress=False)  # still there, still good
@@ -115,28 +129,34 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_cli_reports_divergence_in_one_line(capsys, tmp_path, monkeypatch) -> None:
     def diverge(*args, **kwargs):
-        raise Diverged("training: NaN or inf in the state during chunk 7; the last good "
-                       "checkpoint is step 7 in /x")
+        raise Diverged(
+            "training: NaN or inf in the state during chunk 7; the last good "
+            "checkpoint is step 7 in /x"
+        )
 
     monkeypatch.setattr(mnist_split, "run", diverge)
     status, _, err = run_cli(capsys, "experiment", "mnist-split", "--out", str(tmp_path / "o"))
     assert status == 2 and err.startswith("gtgen: error: training: NaN") and "step 7" in err
 
 
-@pytest.mark.parametrize("argv, field", [
-    (["--alphas", "0", "0.5"], "alphas"),
-    (["--alphas", "0.5,1.5"], "alphas"),
-    (["--alphas", "0.5", "0.5"], "alphas"),
-    (["--alphas", "x"], "--alphas"),
-    (["--iterations", "0"], "iterations"),
-    (["--iterations", "-5"], "iterations"),
-    (["--model", "paper-mnist"], "model: made for 28×28 images, but the embedded 8×8 digits"),
-    (["--model", "nonesuch"], "model"),
-    (["--composition", "mixed"], "--composition"),
-])
+@pytest.mark.parametrize(
+    "argv, field",
+    [
+        (["--alphas", "0", "0.5"], "alphas"),
+        (["--alphas", "0.5,1.5"], "alphas"),
+        (["--alphas", "0.5", "0.5"], "alphas"),
+        (["--alphas", "x"], "--alphas"),
+        (["--iterations", "0"], "iterations"),
+        (["--iterations", "-5"], "iterations"),
+        (["--model", "paper-mnist"], "model: made for 28×28 images, but the embedded 8×8 digits"),
+        (["--model", "nonesuch"], "model"),
+        (["--composition", "mixed"], "--composition"),
+    ],
+)
 def test_bad_input_is_one_line_and_status_2(capsys, tmp_path, argv, field) -> None:
-    status, _, err = run_cli(capsys, "experiment", "mnist-split", "--out", str(tmp_path / "o"),
-                             "--quiet", *argv)
+    status, _, err = run_cli(
+        capsys, "experiment", "mnist-split", "--out", str(tmp_path / "o"), "--quiet", *argv
+    )
     assert status == 2 and field in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
 
@@ -147,14 +167,17 @@ def test_weighted_composition_trains_and_differs_from_batch_shares(smoke) -> Non
     ValueError naming the choices."""
     results, _ = smoke
     config = SMOKE._replace(composition="weighted", iterations=250, baseline=False)
-    trained = mnist_split.train(mnist_split.validate(config), mnist_split.load_data(config),
-                                progress=False)
+    trained = mnist_split.train(
+        mnist_split.validate(config), mnist_split.load_data(config), progress=False
+    )
     shares = jax.tree.leaves(results.trained.states)
     weighted = jax.tree.leaves(trained.states)
     assert all(np.isfinite(np.asarray(x)).all() for x in weighted)
     assert len(trained.history) == 1 and np.isfinite(trained.history[0]["loss_p"]).all()
-    assert any(w.shape[1:] == s.shape[1:] and not np.allclose(np.asarray(w), np.asarray(s[: len(w)]))
-               for w, s in zip(weighted, shares))
+    assert any(
+        w.shape[1:] == s.shape[1:] and not np.allclose(np.asarray(w), np.asarray(s[: len(w)]))
+        for w, s in zip(weighted, shares)
+    )
     with pytest.raises(ValueError, match="composition must be one of shares, weighted"):
         mnist_split.validate(SMOKE._replace(composition="mixed"))
 
@@ -174,7 +197,7 @@ def fake_mnist(folder: Path, size: int = 28, n_train: int = 40, n_test: int = 20
         labels = np.arange(n, dtype=np.uint8) % 10
         images = (rng.random((n, size, size)) * 120).astype(np.uint8)
         for i, c in enumerate(labels):
-            images[i, 2 * c: 2 * c + 6, 4:24] = 255
+            images[i, 2 * c : 2 * c + 6, 4:24] = 255
         save_idx(folder / f"{stem}-images-idx3-ubyte", images)
         save_idx(folder / f"{stem}-labels-idx1-ubyte.gz", labels)
     return folder
@@ -183,23 +206,47 @@ def fake_mnist(folder: Path, size: int = 28, n_train: int = 40, n_test: int = 20
 def test_missing_idx_file_names_it(capsys, tmp_path) -> None:
     folder = fake_mnist(tmp_path / "mnist")
     (folder / "t10k-images-idx3-ubyte").unlink()
-    status, _, err = run_cli(capsys, "experiment", "mnist-split", "--data-dir", str(folder),
-                             "--out", str(tmp_path / "o"), "--quiet")
+    status, _, err = run_cli(
+        capsys,
+        "experiment",
+        "mnist-split",
+        "--data-dir",
+        str(folder),
+        "--out",
+        str(tmp_path / "o"),
+        "--quiet",
+    )
     assert status == 2 and "t10k-images-idx3-ubyte" in err and err.count("\n") == 1, err
 
 
 def test_wrong_image_size_in_idx_files(capsys, tmp_path) -> None:
     folder = fake_mnist(tmp_path / "mnist", size=32)
-    status, _, err = run_cli(capsys, "experiment", "mnist-split", "--data-dir", str(folder),
-                             "--out", str(tmp_path / "o"), "--quiet")
+    status, _, err = run_cli(
+        capsys,
+        "experiment",
+        "mnist-split",
+        "--data-dir",
+        str(folder),
+        "--out",
+        str(tmp_path / "o"),
+        "--quiet",
+    )
     assert status == 2 and "[n, 28, 28]" in err, err
 
 
 def test_mnist_path_on_fake_idx_files(tmp_path) -> None:
     folder = fake_mnist(tmp_path / "mnist")
     tiny = HVAEConfig(event_shape=(28, 28), z0=4, z1=8, prior_hidden=(16,), hidden=(16,))
-    config = mnist_split.mnist_config(str(folder), model=tiny, alphas=(0.5, 1.0), iterations=4,
-                                      chunk=2, batch=8, eval_samples=20, classifier_steps=20)
+    config = mnist_split.mnist_config(
+        str(folder),
+        model=tiny,
+        alphas=(0.5, 1.0),
+        iterations=4,
+        chunk=2,
+        batch=8,
+        eval_samples=20,
+        classifier_steps=20,
+    )
     results = mnist_split.run(config, out_dir=tmp_path / "run", progress=False)
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["dataset"].startswith("MNIST") and len(m["runs"]) == 4 and m["iterations"] == 4
@@ -208,6 +255,8 @@ def test_mnist_path_on_fake_idx_files(tmp_path) -> None:
 
 def test_notebook_runs_at_a_small_size() -> None:
     # smoke size and the smoke run's α values: the compiled sweep program is shared
-    ns = run_notebook(ROOT / "notebooks" / "02_digits_exchange.ipynb",
-                      {"SMALL": True, "ALPHAS": SMOKE.alphas, "ITERATIONS": SMOKE.chunk})
+    ns = run_notebook(
+        ROOT / "notebooks" / "02_digits_exchange.ipynb",
+        {"SMALL": True, "ALPHAS": SMOKE.alphas, "ITERATIONS": SMOKE.chunk},
+    )
     assert ns["results"].evaluation.class_fractions.shape == (3, 2, 10)

@@ -45,22 +45,37 @@ def test_authors_decoder_and_encoder_sizes():
     nets, key = networks(config), jax.random.key(0)
     code = jax.ShapeDtypeStruct((2, 10 + config.z1), jnp.float32)
     x = jax.ShapeDtypeStruct((2, 28, 28), jnp.float32)
-    assert jax.eval_shape(lambda c: nets.p_x.apply(nets.p_x.init(key, c), c), code).shape == (2, 28, 28)
+    assert jax.eval_shape(lambda c: nets.p_x.apply(nets.p_x.init(key, c), c), code).shape == (
+        2,
+        28,
+        28,
+    )
     logits = jax.eval_shape(lambda x: nets.classifier.apply(nets.classifier.init(key, x), x), x)
     assert logits.shape == (2, 10)
 
 
 # every (kernel, stride) of the models' stacks (hvae, joint: VALID; vae: SAME), both directions
-@pytest.mark.parametrize("transpose, k, s, cin, cout, size",
-                         [(True, 3, 2, 6, 4, 2), (True, 2, 1, 4, 1, 7), (True, 4, 1, 9, 5, 1),
-                          (True, 3, 1, 3, 2, 4), (False, 3, 2, 4, 8, 5), (False, 2, 1, 1, 3, 8),
-                          (False, 4, 1, 3, 2, 4), (False, 3, 1, 2, 3, 6)])
+@pytest.mark.parametrize(
+    "transpose, k, s, cin, cout, size",
+    [
+        (True, 3, 2, 6, 4, 2),
+        (True, 2, 1, 4, 1, 7),
+        (True, 4, 1, 9, 5, 1),
+        (True, 3, 1, 3, 2, 4),
+        (False, 3, 2, 4, 8, 5),
+        (False, 2, 1, 1, 3, 8),
+        (False, 4, 1, 3, 2, 4),
+        (False, 3, 1, 2, 3, 6),
+    ],
+)
 @pytest.mark.parametrize("padding", ["VALID", "SAME"])
-def test_matmul_convolution_equals_flax_outputs_and_gradients(transpose, k, s, cin, cout, size,
-                                                              padding):
+def test_matmul_convolution_equals_flax_outputs_and_gradients(
+    transpose, k, s, cin, cout, size, padding
+):
     x = jax.random.normal(jax.random.key(1), (3, size, size + 1, cin))
-    ref = (nn.ConvTranspose if transpose else nn.Conv)(cout, (k, k), strides=(s, s),
-                                                       padding=padding)
+    ref = (nn.ConvTranspose if transpose else nn.Conv)(
+        cout, (k, k), strides=(s, s), padding=padding
+    )
     params = ref.init(jax.random.key(0), x)
     params = jax.tree.map(lambda a: jax.random.normal(jax.random.key(2), a.shape), params)
     mine = MatmulConv(cout, k, s, transpose, padding)
@@ -85,14 +100,17 @@ def test_conv_stacks_have_one_parameter_tree_and_function_under_every_implementa
     assert conv_implementation("auto") == ("matmul" if jax.default_backend() == "cpu" else "xla")
     with pytest.raises(ValueError, match="^conv: must be one of"):
         conv_implementation("cudnn")
-    for layers, transpose, x in ((decoder_layers(2), True, jnp.ones((2, 3, 1, 1, 7))),
-                                 (encoder_layers(2, 5), False, jnp.ones((2, 3, 28, 28, 1)))):
+    for layers, transpose, x in (
+        (decoder_layers(2), True, jnp.ones((2, 3, 1, 1, 7))),
+        (encoder_layers(2, 5), False, jnp.ones((2, 3, 28, 28, 1))),
+    ):
         stacks = [ConvStack(layers, transpose, impl=impl) for impl in ("xla", "matmul")]
         keys = jax.random.split(jax.random.key(0), 2)
         trees = [jax.vmap(m.init)(keys, x) for m in stacks]
         assert jax.tree.structure(trees[0]) == jax.tree.structure(trees[1])
         assert [a.shape for a in jax.tree.leaves(trees[0])] == [
-            a.shape for a in jax.tree.leaves(trees[1])]
+            a.shape for a in jax.tree.leaves(trees[1])
+        ]
         outs = [jax.vmap(m.apply)(trees[0], x) for m in stacks]
         np.testing.assert_allclose(outs[1], outs[0], atol=1e-5)
 
@@ -103,13 +121,23 @@ TINY = JointConfig(z0=2, z1=4, width=1, arch="mlp", lr=3e-3)
 def test_zero_weight_items_do_not_count_and_symmetric_changes_the_step():
     player = joint_player(TINY)
     rng = np.random.default_rng(0)
-    own = Batch({"c": jnp.asarray(rng.integers(0, 10, 12), jnp.int32),
-                 "x": jnp.asarray(rng.random((12, 8, 8)), jnp.float32)}, jnp.full(12, 1 / 12))
+    own = Batch(
+        {
+            "c": jnp.asarray(rng.integers(0, 10, 12), jnp.int32),
+            "x": jnp.asarray(rng.random((12, 8, 8)), jnp.float32),
+        },
+        jnp.full(12, 1 / 12),
+    )
 
     def received(seed):
         r = np.random.default_rng(seed)
-        return Batch({"c": jnp.asarray(r.integers(0, 10, 6), jnp.int32),
-                      "x": jnp.asarray(r.random((6, 8, 8)), jnp.float32)}, jnp.zeros(6))
+        return Batch(
+            {
+                "c": jnp.asarray(r.integers(0, 10, 6), jnp.int32),
+                "x": jnp.asarray(r.random((6, 8, 8)), jnp.float32),
+            },
+            jnp.zeros(6),
+        )
 
     @jax.jit
     def step(state, synth):
@@ -121,8 +149,9 @@ def test_zero_weight_items_do_not_count_and_symmetric_changes_the_step():
     for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
         np.testing.assert_array_equal(u, v)  # items of weight 0 leave no trace
     sym, _ = step(state._replace(symmetric=jnp.float32(1.0)), received(1))
-    assert not all(np.array_equal(u, v) for u, v in
-                   zip(jax.tree.leaves(a.params), jax.tree.leaves(sym.params)))
+    assert not all(
+        np.array_equal(u, v) for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(sym.params))
+    )
     samples = player.sample(jax.random.key(4), state, 50)
     assert samples["c"].shape == (50,) and samples["x"].shape == (50, 8, 8)
     assert set(np.unique(np.asarray(samples["c"]))) <= set(range(10))
@@ -154,25 +183,44 @@ def _results(table: dict) -> fc.Results:
 
 
 def test_claim_is_computed_from_the_table():
-    base = {("discriminative", 2): [[.5, .6, .7, .8]] * 2, ("symmetric", 2): [[.55, .6, .7, .8]] * 2,
-            ("discriminative", 10): [[.8, .8, .9, .9]] * 2}
-    good = _results({**base, ("cooperative", 2): [[.7, .7, .75, .8]] * 2,
-                     ("cooperative", 10): [[.82, .81, .9, .9]] * 2})
+    base = {
+        ("discriminative", 2): [[0.5, 0.6, 0.7, 0.8]] * 2,
+        ("symmetric", 2): [[0.55, 0.6, 0.7, 0.8]] * 2,
+        ("discriminative", 10): [[0.8, 0.8, 0.9, 0.9]] * 2,
+    }
+    good = _results(
+        {
+            **base,
+            ("cooperative", 2): [[0.7, 0.7, 0.75, 0.8]] * 2,
+            ("cooperative", 10): [[0.82, 0.81, 0.9, 0.9]] * 2,
+        }
+    )
     g = gains(good)
     np.testing.assert_allclose(g[2], [0.15, 0.1, 0.05, 0.0])
     np.testing.assert_allclose(g[10], [0.02, 0.01, 0.0, 0.0])
     assert claim(good).holds
-    bad = _results({**base, ("cooperative", 2): [[.5, .7, .75, .8]] * 2,
-                    ("cooperative", 10): [[.82, .81, .9, .9]] * 2})
+    bad = _results(
+        {
+            **base,
+            ("cooperative", 2): [[0.5, 0.7, 0.75, 0.8]] * 2,
+            ("cooperative", 10): [[0.82, 0.81, 0.9, 0.9]] * 2,
+        }
+    )
     assert not claim(bad).holds  # player 0 gains nothing at bs = 2
 
 
 @pytest.mark.parametrize(
     "changes, field",
-    [({"methods": ("cooperative", "magic")}, "methods"), ({"capacities": (TINY,) * 3}, "capacities"),
-     ({"sizes": (2, 2)}, "sizes"), ({"sizes": ()}, "sizes"), ({"seeds": 0}, "seeds"),
-     ({"alpha_self": 1.5}, "alpha_self"), ({"noise_std": -1.0}, "noise_std"),
-     ({"learning_rate": 0.0}, "learning_rate")],
+    [
+        ({"methods": ("cooperative", "magic")}, "methods"),
+        ({"capacities": (TINY,) * 3}, "capacities"),
+        ({"sizes": (2, 2)}, "sizes"),
+        ({"sizes": ()}, "sizes"),
+        ({"seeds": 0}, "seeds"),
+        ({"alpha_self": 1.5}, "alpha_self"),
+        ({"noise_std": -1.0}, "noise_std"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+    ],
 )
 def test_bad_configurations_name_the_field(changes, field):
     with pytest.raises((ValueError, TypeError), match=rf"^{field}"):
@@ -186,8 +234,18 @@ def test_sizes_too_large_for_the_digits_are_refused():
 
 # --- the run ---------------------------------------------------------------------------------
 
-ARGS = ["experiment", "fmnist-capacity", "--small", "--sizes", "2", "--seeds", "2",
-        "--methods", "discriminative,cooperative", "--quiet"]
+ARGS = [
+    "experiment",
+    "fmnist-capacity",
+    "--small",
+    "--sizes",
+    "2",
+    "--seeds",
+    "2",
+    "--methods",
+    "discriminative,cooperative",
+    "--quiet",
+]
 
 
 def test_cli_runs_writes_the_table_and_resumes(tmp_path, capsys):
@@ -218,8 +276,10 @@ def test_heterogeneous_notebook_runs_at_a_small_size():
     from notebooks import run_notebook
 
     root = Path(__file__).resolve().parents[1]
-    ns = run_notebook(root / "notebooks" / "03_heterogeneous_players.ipynb",
-                      {"ROUNDS": 600, "SAMPLES": 128, "SMALL": True})  # programs of other tests
+    ns = run_notebook(
+        root / "notebooks" / "03_heterogeneous_players.ipynb",
+        {"ROUNDS": 600, "SAMPLES": 128, "SMALL": True},
+    )  # programs of other tests
     assert np.abs(ns["gaussian_means"] - ns["star"][:2]).max() < 0.3
     assert ("cooperative", 2) in ns["table"]
 
@@ -231,8 +291,10 @@ def _fake_fashion(folder, per_class_train: int = 8, per_class_test: int = 2):
     rng = np.random.default_rng(0)
     for stem, n in (("train", per_class_train), ("t10k", per_class_test)):
         labels = np.repeat(np.arange(10, dtype=np.uint8), n)
-        save_idx(folder / f"{stem}-images-idx3-ubyte",
-                 rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8))
+        save_idx(
+            folder / f"{stem}-images-idx3-ubyte",
+            rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8),
+        )
         save_idx(folder / f"{stem}-labels-idx1-ubyte", labels)
     return folder
 

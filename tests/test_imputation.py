@@ -31,8 +31,7 @@ def tabular(gibbs: Gibbs, observed=("b",), lr: float = 1e-3, theta=THETA):
 
     conds = [
         Conditional("a", lambda k: table, lambda t, v: t[:, idx(v["b"]), v["e"]].T),
-        Conditional("b", lambda k: table,
-                    lambda t, v: t[v["a"], 1, v["e"]] - t[v["a"], 0, v["e"]]),
+        Conditional("b", lambda k: table, lambda t, v: t[v["a"], 1, v["e"]] - t[v["a"], 0, v["e"]]),
         Conditional("e", lambda k: table, lambda t, v: t[v["a"], idx(v["b"]), :]),
     ]
     return conditionals_player("tabular", VARIABLES, observed, conds, gibbs, lr=lr)
@@ -61,10 +60,12 @@ def test_gibbs_marginals_match_enumeration(order):
     a_sent = rng.integers(0, 3, n).astype(np.int32)
     sent = np.arange(n) < n // 2
     own = Batch({"b": jnp.asarray(b)}, jnp.ones(n))
-    synth = Batch({"a": jnp.asarray(a_sent), "b": jnp.asarray(b)}, jnp.ones(n),
-                  {"a": jnp.asarray(sent)})
+    synth = Batch(
+        {"a": jnp.asarray(a_sent), "b": jnp.asarray(b)}, jnp.ones(n), {"a": jnp.asarray(sent)}
+    )
     own_c, synth_c, _ = jax.jit(lambda k, s, o, y: impute(k, player, s, o, y))(
-        jax.random.key(1), state, own, synth)
+        jax.random.key(1), state, own, synth
+    )
     p = joint()
     a, e = np.asarray(own_c.items["a"]), np.asarray(own_c.items["e"])
     assert np.array_equal(np.asarray(own_c.items["b"]), b)  # observed values are clamped
@@ -103,11 +104,19 @@ def test_sample_of_gaussian_conditionals_has_the_joint_moments():
     log_s = jnp.float32(0.5 * np.log(1 - rho**2))
 
     def cond(var, other):
-        return Conditional(var, lambda k: jnp.float32(rho),
-                           lambda r, vals: (r * vals[other], jnp.full_like(vals[other], log_s)))
+        return Conditional(
+            var,
+            lambda k: jnp.float32(rho),
+            lambda r, vals: (r * vals[other], jnp.full_like(vals[other], log_s)),
+        )
 
-    player = conditionals_player("gauss", (("u", real()), ("v", real())), ("u",),
-                                 [cond("u", "v"), cond("v", "u")], Gibbs(sweeps=30))
+    player = conditionals_player(
+        "gauss",
+        (("u", real()), ("v", real())),
+        ("u",),
+        [cond("u", "v"), cond("v", "u")],
+        Gibbs(sweeps=30),
+    )
     s = player.sample(jax.random.key(2), player.init(jax.random.key(0)), 20000)
     u, v = np.asarray(s["u"]), np.asarray(s["v"])
     assert abs(u.mean()) < 0.05 and abs(v.mean()) < 0.05
@@ -118,11 +127,15 @@ def sender(gibbs: Gibbs):
     """A player of (b, extra): b binary, extra a real pair the receiver does not model."""
     conds = [
         Conditional("b", lambda k: jnp.float32(0.7), lambda t, v: jnp.full(v["b"].shape, t)),
-        Conditional("extra", lambda k: jnp.zeros(()),
-                    lambda t, v: (jnp.zeros_like(v["extra"]) + t, jnp.zeros_like(v["extra"]))),
+        Conditional(
+            "extra",
+            lambda k: jnp.zeros(()),
+            lambda t, v: (jnp.zeros_like(v["extra"]) + t, jnp.zeros_like(v["extra"])),
+        ),
     ]
-    return conditionals_player("sender", (("b", binary()), ("extra", real(2))), ("b",), conds,
-                               gibbs)
+    return conditionals_player(
+        "sender", (("b", binary()), ("extra", real(2))), ("b",), conds, gibbs
+    )
 
 
 def test_round_imputes_drops_what_the_receiver_does_not_model_and_compiles_once():
@@ -165,10 +178,12 @@ def test_each_conditional_skips_the_items_where_its_variable_is_fresh():
     b = rng.integers(0, 2, n).astype(np.float32)
     fresh = rng.random(n) < 0.5
     items = {"a": jnp.asarray(a), "b": jnp.asarray(b), "e": jnp.asarray(e)}
-    half = Batch({k: v[:6] for k, v in items.items()}, jnp.ones(6), None,
-                 {"a": jnp.asarray(fresh[:6])})
-    rest = Batch({k: v[6:] for k, v in items.items()}, jnp.ones(6), None,
-                 {"a": jnp.asarray(fresh[6:])})
+    half = Batch(
+        {k: v[:6] for k, v in items.items()}, jnp.ones(6), None, {"a": jnp.asarray(fresh[:6])}
+    )
+    rest = Batch(
+        {k: v[6:] for k, v in items.items()}, jnp.ones(6), None, {"a": jnp.asarray(fresh[6:])}
+    )
     _, metrics = jax.jit(player.learn)(jax.random.key(1), state, half, rest)
     logits = THETA[:, b.astype(int), e].T.astype(np.float64)
     nll = -(logits[np.arange(n), a] - np.log(np.exp(logits).sum(1)))
@@ -188,8 +203,9 @@ def test_persistent_chains_continue_and_check_their_size():
     own, synth = Batch({"b": b}, jnp.ones(n)), Batch({"b": b}, jnp.ones(n))
     step = jax.jit(lambda k, s, o, y: impute(k, player, s, o, y))
     own_c, synth_c, state2 = step(jax.random.key(1), state, own, synth)
-    np.testing.assert_array_equal(state2.chains["a"], np.concatenate(
-        [own_c.items["a"], synth_c.items["a"]]))
+    np.testing.assert_array_equal(
+        state2.chains["a"], np.concatenate([own_c.items["a"], synth_c.items["a"]])
+    )
     ones = state._replace(chains={**state.chains, "e": jnp.ones_like(state.chains["e"])})
     own_c = step(jax.random.key(2), ones, own, synth)[0]
     a = np.asarray(own_c.items["a"])
@@ -199,21 +215,33 @@ def test_persistent_chains_continue_and_check_their_size():
         rows = even & (np.asarray(b) == bv)
         exact = p[:, bv, 1] / p[:, bv, 1].sum()
         close(np.bincount(a[rows], minlength=3) / rows.sum(), exact, rows.sum())
-    with pytest.raises(ValueError, match=r"gibbs.slots: .* keeps 8000 persistent chains but the "
-                                         r"round hands it 10 own \+ 4000 received"):
+    with pytest.raises(
+        ValueError,
+        match=r"gibbs.slots: .* keeps 8000 persistent chains but the "
+        r"round hands it 10 own \+ 4000 received",
+    ):
         impute(jax.random.key(1), player, state, Batch({"b": b[:10]}, jnp.ones(10)), synth)
 
 
 def test_inconsistent_declarations_are_refused_with_one_message():
     receiver = tabular(Gibbs())
     wrong = conditionals_player(
-        "wrong", (("b", categorical(2)),), ("b",),
-        [Conditional("b", lambda k: jnp.zeros(2),
-                     lambda t, v: jnp.broadcast_to(t, (len(v["b"]), 2)))])
+        "wrong",
+        (("b", categorical(2)),),
+        ("b",),
+        [
+            Conditional(
+                "b", lambda k: jnp.zeros(2), lambda t, v: jnp.broadcast_to(t, (len(v["b"]), 2))
+            )
+        ],
+    )
     b = np.array([0, 1], np.float32)
-    with pytest.raises(ValueError, match=r"players\[1\]: conditionals\(wrong.* models 'b' as "
-                                         r"categorical\(2\) but conditionals\(tabular.* has it as "
-                                         r"binary\[\]; players must agree"):
+    with pytest.raises(
+        ValueError,
+        match=r"players\[1\]: conditionals\(wrong.* models 'b' as "
+        r"categorical\(2\) but conditionals\(tabular.* has it as "
+        r"binary\[\]; players must agree",
+    ):
         gtgen.Game([receiver, wrong], [[0.5, 0.5], [0.5, 0.5]], [b, b.astype(np.int32)])
     table = jnp.zeros((3, 2, 2))
     a = Conditional("a", lambda k: table, lambda t, v: t[:, 0, 0])
@@ -232,6 +260,9 @@ def test_inconsistent_declarations_are_refused_with_one_message():
     with pytest.raises(ValueError, match="gibbs.slots: persistent chains need"):
         conditionals_player("x", VARIABLES[:1], ("a",), [a], Gibbs(persist=True))
     with pytest.raises(ValueError, match="learn: the items lack 'e'"):
-        receiver.learn(jax.random.key(0), receiver.init(jax.random.key(0)),
-                       Batch({"a": jnp.zeros(2, jnp.int32), "b": jnp.zeros(2)}, jnp.ones(2)),
-                       Batch({"a": jnp.zeros(2, jnp.int32), "b": jnp.zeros(2)}, jnp.ones(2)))
+        receiver.learn(
+            jax.random.key(0),
+            receiver.init(jax.random.key(0)),
+            Batch({"a": jnp.zeros(2, jnp.int32), "b": jnp.zeros(2)}, jnp.ones(2)),
+            Batch({"a": jnp.zeros(2, jnp.int32), "b": jnp.zeros(2)}, jnp.ones(2)),
+        )

@@ -14,7 +14,9 @@ def test_frechet_distance_matches_scipy_sqrtm():
     a = rng.normal(size=(400, 5)) @ rng.normal(size=(5, 5))
     b = rng.normal(1.0, 2.0, size=(300, 5))
     ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    want = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(ca + cb - 2 * scipy.linalg.sqrtm(ca @ cb).real)
+    want = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(
+        ca + cb - 2 * scipy.linalg.sqrtm(ca @ cb).real
+    )
     assert frechet_distance(a, b) == pytest.approx(want, rel=1e-8)
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
 

@@ -11,6 +11,7 @@ from gtgen.experiments import mnist_split
 from gtgen.experiments.mnist_split import experiment as ms
 from gtgen.experiments.mnist_split import report
 
+
 def fake_results(config: ms.Config, fractions: np.ndarray) -> ms.Results:
     """Results whose evaluation has the given class fractions ``[S, 2, 10]`` (entries in the
     order of ``entries``), with distances and pictures that only fill the shapes."""
@@ -20,8 +21,9 @@ def fake_results(config: ms.Config, fractions: np.ndarray) -> ms.Results:
     n = len(ent.alphas)
     assert fractions.shape == (n, 2, 10)
     zeros = np.zeros((n, 2))
-    evaluation = ms.Evaluation(fractions, zeros + 1, zeros + 2, zeros + 3,
-                               np.zeros((n, 2, 4, 8, 8)), 0.95)
+    evaluation = ms.Evaluation(
+        fractions, zeros + 1, zeros + 2, zeros + 3, np.zeros((n, 2, 4, 8, 8)), 0.95
+    )
     return ms.Results(config, ms.Trained(None, ent, [], 0, config.iterations), evaluation, 1.0)
 
 
@@ -37,8 +39,12 @@ CONFIG = ms.Config(alphas=(0.1, 0.5, 1.0), seed=3, seeds=2, baseline=True)
 
 def equilibrium_fractions(config: ms.Config) -> np.ndarray:
     ent = mnist_split.entries(config, mnist_split.load_data(config))
-    return np.stack([[equilibrium(1.0 if b else a, p) if not b else np.full(10, 0.1)
-                      for p in range(2)] for a, b in zip(ent.alphas, ent.baseline)])
+    return np.stack(
+        [
+            [equilibrium(1.0 if b else a, p) if not b else np.full(10, 0.1) for p in range(2)]
+            for a, b in zip(ent.alphas, ent.baseline)
+        ]
+    )
 
 
 def test_entries_are_a_major_with_every_seed_and_a_baseline_per_seed() -> None:
@@ -58,14 +64,21 @@ def test_claims_hold_at_the_equilibrium_for_every_a_and_seed() -> None:
     found = report.claims(results)
     # a = 0.1 and 0.5 (coverage) and a = 1 (alone), each for seeds 3 and 4
     assert [(c.alpha, c.seed, c.kind) for c in found] == [
-        (0.1, 3, "coverage"), (0.1, 4, "coverage"), (0.5, 3, "coverage"), (0.5, 4, "coverage"),
-        (1.0, 3, "alone"), (1.0, 4, "alone")]
+        (0.1, 3, "coverage"),
+        (0.1, 4, "coverage"),
+        (0.5, 3, "coverage"),
+        (0.5, 4, "coverage"),
+        (1.0, 3, "alone"),
+        (1.0, 4, "alone"),
+    ]
     assert all(c.holds for c in found)
     assert found[2].values == pytest.approx([0.5 / 7.5] * 2)  # (1 − a) / (5 (2 − a)) at a = 0.5
     assert found[4].values == pytest.approx([0.0, 0.0])
     verdicts = report.verdicts(found)
     assert [(v.kind, v.holds, v.checked, v.failed) for v in verdicts] == [
-        ("coverage", True, 4, ()), ("alone", True, 2, ())]
+        ("coverage", True, 4, ()),
+        ("alone", True, 2, ()),
+    ]
     assert "a ∈ {0.1, 0.5} × seeds 3, 4" in verdicts[0].text
 
 
@@ -92,8 +105,9 @@ def test_one_missing_digit_for_one_seed_fails_the_verdict_and_names_it() -> None
 
 def test_the_4_percent_line_is_inclusive_and_the_10_percent_line_strict() -> None:
     config = ms.Config(alphas=(0.5, 1.0), baseline=False)
-    fractions = np.stack([[equilibrium(0.5, p) for p in range(2)],
-                          [equilibrium(1.0, p) for p in range(2)]])
+    fractions = np.stack(
+        [[equilibrium(0.5, p) for p in range(2)], [equilibrium(1.0, p) for p in range(2)]]
+    )
     fractions[0, 1] = np.full(10, 0.1)
     fractions[0, 1, 3], fractions[0, 1, 4] = 0.04, 0.16  # exactly 4%: holds
     fractions[1, 0, :5], fractions[1, 0, 5:] = 0.18, 0.02  # exactly 10% other: fails
@@ -106,7 +120,11 @@ def test_metrics_carry_seeds_claims_and_verdicts(tmp_path) -> None:
     results = fake_results(CONFIG, equilibrium_fractions(CONFIG))
     m = report.metrics(results)
     assert [(r["alpha"], r["seed"], r["player"]) for r in m["runs"]][:4] == [
-        (0.1, 3, 0), (0.1, 3, 1), (0.1, 4, 0), (0.1, 4, 1)]
+        (0.1, 3, 0),
+        (0.1, 3, 1),
+        (0.1, 4, 0),
+        (0.1, 4, 1),
+    ]
     assert [v["holds"] for v in m["verdicts"]] == [True, True]
     alphas, rarest = report.by_alpha(results, results.evaluation.class_fractions.min(axis=(1, 2)))
     assert alphas == [0.1, 0.5, 1.0] and rarest.shape == (3, 2)
@@ -155,8 +173,14 @@ def test_the_warm_up_trains_every_player_alone_then_the_exchange_starts() -> Non
     data = mnist_split.load_data(config)
     ent = mnist_split.entries(config, data)
     _, per_chunk = mnist_split.chunking(config)
-    program = ms.sweep_program(ms._architecture(config.hvae()), config.batch, per_chunk,
-                               float(config.flip_prob), config.composition, config.own_draw)
+    program = ms.sweep_program(
+        ms._architecture(config.hvae()),
+        config.batch,
+        per_chunk,
+        float(config.flip_prob),
+        config.composition,
+        config.own_draw,
+    )
     keys = ms.entry_keys(jax.random.key(5), ent)
     alpha, alone = np.asarray(ent.alpha), np.tile(np.eye(2, dtype=np.float32), (3, 1, 1))
     rows, counts = np.asarray(data.rows), np.asarray(ent.counts)
@@ -175,7 +199,9 @@ def test_the_warm_up_trains_every_player_alone_then_the_exchange_starts() -> Non
     for u, v in zip(jax.tree.leaves(after), jax.tree.leaves(chunk(warm, alpha, 0))):
         np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
     exchanged = chunk(start, alpha, 0)
-    assert not all(np.array_equal(np.asarray(u), np.asarray(v))
-                   for u, v in zip(jax.tree.leaves(warm), jax.tree.leaves(exchanged)))
+    assert not all(
+        np.array_equal(np.asarray(u), np.asarray(v))
+        for u, v in zip(jax.tree.leaves(warm), jax.tree.leaves(exchanged))
+    )
     with pytest.raises(ValueError, match="warmup must be an integer in"):
         mnist_split.validate(config._replace(warmup=config.iterations))

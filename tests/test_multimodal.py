@@ -37,6 +37,7 @@ def test_player_a_learns_through_the_round_and_classifies_by_gibbs():
     state = jax.tree.map(lambda v: v[0], states[0])
     test = data.take(np.random.default_rng(1).permutation(len(data))[:400])
     labels, marginal = jax.jit(lambda k, s, x: classify(k, player, s, x, sweeps=5))(
-        jax.random.key(2), state, jnp.asarray(test.x))
+        jax.random.key(2), state, jnp.asarray(test.x)
+    )
     np.testing.assert_allclose(np.asarray(marginal).sum(-1), 1.0, rtol=1e-5)
     assert (np.asarray(labels) == test.c).mean() > 0.5  # chance is 0.1

@@ -18,8 +18,10 @@ ALPHA = [[0.6, 0.4], [0.3, 0.7]]
 def _solve(tmp_path, capsys, fam, arrays, method="exact", extra=""):
     np.savez(tmp_path / "d.npz", player0=arrays[0], player1=arrays[1])
     cfg = tmp_path / "g.toml"
-    cfg.write_text(f'family = "{fam}"\nalpha = {ALPHA}\ndata = "d.npz"\n{extra}\n'
-                   f'[solver]\nmethod = "{method}"\nrounds = 40\nsamples = 200\n')
+    cfg.write_text(
+        f'family = "{fam}"\nalpha = {ALPHA}\ndata = "d.npz"\n{extra}\n'
+        f'[solver]\nmethod = "{method}"\nrounds = 40\nsamples = 200\n'
+    )
     status = main(["solve", str(cfg), "--json"])
     out, err = capsys.readouterr()
     return status, out, err
@@ -71,8 +73,13 @@ def test_ridge_kl_is_the_kl_of_the_ridged_gaussians():
         got = float(player.kl(np.asarray(mus[0]), np.asarray(mus[1])))
     (m0, s0), (m1, s1) = covs
     inv1 = np.linalg.inv(s1)
-    want = 0.5 * (np.trace(inv1 @ s0) + (m1 - m0) @ inv1 @ (m1 - m0) - d
-                  + np.linalg.slogdet(s1)[1] - np.linalg.slogdet(s0)[1])
+    want = 0.5 * (
+        np.trace(inv1 @ s0)
+        + (m1 - m0) @ inv1 @ (m1 - m0)
+        - d
+        + np.linalg.slogdet(s1)[1]
+        - np.linalg.slogdet(s0)[1]
+    )
     assert got == pytest.approx(want, rel=1e-8)
 
 
@@ -96,8 +103,9 @@ def test_api_game_refuses_a_singular_covariance():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match=r"data\[0\]: 2 samples in 4 dimensions.*ridge"):
         Game([gaussian_full(4)] * 2, ALPHA, [rng.normal(size=(2, 4)), rng.normal(size=(9, 4))])
-    Game([gaussian_full(4, "x", 1e-3)] * 2, ALPHA,
-         [rng.normal(size=(2, 4)), rng.normal(size=(9, 4))])
+    Game(
+        [gaussian_full(4, "x", 1e-3)] * 2, ALPHA, [rng.normal(size=(2, 4)), rng.normal(size=(9, 4))]
+    )
 
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "0.1", True])
@@ -122,12 +130,21 @@ def test_check_refuses_a_non_finite_solution():
     assert all(g >= 0.0 for g in report.nash_gap)
 
 
-@pytest.mark.parametrize("raw, words", [
-    ({"family": "gaussian-full", "dim": 8, "data_size": 8}, "data_size: 8 samples in 8 dimensions"),
-    ({"family": "gaussian-full", "dim": [2, 16], "data_size": 10}, "data_size: 10 samples in 16"),
-    ({"family": "poisson", "spread": 100.0}, "spread: poisson"),
-    ({"spread": 1e9}, "spread: must be a number in [0, 1e+06]"),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        (
+            {"family": "gaussian-full", "dim": 8, "data_size": 8},
+            "data_size: 8 samples in 8 dimensions",
+        ),
+        (
+            {"family": "gaussian-full", "dim": [2, 16], "data_size": 10},
+            "data_size: 10 samples in 16",
+        ),
+        ({"family": "poisson", "spread": 100.0}, "spread: poisson"),
+        ({"spread": 1e9}, "spread: must be a number in [0, 1e+06]"),
+    ],
+)
 def test_sweep_refuses_synthetic_data_that_cannot_give_finite_results(raw, words):
     with pytest.raises(ValueError) as err:
         parse_config(raw)
@@ -136,9 +153,20 @@ def test_sweep_refuses_synthetic_data_that_cannot_give_finite_results(raw, words
 
 def test_sweep_data_file_overflow_names_the_player(tmp_path, capsys):
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "d.npz", player0=rng.normal(size=(9, 2)), player1=rng.normal(size=(9, 2)) * 1e25)
+    np.savez(
+        tmp_path / "d.npz", player0=rng.normal(size=(9, 2)), player1=rng.normal(size=(9, 2)) * 1e25
+    )
     (tmp_path / "s.toml").write_text('family = "gaussian"\nplayers = 2\ndata_file = "d.npz"\n')
-    status = main(["sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o"), "--single-device",
-                   "--no-progress", "--no-plots"])
+    status = main(
+        [
+            "sweep",
+            str(tmp_path / "s.toml"),
+            "--out",
+            str(tmp_path / "o"),
+            "--single-device",
+            "--no-progress",
+            "--no-plots",
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 2 and "data_file: player1 of d.npz" in err and "overflows" in err

@@ -50,12 +50,14 @@ class Probe(NamedTuple):
         return state, {"from": got, "own": (own.weights > 0).sum(), "own_is_mine": mine}
 
 
-ALPHA = np.array([
-    [0.4, 0.2, 0.3, 0.1],
-    [0.1, 0.5, 0.2, 0.2],
-    [0.25, 0.25, 0.2, 0.3],
-    [0.1, 0.6, 0.1, 0.2],
-])
+ALPHA = np.array(
+    [
+        [0.4, 0.2, 0.3, 0.1],
+        [0.1, 0.5, 0.2, 0.2],
+        [0.25, 0.25, 0.2, 0.3],
+        [0.1, 0.6, 0.1, 0.2],
+    ]
+)
 IDS = np.array([0.0, 1.0, 10.0, 20.0])  # what each player's samples are
 
 
@@ -113,8 +115,9 @@ def mixed_game(dim: int = 2, seed: int = 0):
     rng = np.random.default_rng(seed)
     centres = np.array([[-3.0, 0.0], [3.0, 0.0], [0.0, 3.0], [0.0, -3.0]])
     data = [rng.normal(c, 0.5, size=(300, dim)) for c in centres]
-    vae = vae_player(VAEConfig(event_shape=(dim,), likelihood="gaussian", latent=2,
-                               hidden=(32,), lr=3e-3))
+    vae = vae_player(
+        VAEConfig(event_shape=(dim,), likelihood="gaussian", latent=2, hidden=(32,), lr=3e-3)
+    )
     players = [gtgen.expfam.gaussian(dim)] * 2 + [vae] * 2
     alpha = np.full((4, 4), 0.5 / 3)
     np.fill_diagonal(alpha, 0.5)
@@ -148,8 +151,13 @@ def test_players_of_different_capacity_compile_once():
     game = gtgen.Game(players, np.full((4, 4), 0.25), data)
     assert len(game.groups) == 4
     sol = gtgen.solve(game, jax.random.key(0), routing="sampled", rounds=5, samples=16)
-    gtgen.solve(gtgen.Game(players, np.eye(4), data), jax.random.key(0), routing="sampled",
-                rounds=5, samples=16)
+    gtgen.solve(
+        gtgen.Game(players, np.eye(4), data),
+        jax.random.key(0),
+        routing="sampled",
+        rounds=5,
+        samples=16,
+    )
     assert compiled(game.groups, "sampled", "sampled", 5, 16, 5)[0]._cache_size() == 1
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(sol.params))
 
@@ -171,8 +179,11 @@ def test_a_receiver_gets_only_the_variables_it_models():
     vae = vae_player(VAEConfig(latent=2, hidden=(16,)))
     rng = np.random.default_rng(2)
     data = [(rng.random((30, 8, 8)) < 0.3).astype(np.float32) for _ in range(3)]
-    game = gtgen.Game([recording(hvae, "hvae"), recording(hvae, "hvae"), recording(vae, "vae")],
-                      np.full((3, 3), 1 / 3), data)
+    game = gtgen.Game(
+        [recording(hvae, "hvae"), recording(hvae, "hvae"), recording(vae, "vae")],
+        np.full((3, 3), 1 / 3),
+        data,
+    )
     sol = gtgen.solve(game, jax.random.key(0), routing="sampled", rounds=3, samples=8)
     assert seen["vae"] == {"x"} and seen["vae present"] == set()
     assert seen["hvae"] == {"x", "z0", "z1"} and seen["hvae present"] == {"z0", "z1"}
@@ -191,12 +202,24 @@ class Pair(NamedTuple):
 @pytest.mark.parametrize(
     "players, data, field, words",
     [
-        ([gtgen.expfam.gaussian(2), vae_player(VAEConfig(latent=2, hidden=(8,)))],
-         [np.zeros((3, 2)), np.zeros((3, 8, 8))], "players[1]", "as binary[8, 8]"),
-        ([Pair(), gtgen.expfam.gaussian(1)], [{"x": np.zeros((3, 1)), "y": np.zeros((3, 1))},
-                                              np.zeros((3, 1))], "players[1]", "'y'"),
-        ([Pair(), Pair()], [{"x": np.zeros((3, 1))}, {"x": np.zeros((3, 1))}], "data[0]",
-         "observes"),
+        (
+            [gtgen.expfam.gaussian(2), vae_player(VAEConfig(latent=2, hidden=(8,)))],
+            [np.zeros((3, 2)), np.zeros((3, 8, 8))],
+            "players[1]",
+            "as binary[8, 8]",
+        ),
+        (
+            [Pair(), gtgen.expfam.gaussian(1)],
+            [{"x": np.zeros((3, 1)), "y": np.zeros((3, 1))}, np.zeros((3, 1))],
+            "players[1]",
+            "'y'",
+        ),
+        (
+            [Pair(), Pair()],
+            [{"x": np.zeros((3, 1))}, {"x": np.zeros((3, 1))}],
+            "data[0]",
+            "observes",
+        ),
         ([object()], [np.zeros(3)], "players[0]", "gtgen player"),
     ],
     ids=["meaning", "missing-variable", "missing-data", "not-a-player"],
@@ -218,14 +241,20 @@ def test_inconsistent_games_are_refused(players, data, field, words):
         ({"colour": "red"}, "colour"),
         ({"own_draw": "sorted", "routing": "sampled"}, "own_draw"),
     ],
-    ids=["unknown-composition", "shares-expected", "meanfield-neural", "exact-neural",
-         "own-batch", "unknown-option", "own-draw"],
+    ids=[
+        "unknown-composition",
+        "shares-expected",
+        "meanfield-neural",
+        "exact-neural",
+        "own-batch",
+        "unknown-option",
+        "own-draw",
+    ],
 )
 def test_bad_round_settings_name_the_field(options, field):
     game, _, _ = mixed_game()
     with pytest.raises((ValueError, TypeError), match=rf"^{field}"):
         gtgen.solve(game, jax.random.key(0), rounds=2, samples=4, **options)
-
 
 
 def test_stratified_own_batches_give_every_block_of_rows_its_share():
@@ -240,8 +269,9 @@ def test_stratified_own_batches_give_every_block_of_rows_its_share():
     data = {"x": jnp.arange(width, dtype=jnp.float32)[:, None]}  # each row holds its index
     weights = jnp.asarray(np.arange(width) < real_rows, jnp.float32)
     variables = {"x": binary(1)}
-    draw = jax.jit(lambda key, k: own_batch(key, data, weights, variables, 16, strata=k)
-                   .items["x"][:, 0])
+    draw = jax.jit(
+        lambda key, k: own_batch(key, data, weights, variables, 16, strata=k).items["x"][:, 0]
+    )
     iid = jax.jit(lambda key: own_batch(key, data, weights, variables, 16).items["x"][:, 0])
     spread, seen = [], set()
     for seed in range(40):
@@ -252,8 +282,7 @@ def test_stratified_own_batches_give_every_block_of_rows_its_share():
             counts = np.bincount(rows // per_class, minlength=classes)
             assert rows.max() < real_rows and counts.max() - counts.min() <= 1, (k, counts)
             assert set(counts) <= {k // classes, -(-k // classes)}
-        counts = np.bincount(np.asarray(iid(key))[:13].astype(int) // per_class,
-                             minlength=classes)
+        counts = np.bincount(np.asarray(iid(key))[:13].astype(int) // per_class, minlength=classes)
         spread.append(counts.max() - counts.min())
     assert np.mean(spread) > 2  # independent draws of 13 from 5 classes spread much wider
     assert seen == set(range(real_rows))

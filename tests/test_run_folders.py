@@ -44,8 +44,9 @@ def test_mnist_split_resume_beyond_iterations_is_refused(tmp_path):
     from gtgen.experiments import mnist_split
     from gtgen.experiments.mnist_split.experiment import SMOKE_MODEL
 
-    config = mnist_split.smoke_config(iterations=4, chunk=2, batch=8, alphas=(0.5,),
-                                      baseline=False)._replace(model=SMOKE_MODEL)
+    config = mnist_split.smoke_config(
+        iterations=4, chunk=2, batch=8, alphas=(0.5,), baseline=False
+    )._replace(model=SMOKE_MODEL)
     config = mnist_split.validate(config)
     data = mnist_split.load_data(config)
     mnist_split.train(config, data, tmp_path / "ck", progress=False)
@@ -89,9 +90,11 @@ def test_a_damaged_run_json_is_one_line(tmp_path, damage):
     open_checkpoints(folder, {"seed": 1})
     run_chunks(_chunk, _state(), jax.random.key(0), 1, folder, progress=False)
     stamp = folder / "run.json"
-    {"garbage": lambda: stamp.write_bytes(b"{\x00\xff not json"),
-     "list": lambda: stamp.write_text("[1, 2]"),
-     "utf16": lambda: stamp.write_text('{"seed": 1}', encoding="utf-16")}[damage]()
+    {
+        "garbage": lambda: stamp.write_bytes(b"{\x00\xff not json"),
+        "list": lambda: stamp.write_text("[1, 2]"),
+        "utf16": lambda: stamp.write_text('{"seed": 1}', encoding="utf-16"),
+    }[damage]()
     with pytest.raises(ValueError, match="checkpoint_dir: .*run.json"):
         open_checkpoints(folder, {"seed": 1})
 
@@ -111,7 +114,9 @@ def test_a_damaged_checkpoint_is_one_line(tmp_path):
     for f in step.rglob("*"):
         if f.is_file():
             f.write_bytes(b"damaged")
-    with pytest.raises(ValueError, match="checkpoint_dir: the checkpoint of step 2 .* cannot be read"):
+    with pytest.raises(
+        ValueError, match="checkpoint_dir: the checkpoint of step 2 .* cannot be read"
+    ):
         run_chunks(_chunk, _state(), jax.random.key(0), 3, folder, progress=False)
 
 
@@ -139,8 +144,15 @@ def test_a_damaged_sweep_chunk_is_recomputed_and_said(tmp_path, capsys, damage):
 def test_sweep_cli_resume_of_a_damaged_chunk_exits_0(tmp_path, capsys):
     cfg = tmp_path / "s.toml"
     cfg.write_text("players = 2\nrounds = 4\nsamples = 8\n")
-    args = ["sweep", str(cfg), "--out", str(tmp_path / "o"), "--single-device", "--no-plots",
-            "--no-progress"]
+    args = [
+        "sweep",
+        str(cfg),
+        "--out",
+        str(tmp_path / "o"),
+        "--single-device",
+        "--no-plots",
+        "--no-progress",
+    ]
     assert main(args) == 0
     for f in (tmp_path / "o" / "chunks").glob("*.npz"):
         f.write_bytes(b"\x00" * 10)
@@ -165,7 +177,10 @@ def test_a_sweep_that_fails_at_start_leaves_no_folder(tmp_path, monkeypatch):
 def test_out_that_cannot_be_a_folder_is_one_line(tmp_path, capsys, where):
     (tmp_path / "f").write_text("x")
     out = tmp_path / "f" if where == "file" else tmp_path / "f" / "sub"
-    for args in (["sweep", str(Path(__file__).parents[1] / "examples" / "sweep-gaussian.toml")], ["demo", "--game", "gaussian"]):
+    for args in (
+        ["sweep", str(Path(__file__).parents[1] / "examples" / "sweep-gaussian.toml")],
+        ["demo", "--game", "gaussian"],
+    ):
         assert main([*args, "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("gtgen: error: --out:") and err.count("\n") == 1

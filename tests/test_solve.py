@@ -537,7 +537,10 @@ def test_batched_solver_equals_each_game_alone(method):
     from gtgen.solvers.solve import make_solver
 
     other = np.random.default_rng(5).dirichlet(np.ones(3), size=3)
-    games = [family_game("gaussian", seed=s, alpha=a)[0] for s, a in [(0, ALPHA3), (1, other), (0, ALPHA3)]]
+    games = [
+        family_game("gaussian", seed=s, alpha=a)[0]
+        for s, a in [(0, ALPHA3), (1, other), (0, ALPHA3)]
+    ]
     groups = games[0].groups
     rounds, samples = 60, 32
     tols = [1e-2, 0.0, 1e-6] if method != "sampled" else [-1.0, -1.0, -1.0]
@@ -546,8 +549,16 @@ def test_batched_solver_equals_each_game_alone(method):
     batched = jax.jit(make_solver(groups, method, "expected", rounds, samples, 5, batched=True))
     keys = [jax.random.key(7 + i) for i in range(3)]
     args = [
-        (keys[i], np.asarray(g.alpha, np.float32), g.data, g.weights, np.float32(0.9),
-         np.int32(rounds // 2), np.float32(tols[i]), refs[i])
+        (
+            keys[i],
+            np.asarray(g.alpha, np.float32),
+            g.data,
+            g.weights,
+            np.float32(0.9),
+            np.int32(rounds // 2),
+            np.float32(tols[i]),
+            refs[i],
+        )
         for i, g in enumerate(games)
     ]
     stacked = jax.tree.map(lambda *xs: jax.numpy.stack(xs), *args)
@@ -580,4 +591,6 @@ def test_compiled_programs_nest_inside_a_users_jit():
     np.testing.assert_array_equal(np.asarray(nested(x)), 2.0 * np.asarray(f(x)))
     np.testing.assert_array_equal(np.asarray(f(x)), np.abs(x).max(axis=(1, 2)))
     options = xla_options.compiler_options()
-    assert options is None or (jax.default_backend() == "cpu" and options == xla_options.CPU_OPTIONS)
+    assert options is None or (
+        jax.default_backend() == "cpu" and options == xla_options.CPU_OPTIONS
+    )

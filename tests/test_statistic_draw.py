@@ -94,8 +94,9 @@ def agree(a: np.ndarray, b: np.ndarray) -> None:
         ca, cb = np.cov(a[:, i].T), np.cov(b[:, i].T)
         # sd of a sample covariance entry: sqrt((σ_kk σ_ll + σ_kl²) / n) (Gaussian approximation,
         # generous at 6 sd for the heavier tails of the discrete families)
-        var = (np.outer(np.diag(ca), np.diag(ca)) + ca**2 + np.outer(np.diag(cb), np.diag(cb))
-               + cb**2) / n
+        var = (
+            np.outer(np.diag(ca), np.diag(ca)) + ca**2 + np.outer(np.diag(cb), np.diag(cb)) + cb**2
+        ) / n
         assert np.all(np.abs(ca - cb) <= 6 * np.sqrt(var) + 1e-6), (i, ca, cb)
     p = ks_pvalues(a, b)
     assert p.min() > KS_P, p
@@ -108,7 +109,9 @@ def game_states(family: str):
 # meanfield routing pools the same per-sender draws as expected routing (only the mixing
 # differs), so it is checked on the two Gaussians, whose laws have the most parts
 MATRIX = [(f, r) for f in PLAYERS for r in ("expected", "sampled")] + [
-    ("gaussian", "meanfield"), ("gaussian-full", "meanfield")]
+    ("gaussian", "meanfield"),
+    ("gaussian-full", "meanfield"),
+]
 
 
 @pytest.mark.parametrize("family, routing", MATRIX)
@@ -160,10 +163,17 @@ def test_the_ks_test_rejects_a_wrong_law(mistake):
         stats_law=_wrong_diag_law(1.0 if mistake == "chi2_m" else 0.0, mistake != "chi2_m")
     )
     states = game_states("gaussian")
-    got = one_round((Group(wrong, (0, 1, 2)),), states, "statistics", "expected", 3,
-                    jax.random.key(0))[0]
-    want = one_round((Group(PLAYERS["gaussian"], (0, 1, 2)),), states, "samples", "expected", 3,
-                     jax.random.key(1))[0]
+    got = one_round(
+        (Group(wrong, (0, 1, 2)),), states, "statistics", "expected", 3, jax.random.key(0)
+    )[0]
+    want = one_round(
+        (Group(PLAYERS["gaussian"], (0, 1, 2)),),
+        states,
+        "samples",
+        "expected",
+        3,
+        jax.random.key(1),
+    )[0]
     p = ks_pvalues(got, want)
     wrong_coords = slice(2, 4) if mistake == "chi2_m" else slice(0, 2)
     assert p[:, wrong_coords].min() < KS_P, p
@@ -174,7 +184,7 @@ def test_the_ks_test_rejects_a_wrong_law(mistake):
 def test_bartlett_gives_the_wishart_moments():
     """E[A Aᵀ] = df·I and Var of its diagonal 2·df, for df below and above the dimension."""
     for df in (1.0, 2.0, 5.0):
-        w = jax.vmap(lambda k: (lambda a: a @ a.T)(laws.bartlett(k, df, 3)))(
+        w = jax.vmap(lambda k, df=df: (lambda a: a @ a.T)(laws.bartlett(k, df, 3)))(
             jax.random.split(jax.random.key(0), 20_000)
         )
         w = np.asarray(w, np.float64)

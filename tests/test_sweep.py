@@ -32,8 +32,11 @@ SMALL = {"players": 6, "rounds": 30, "samples": 32, "data_size": 40}
 # An independent count of XLA compilations (the sweep counts its own the same way).
 _COMPILES = [0]
 monitoring.register_event_duration_secs_listener(
-    lambda name, *a, **k: _COMPILES.__setitem__(0, _COMPILES[0] + 1)
-    if name == "/jax/core/compile/backend_compile_duration" else None
+    lambda name, *a, **k: (
+        _COMPILES.__setitem__(0, _COMPILES[0] + 1)
+        if name == "/jax/core/compile/backend_compile_duration"
+        else None
+    )
 )
 
 
@@ -45,14 +48,16 @@ def _game(s: dict) -> gtgen.Game:
 
 @pytest.mark.parametrize("method", ["sampled", "exact", "anderson"])
 def test_rows_agree_with_gtgen_solve(method):
-    result = sweep(**SMALL, method=method, a=[0.3], alpha=["ring", "dirichlet"], seeds=[4],
-                   devices=None)
+    result = sweep(
+        **SMALL, method=method, a=[0.3], alpha=["ring", "dirichlet"], seeds=[4], devices=None
+    )
     assert len(result.rows) == 2
     for row, trace in zip(result.rows, result.traces):
         game = _game(row)
         star = gtgen.game_equilibrium(game)
-        sol = gtgen.solve(game, jax.random.key(row["seed"]), method=method, rounds=30, samples=32,
-                          reference=star)
+        sol = gtgen.solve(
+            game, jax.random.key(row["seed"]), method=method, rounds=30, samples=32, reference=star
+        )
         report = gtgen.check(game, sol)
         assert row["rounds_run"] == sol.rounds_run
         np.testing.assert_allclose(trace, np.asarray(sol.trace.distance), rtol=1e-4, atol=1e-5)
@@ -65,8 +70,15 @@ def test_rows_agree_with_gtgen_solve(method):
 
 def test_one_compilation_per_shape():
     before = _COMPILES[0]
-    result = sweep(**{**SMALL, "players": [4, 6], "rounds": 29}, a=[0.2, 0.5, 0.9], seeds=3,
-                   alpha=["uniform", "star"], method="exact", batch=5, devices=None)
+    result = sweep(
+        **{**SMALL, "players": [4, 6], "rounds": 29},
+        a=[0.2, 0.5, 0.9],
+        seeds=3,
+        alpha=["uniform", "star"],
+        method="exact",
+        batch=5,
+        devices=None,
+    )
     meta = result.meta
     assert meta["points"] == 36 and meta["distinct_shapes"] == 2
     assert meta["chunks"] > 2  # several calls per compiled program
@@ -103,8 +115,9 @@ def test_resume_skips_finished_chunks(tmp_path):
 
 
 def test_output_folder(tmp_path):
-    result = sweep(**{**SMALL, "samples": [16, 64]}, a=[0.4, 0.8], seeds=2, method="exact",
-                   out=tmp_path)
+    result = sweep(
+        **{**SMALL, "samples": [16, 64]}, a=[0.4, 0.8], seeds=2, method="exact", out=tmp_path
+    )
     assert isinstance(result, SweepResult)
     meta = json.loads((tmp_path / "sweep.json").read_text())
     for key in ("points", "distinct_shapes", "compilations", "wall_s"):
@@ -112,8 +125,17 @@ def test_output_folder(tmp_path):
     # the sample count is a traced input of exponential-family programs: one shape for both m
     assert meta["points"] == 8 and meta["distinct_shapes"] == 1
     header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
-    for col in ("a", "seed", "samples", "draw", "rate", "rounds_to_tol", "distance",
-                "nash_gap_max", "wall_s"):
+    for col in (
+        "a",
+        "seed",
+        "samples",
+        "draw",
+        "rate",
+        "rounds_to_tol",
+        "distance",
+        "nash_gap_max",
+        "wall_s",
+    ):
         assert col in header
     import pyarrow.parquet as pq
 
@@ -126,16 +148,31 @@ def test_output_folder(tmp_path):
 def test_alpha_families_are_stochastic_with_the_right_rate():
     for kind in ("uniform", "dirichlet", "ring", "star", "small-world"):
         for n in (3, 9):
-            s = parse_config({"players": n, "alpha": kind, "a": 0.35, "seeds": [2],
-                                  "neighbors": 2, "rewire": 0.5}).points[0].settings
+            s = (
+                parse_config(
+                    {
+                        "players": n,
+                        "alpha": kind,
+                        "a": 0.35,
+                        "seeds": [2],
+                        "neighbors": 2,
+                        "rewire": 0.5,
+                    }
+                )
+                .points[0]
+                .settings
+            )
             alpha = alpha_matrix(s)
             gtgen.validate_alpha(alpha, n)
-            assert rate(structure(s), alpha) == pytest.approx(gtgen.spectral_radius(alpha), abs=1e-9)
+            assert rate(structure(s), alpha) == pytest.approx(
+                gtgen.spectral_radius(alpha), abs=1e-9
+            )
 
 
 def test_structured_path_matches_dense(monkeypatch):
-    settings = dict(**SMALL, method="exact", a=[0.3], alpha=["ring", "uniform", "star"],
-                    seeds=2, devices=None)
+    settings = dict(
+        **SMALL, method="exact", a=[0.3], alpha=["ring", "uniform", "star"], seeds=2, devices=None
+    )
     dense = sweep(**settings)
     monkeypatch.setattr(sweep_config, "DENSE_MAX", 4)  # 6 players now count as a large game
     sparse = sweep(**settings)
@@ -143,22 +180,41 @@ def test_structured_path_matches_dense(monkeypatch):
     np.testing.assert_array_equal(sparse.column("rounds_run"), dense.column("rounds_run"))
     assert np.all(sparse.column("distance") < 1e-4)
     for row in dense.rows:
-        s = parse_config({"players": 6, "alpha": row["alpha"], "a": 0.3, "seeds": [row["seed"]],
-                              "data_size": 40}).points[0].settings
+        s = (
+            parse_config(
+                {
+                    "players": 6,
+                    "alpha": row["alpha"],
+                    "a": 0.3,
+                    "seeds": [row["seed"]],
+                    "data_size": 40,
+                }
+            )
+            .points[0]
+            .settings
+        )
         game = _game(s)
         own = np.asarray(game.own_moments()[0], np.float64)
-        np.testing.assert_allclose(closed_form(structure(s), own),
-                                   gtgen.nash_equilibrium(game.alpha, own), atol=1e-9)
+        np.testing.assert_allclose(
+            closed_form(structure(s), own), gtgen.nash_equilibrium(game.alpha, own), atol=1e-9
+        )
 
 
 def test_data_file(tmp_path):
     rng = np.random.default_rng(0)
     arrays = {f"player{i}": rng.normal(i, 1.0, (20 + 5 * i, 2)) for i in range(3)}
     np.savez(tmp_path / "players.npz", **arrays)
-    result = sweep(data_file=str(tmp_path / "players.npz"), players=3, method="exact",
-                   a=[0.5], seeds=1, devices=None)
-    game = gtgen.Game([gtgen.expfam.gaussian(2)] * 3, alpha_matrix(result.rows[0]),
-                      list(arrays.values()))
+    result = sweep(
+        data_file=str(tmp_path / "players.npz"),
+        players=3,
+        method="exact",
+        a=[0.5],
+        seeds=1,
+        devices=None,
+    )
+    game = gtgen.Game(
+        [gtgen.expfam.gaussian(2)] * 3, alpha_matrix(result.rows[0]), list(arrays.values())
+    )
     sol = gtgen.solve(game, jax.random.key(0), method="exact")
     assert result.rows[0]["rounds_run"] == sol.rounds_run
     assert result.rows[0]["distance"] < 1e-4
@@ -176,8 +232,16 @@ def test_data_file(tmp_path):
         ({"a": [0.5, "x"]}, "a[1]: must be a number"),
         ({"a": 0.0}, "a: 0 leaves every player"),
         ({"players": 4, "alpha": "ring", "neighbors": 4}, "neighbors: 4 neighbours"),
-        ({"alpha": "uniform", "routing": "meanfield", "method": "sampled", "players": [4],
-              "points": [{"alpha": "ring"}]}, "points[0].routing: meanfield"),
+        (
+            {
+                "alpha": "uniform",
+                "routing": "meanfield",
+                "method": "sampled",
+                "players": [4],
+                "points": [{"alpha": "ring"}],
+            },
+            "points[0].routing: meanfield",
+        ),
         ({"points": [{"bogus": 1}]}, "points[0].bogus: unknown setting"),
         ({"points": []}, "points: must be a non-empty list"),
         ({"method": "newton"}, "method: unknown value"),
@@ -206,9 +270,11 @@ def test_data_file_shape_mismatch(tmp_path):
 
 def test_cli(tmp_path, capsys):
     config = tmp_path / "s.toml"
-    config.write_text('players = 4\na = [0.5, 0.9]\nseeds = 2\nrounds = 10\nsamples = 8\n')
-    assert main(["sweep", str(config), "--out", str(tmp_path / "out"), "--no-progress",
-                 "--no-plots"]) == 0
+    config.write_text("players = 4\na = [0.5, 0.9]\nseeds = 2\nrounds = 10\nsamples = 8\n")
+    assert (
+        main(["sweep", str(config), "--out", str(tmp_path / "out"), "--no-progress", "--no-plots"])
+        == 0
+    )
     assert "4 points in 1 shapes, 1 compilations" in capsys.readouterr().out
     assert main(["sweep", str(config), "--out", str(tmp_path / "out"), "--json"]) == 0
     meta = json.loads(capsys.readouterr().out)
@@ -236,8 +302,9 @@ def test_example_config():
 def test_notebook_runs():
     from notebooks import run_notebook
 
-    ns = run_notebook(ROOT / "notebooks" / "04_sweeps.ipynb",
-                      {"SEEDS": 4, "ROUNDS": 60, "NEURAL_ROUNDS": 20})
+    ns = run_notebook(
+        ROOT / "notebooks" / "04_sweeps.ipynb", {"SEEDS": 4, "ROUNDS": 60, "NEURAL_ROUNDS": 20}
+    )
     assert ns["result"].meta["compilations"] == ns["result"].meta["distinct_shapes"]
 
 
@@ -253,8 +320,14 @@ def test_neural_sweep_matches_direct_training_and_shares_one_program(tmp_path):
     from gtgen.players.neural import VAEConfig, vae_player
     from gtgen.sweep.neural import digits_split, final_loss
 
-    settings = {"family": "vae", "players": 2, "a": [0.3, 1.0], "seeds": 2, "rounds": 12,
-                "samples": 16}
+    settings = {
+        "family": "vae",
+        "players": 2,
+        "a": [0.3, 1.0],
+        "seeds": 2,
+        "rounds": 12,
+        "samples": 16,
+    }
     result = sweep(**settings, out=tmp_path / "n", progress=False)
     assert result.meta["compilations"] == 1 and result.meta["distinct_shapes"] == 1
     assert result.meta["nonfinite_points"] == 0
@@ -274,9 +347,13 @@ def test_neural_sweep_matches_direct_training_and_shares_one_program(tmp_path):
     _, info = jax.jit(train, static_argnums=5)(k_train, states, data, counts, alpha, 12)
     assert row["final_loss"] == pytest.approx(float(final_loss(info.metrics[0]["loss"])), rel=1e-4)
 
-    mixed = sweep(points=[{"family": "vae", "players": 2, "a": 0.5, "rounds": 12, "samples": 16},
-                          {"family": "gaussian", "players": 3, "method": "exact", "a": 0.5}],
-                  progress=False)
+    mixed = sweep(
+        points=[
+            {"family": "vae", "players": 2, "a": 0.5, "rounds": 12, "samples": 16},
+            {"family": "gaussian", "players": 3, "method": "exact", "a": 0.5},
+        ],
+        progress=False,
+    )
     assert mixed.meta["distinct_shapes"] == 2 and mixed.meta["compilations"] <= 2
     assert np.isfinite(mixed.rows[0]["final_loss"]) and math.isnan(mixed.rows[1]["final_loss"])
     assert mixed.rows[1]["distance"] < 1e-4

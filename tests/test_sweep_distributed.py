@@ -17,8 +17,16 @@ import pytest
 from gtgen.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = {"players": 6, "rounds": 25, "samples": 16, "data_size": 30, "a": [0.2, 0.6, 0.9],
-                "alpha": ["uniform", "ring"], "seeds": 3, "method": "sampled"}
+SETTINGS = {
+    "players": 6,
+    "rounds": 25,
+    "samples": 16,
+    "data_size": 30,
+    "a": [0.2, 0.6, 0.9],
+    "alpha": ["uniform", "ring"],
+    "seeds": 3,
+    "method": "sampled",
+}
 
 
 def _assert_same(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
@@ -33,8 +41,14 @@ def _assert_same(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
 
 def _python(code: str, env_extra: dict[str, str], timeout: float = 120):
     env = {**os.environ, **env_extra, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _finish(proc, timeout: float = 180) -> dict:
@@ -62,7 +76,9 @@ def _columns(payload: dict) -> dict[str, np.ndarray]:
 
 
 def test_sharded_over_8_devices_equals_unsharded():
-    code = REPORT + f"""
+    code = (
+        REPORT
+        + f"""
 import jax
 from gtgen.sweep import sweep, config
 assert jax.device_count() == 8
@@ -72,6 +88,7 @@ large = dict(players=32, rounds=12, samples=8, data_size=10, a=[0.4, 0.7], alpha
 report(sweep(**large))
 report(sweep(**large, devices=None))
 """
+    )
     proc = _python(code, {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err[-3000:]
@@ -83,10 +100,13 @@ report(sweep(**large, devices=None))
     assert {s["placement"] for s in sharded["meta"]["shapes"]} == {"sweep axis over 8 devices"}
     for key, col in _columns(sharded).items():
         _assert_same(col, local.column(key).astype(np.float64), key)
-    _assert_same(np.array(sharded["traces"], dtype=float), np.array(local.traces, dtype=float),
-                 "traces")
+    _assert_same(
+        np.array(sharded["traces"], dtype=float), np.array(local.traces, dtype=float), "traces"
+    )
 
-    assert {s["placement"] for s in large_sharded["meta"]["shapes"]} == {"player axis over 8 devices"}
+    assert {s["placement"] for s in large_sharded["meta"]["shapes"]} == {
+        "player axis over 8 devices"
+    }
     a, b = _columns(large_sharded), _columns(large_single)
     np.testing.assert_array_equal(a["rounds_run"], b["rounds_run"])
     for key in ("distance", "residual", "nash_gap_max"):  # sums over a sharded axis: a few ulps
@@ -101,7 +121,9 @@ def _free_port() -> int:
 
 def test_two_processes_split_one_sweep(tmp_path):
     port = _free_port()
-    code = REPORT + f"""
+    code = (
+        REPORT
+        + f"""
 import sys
 from gtgen.sweep import initialize, sweep
 initialize("127.0.0.1:{port}", num_processes=2, process_id=int(sys.argv[1]))
@@ -110,11 +132,18 @@ assert jax.process_count() == 2 and jax.device_count() == 2
 report(sweep(**{SETTINGS!r}, out={str(tmp_path / "out")!r}, plots=False))
 jax.distributed.shutdown()
 """
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
     env.pop("XLA_FLAGS", None)
     procs = [
-        subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), str(rank)], env=env,
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), str(rank)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for rank in (0, 1)
     ]
     results = [_finish(p) for p in procs]
@@ -130,7 +159,8 @@ jax.distributed.shutdown()
 def test_use_cpu_cores_gives_jax_one_device_per_core_and_the_cli_shards_over_them(tmp_path):
     """``use_cpu_cores(3)`` before JAX starts gives three CPU devices; ``gtgen sweep`` does it by
     itself (one per core) and reports the devices it sharded over."""
-    probe = _python("""
+    probe = _python(
+        """
         import json
         import jax
         from gtgen.sweep import use_cpu_cores
@@ -142,16 +172,32 @@ def test_use_cpu_cores_gives_jax_one_device_per_core_and_the_cli_shards_over_the
         except RuntimeError:
             late = "RuntimeError"
         print(json.dumps({"set": n, "devices": len(jax.devices("cpu")), "late": late}))
-    """, {})
+    """,
+        {},
+    )
     assert _finish(probe) == {"set": 3, "devices": 3, "late": "RuntimeError"}
 
     config = tmp_path / "s.toml"
     config.write_text('players = 4\nrounds = 10\nmethod = "exact"\na = [0.3, 0.6]\nseeds = 3\n')
     env = {k: v for k, v in os.environ.items() if k not in ("JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
     done = subprocess.run(
-        [sys.executable, "-m", "gtgen.cli", "sweep", str(config), "--out", str(tmp_path / "o"),
-         "--json", "--no-plots"], env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
-        capture_output=True, text=True, timeout=180, check=False,
+        [
+            sys.executable,
+            "-m",
+            "gtgen.cli",
+            "sweep",
+            str(config),
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+            "--no-plots",
+        ],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     from gtgen.sweep.distributed import cpu_core_count

@@ -31,14 +31,33 @@ def test_sweep_gaussian_full_dim64_on_per_core_devices_finishes(tmp_path):
     """The regression: this sweep waited forever on its per-core CPU devices (two programs each
     inside a batched LAPACK kernel that waits on the pool both occupy)."""
     cfg = tmp_path / "full64.toml"
-    cfg.write_text('family = "gaussian-full"\ndim = 64\nplayers = 2\nrounds = 5\nsamples = 100\n'
-                   "seeds = 2\ndata_size = 100\n")
+    cfg.write_text(
+        'family = "gaussian-full"\ndim = 64\nplayers = 2\nrounds = 5\nsamples = 100\n'
+        "seeds = 2\ndata_size = 100\n"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
     env["JAX_NUM_CPU_DEVICES"] = "2"  # two devices on any machine, as on a 2-core one
     proc = subprocess.run(
-        [sys.executable, "-m", "gtgen.cli", "sweep", str(cfg), "--out", str(tmp_path / "out"),
-         "--no-plots", "--no-progress", "--json", "--stall-timeout", "90"],
-        capture_output=True, text=True, timeout=150, cwd=ROOT, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "gtgen.cli",
+            "sweep",
+            str(cfg),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-plots",
+            "--no-progress",
+            "--json",
+            "--stall-timeout",
+            "90",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        cwd=ROOT,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert '"devices": 2' in proc.stdout
@@ -62,8 +81,15 @@ def test_batched_lapack_under_shard_map_on_two_cpu_devices_finishes():
         print(float(jax.block_until_ready(g(x)).sum()))
     """)
     env = {k: v for k, v in os.environ.items() if k not in ("JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert np.isfinite(float(proc.stdout.split()[-1]))
 
@@ -94,8 +120,9 @@ def test_linalg_matches_numpy_under_nested_vmap(batch):
         "cholesky": np.linalg.cholesky(a64),
     }
     for k, v in want.items():
-        np.testing.assert_allclose(np.asarray(got[k], np.float64), v, rtol=2e-5, atol=2e-5,
-                                   err_msg=k)
+        np.testing.assert_allclose(
+            np.asarray(got[k], np.float64), v, rtol=2e-5, atol=2e-5, err_msg=k
+        )
 
 
 def test_linalg_derivatives_match_jnp_linalg():

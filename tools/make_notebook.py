@@ -18,7 +18,7 @@ GTGEN_SOURCE = ""
 
 INSTALL_MARK = "# On Colab, install gtgen first"
 
-COLAB_INSTALL = f'''{INSTALL_MARK} (elsewhere: `make install` in the repository).
+COLAB_INSTALL = f"""{INSTALL_MARK} (elsewhere: `make install` in the repository).
 # From GTGEN_SOURCE if it is set, else from a gtgen-*.whl in the working folder, else from the
 # wheel this cell asks you to upload (`make wheel` writes it to dist/ in the repository).
 import glob
@@ -36,14 +36,18 @@ if "google.colab" in sys.modules:
         if not wheels:
             raise SystemExit("no .whl file was uploaded: upload gtgen's wheel and run this cell again")
     source = GTGEN_SOURCE or wheels[-1]
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)'''
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)"""
 
 
 def write_notebook(path: str | Path, cells: list[tuple[str, str]]) -> None:
     nb_cells = []
     for kind, text in cells:
         lines = text.strip("\n").splitlines(keepends=True)
-        cell = {"cell_type": "markdown" if kind == "md" else "code", "metadata": {}, "source": lines}
+        cell = {
+            "cell_type": "markdown" if kind == "md" else "code",
+            "metadata": {},
+            "source": lines,
+        }
         if kind != "md":
             cell.update(execution_count=None, outputs=[])
         nb_cells.append(cell)

@@ -5,7 +5,9 @@ from pathlib import Path
 from make_notebook import COLAB_INSTALL, write_notebook
 
 CELLS = [
-    ("md", """
+    (
+        "md",
+        """
 # Two neural players exchange digits (the paper's experiment IV-A, small)
 
 Schlesinger & Flach (FLICS 2025) let two generative models learn from each other's **synthetic**
@@ -18,9 +20,12 @@ Here on the embedded 8×8 digits (scikit-learn), with the authors' learner: a hi
 with binary latents trained by symmetric equilibrium learning. Every value of a, both players
 and a baseline model on all digits train in **one compiled JAX program**. A few minutes on a
 laptop CPU; much faster on a Colab GPU.
-"""),
+""",
+    ),
     ("code", COLAB_INSTALL),
-    ("code", """
+    (
+        "code",
+        """
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
@@ -34,14 +39,20 @@ ITERATIONS = 10_000             # rounds per model
 SEED = 0
 SMALL = False                   # True: a seconds-long run that only checks that all cells work
 print("devices:", jax.devices())
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## The data: each player sees five digits
 `load_data` splits the binarised digits by class. Row p of the training array holds player p's
 images first and the others' after: an own-data count of n_p means "my digits", n means "all
 digits" (the baseline), so every entry of the sweep shares one data array.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 if SMALL:
     config = mnist_split.smoke_config(alphas=ALPHAS, iterations=ITERATIONS, seed=SEED)
 else:
@@ -54,24 +65,36 @@ for p, ax in enumerate(axes):
     ax.imshow(image_tiles(data.dataset.images[data.parts[p][::40][:25]]), cmap="gray")
     ax.set_title(f"player {p}: digits {mnist_split.CLASS_SETS[p]}"); ax.axis("off")
 plt.show()
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Train the whole sweep in one program
 `run` validates the configuration, trains every (a, player) pair and the baseline together
 (α and the learning rate are traced inputs of one compiled, vmapped program), then evaluates:
 a reference classifier trained on real digits labels each model's samples, and the Fréchet
 distance on that classifier's features (gtgen's analogue of the paper's FID) compares them with
 the model's own digits, the other player's and all digits.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 results = mnist_split.run(config, progress=False, log=print, log_every=4)
 print(report_text(results))
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## What each model generates
 Rows: values of a (and the baseline); columns: the two players.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 ent, ev = results.trained.entries, results.evaluation
 rows = ["baseline" if b else f"a = {a:.2f}" for a, b in zip(ent.alphas, ent.baseline)]
 fig, axes = plt.subplots(len(rows), 2, figsize=(5, 2.4 * len(rows)), squeeze=False)
@@ -81,15 +104,21 @@ for s, label in enumerate(rows):
         axes[s, p].set_xticks([]); axes[s, p].set_yticks([])
         axes[s, p].set_title(f"{label}, player {p}", fontsize=9)
 plt.tight_layout(); plt.show()
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Which digits, and how close to the real ones
 Left: the share of each model's samples that the classifier assigns to the *other* player's
 digits; at the equilibrium of the exchange it is (1 − a) / (2 − a) (PAPERS.md §1). Right: the
 distances against a, averaged over the two players, as in the paper's Fig. 1; dashed lines are
 the baseline trained on all digits.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 pairs = [s for s in range(len(ent.alphas)) if not ent.baseline[s]]
 a = ent.alphas[pairs]
 other = results.other_share()[pairs]
@@ -106,18 +135,27 @@ for name, colour in (("own", "C0"), ("other", "C1"), ("all", "C2")):
     right.axhline(fd[base].mean(), color=colour, ls="--", lw=1)
 right.set_xlabel("self-weight a"); right.set_ylabel("Fréchet classifier distance (FID analogue)")
 right.legend(); plt.show()
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## The paper's claims, checked
 With a ≤ 0.5 every digit makes up at least 4% of each player's samples; alone (a = 1) under
 10% of a player's samples are the other player's digits. (`gtgen demo` checks the same claims
 at a = 0.3 and 1.0; its figures for three seeds are in the README.)
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 for claim in claims(results):
     print("yes" if claim.holds else "NO ", claim.text)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## At the authors' scale
 With the MNIST IDX files in a folder, the same function runs the paper's configuration
 (`paper-mnist` model, batch 1000, Adam 1e-4, 10^6 iterations, checkpoints and resume):
@@ -127,7 +165,8 @@ config = mnist_split.mnist_config("path/to/mnist")
 results = mnist_split.run(config, out_dir="runs/mnist-split")
 ```
 or `gtgen experiment mnist-split --data-dir path/to/mnist` on the command line.
-"""),
+""",
+    ),
 ]
 
 if __name__ == "__main__":

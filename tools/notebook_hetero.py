@@ -5,7 +5,9 @@ from pathlib import Path
 from make_notebook import COLAB_INSTALL, write_notebook
 
 CELLS = [
-    ("md", """
+    (
+        "md",
+        """
 # Players of any kind and capacity in one exchange round
 
 gtgen's round is the same for every kind of player: every player draws synthetic samples (a
@@ -13,9 +15,12 @@ dict of **named variables**), the samples are routed by α, and every player lea
 receives: an exponential family by moment matching, a neural player by one learning step. So a
 Gaussian can learn from a VAE and the VAE from the Gaussian, in one compiled program, and players
 of four different capacities can cooperate through their samples alone (the paper's IV-B).
-"""),
+""",
+    ),
     ("code", COLAB_INSTALL),
-    ("code", """
+    (
+        "code",
+        """
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,15 +32,21 @@ ROUNDS = 600        # exchange rounds of the mixed game
 SAMPLES = 128       # synthetic samples per player per round
 SMALL = False       # the IV-B run below at a size of seconds (True) or the full digits run
 print("gtgen", gtgen.__version__, "on", jax.devices())
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Two Gaussians and two VAEs on 2-D data
 Every player holds a cloud around its own centre. Players 0 and 1 are diagonal Gaussians
 (exponential families, closed-form best responses); players 2 and 3 are VAEs with a Gaussian
 likelihood (neural, one Adam step per round). All four model the same variable `x`, so the game
 accepts them together; each trusts itself 1/2 and the others 1/6 each.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 rng = np.random.default_rng(0)
 centres = np.array([[-3.0, 0.0], [3.0, 0.0], [0.0, 3.0], [0.0, -3.0]])
 data = [rng.normal(c, 0.5, size=(300, 2)) for c in centres]
@@ -45,14 +56,20 @@ alpha = np.full((4, 4), 0.5 / 3)
 np.fill_diagonal(alpha, 0.5)
 game = gtgen.Game(players, alpha, data)
 print(game, "-", [p.variables for p in (players[0], players[2])])
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 `gtgen.solve(..., method="sampled")` runs the one round: the Gaussians average their iterates,
 the VAEs keep their last state. The mean of a mixture is the mixture of the means, so *whatever*
 the players are, if each fits its training mixture's mean the equilibrium means follow the
 closed form μ* = (I − B)⁻¹ D m — a check that holds for the VAEs too.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 solution = gtgen.solve(game, jax.random.key(0), method="sampled", routing="sampled",
                        rounds=ROUNDS, samples=SAMPLES)
 means = np.stack([x.mean(axis=0) for x in data])
@@ -72,16 +89,22 @@ for i in range(2):
     ax.scatter(*vae_samples[i, :400].T, s=3, marker="x", label=f"VAE {i + 2}'s samples")
 ax.scatter(*star.T, c="k", marker="*", s=120, label="equilibrium means")
 ax.legend(fontsize=7); ax.set_aspect("equal"); plt.show()
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Four capacities, a few labelled digits each (IV-B)
 Each player is a joint model p(c) p(x | c) with a classifier p(c | x), of its own capacity, and
 holds `bs` labelled images per class. Alone it learns from its own pairs (`discriminative`, or
 `symmetric` with its own image model helping its classifier); in the `cooperative` exchange
 every player generates labelled pairs for the others. The four capacities are four groups of one
 round; all methods and seeds of one `bs` train in one compiled program.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from gtgen.experiments import fmnist_capacity as fc
 
 config = fc.smoke_config(sizes=(2,), methods=("discriminative", "cooperative")) if SMALL else \\
@@ -92,14 +115,20 @@ table = results.table()
 coop, alone = table[("cooperative", 2)].mean(0), table[("discriminative", 2)].mean(0)
 print("cooperative − discriminative at bs = 2 (points):", np.round(100 * (coop - alone), 1))
 assert np.all(table[("cooperative", 2)] > 0.15)  # every player better than chance
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 The full experiment (`gtgen experiment fmnist-capacity`, or `fc.run(fc.Config(), out_dir=...)`)
 adds distillation and the upper bound, four sizes and three seeds, and writes the paper's Fig. 2
 as `accuracy.png`. Point `data_dir` (`--data-dir`) at the Fashion-MNIST IDX files for the
 authors' scale: `fc.fmnist_config("path/to/fashion-mnist")`.
-"""),
+""",
+    ),
 ]
 
 if __name__ == "__main__":
-    write_notebook(Path(__file__).resolve().parents[1] / "notebooks" / "03_heterogeneous_players.ipynb", CELLS)
+    write_notebook(
+        Path(__file__).resolve().parents[1] / "notebooks" / "03_heterogeneous_players.ipynb", CELLS
+    )

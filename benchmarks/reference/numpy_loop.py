@@ -17,8 +17,9 @@ def own_moments(data: list[np.ndarray]) -> np.ndarray:
     return np.stack([np.concatenate([x.mean(0), (x * x).mean(0)]) for x in data])
 
 
-def exchange_round(rng: np.random.Generator, mu: np.ndarray, own: np.ndarray, alpha: np.ndarray,
-                   samples: int) -> np.ndarray:
+def exchange_round(
+    rng: np.random.Generator, mu: np.ndarray, own: np.ndarray, alpha: np.ndarray, samples: int
+) -> np.ndarray:
     """One round: each player samples, then each player refits on its α-mixture."""
     n, k = mu.shape
     d = k // 2
@@ -37,8 +38,9 @@ def exchange_round(rng: np.random.Generator, mu: np.ndarray, own: np.ndarray, al
     return new
 
 
-def solve(rng: np.random.Generator, own: np.ndarray, alpha: np.ndarray, samples: int,
-          rounds: int) -> np.ndarray:
+def solve(
+    rng: np.random.Generator, own: np.ndarray, alpha: np.ndarray, samples: int, rounds: int
+) -> np.ndarray:
     mu = own.copy()
     for _ in range(rounds):
         mu = exchange_round(rng, mu, own, alpha, samples)

@@ -55,8 +55,11 @@ class _Encoder(nn.Module):
         self.mlp = config.arch == "mlp"
         pixels = math.prod(config.event_shape)
         w = 16 * config.width
-        self.net = (_mlp([pixels, w, w, out]) if self.mlp else
-                    _Stack(1, encoder_layers(config.event_shape, config.width, out), False))
+        self.net = (
+            _mlp([pixels, w, w, out])
+            if self.mlp
+            else _Stack(1, encoder_layers(config.event_shape, config.width, out), False)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mlp:
@@ -69,8 +72,11 @@ class _Decoder(nn.Module):
         super().__init__()
         self.mlp, self.shape = config.arch == "mlp", tuple(config.event_shape)
         w = 16 * config.width
-        self.net = (_mlp([cin, w, w, math.prod(self.shape)]) if self.mlp else
-                    _Stack(cin, decoder_layers(config.event_shape, config.width), True))
+        self.net = (
+            _mlp([cin, w, w, math.prod(self.shape)])
+            if self.mlp
+            else _Stack(cin, decoder_layers(config.event_shape, config.width), True)
+        )
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         if self.mlp:
@@ -151,6 +157,7 @@ def cooperative_rounds(players, data, rounds: int, noise_std: float = 0.01) -> N
         for i, player in enumerate(players):
             c, x = data[i]
             cs = [c] + [generated[j][0] for j in range(len(players)) if j != i]
-            xs = [x + torch.randn_like(x) * noise_std] + [generated[j][1]
-                                                         for j in range(len(players)) if j != i]
+            xs = [x + torch.randn_like(x) * noise_std] + [
+                generated[j][1] for j in range(len(players)) if j != i
+            ]
             player.optimize(torch.cat(cs), torch.cat(xs))

@@ -76,13 +76,16 @@ class VAE(nn.Module):
             w = width
             self.grid = (2 * w, height // 4, width_px // 4)  # NCHW
             self.enc_conv = nn.Sequential(
-                nn.Conv2d(1, w, 3, stride=2, padding=1), nn.Tanh(),
-                nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.Tanh(),
+                nn.Conv2d(1, w, 3, stride=2, padding=1),
+                nn.Tanh(),
+                nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
+                nn.Tanh(),
             )
             self.encoder = _mlp((math.prod(self.grid), *hidden, 2 * latent))
             self.decoder = _mlp((latent, *hidden, math.prod(self.grid)))
             self.dec_conv = nn.Sequential(
-                nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1, output_padding=1), nn.Tanh(),
+                nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1, output_padding=1),
+                nn.Tanh(),
                 nn.ConvTranspose2d(w, 1, 3, stride=2, padding=1, output_padding=1),
             )
 

@@ -10,10 +10,15 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run the performance benchmarks (ratios measured in one run)")
-    p.add_argument("--quick", action="store_true", help="small sizes: about a minute on 2 CPU cores")
+    p.add_argument(
+        "--quick", action="store_true", help="small sizes: about a minute on 2 CPU cores"
+    )
     p.add_argument("--json", action="store_true", help='print {"cases": [...]} as JSON')
-    p.add_argument("--only", action="append",
-                   help="run only the cases whose name contains one of these (a,b or repeated)")
+    p.add_argument(
+        "--only",
+        action="append",
+        help="run only the cases whose name contains one of these (a,b or repeated)",
+    )
     p.set_defaults(func=run)
 
 

@@ -8,19 +8,23 @@ Both write a run folder (atomically) and print where.
 from __future__ import annotations
 
 import argparse
-
-from gtgen.seeds import seed_argument
 import json
 from pathlib import Path
+
+from gtgen.seeds import seed_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the demo and write pictures, metrics and a report")
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     p.add_argument("--seed", type=seed_argument, default=0)
-    p.add_argument("--game", choices=("digits", "gaussian"), default="digits",
-                   help="digits: two neural players exchange digits (the paper's IV-A, small); "
-                        "gaussian: four Gaussian players and their closed form")
+    p.add_argument(
+        "--game",
+        choices=("digits", "gaussian"),
+        default="digits",
+        help="digits: two neural players exchange digits (the paper's IV-A, small); "
+        "gaussian: four Gaussian players and their closed form",
+    )
     p.set_defaults(func=run)
 
 
@@ -37,8 +41,10 @@ def digits(args: argparse.Namespace) -> int:
     results = mnist_split.compute(mnist_split.demo_config(seed=args.seed))
     write_outputs(results, out)
     print(report_text(results))
-    print(f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, class_fractions.png, metrics.json, "
-          "report.txt")
+    print(
+        f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, class_fractions.png, metrics.json, "
+        "report.txt"
+    )
     return 0
 
 
@@ -50,13 +56,15 @@ def gaussian(args: argparse.Namespace) -> int:
     out = check_out_dir(args.out)
     result = gaussian_demo.run(seed=args.seed)
     report = result.report
-    text = "\n".join([
-        "gtgen demo: four 2-D Gaussian players, α = 1/4 everywhere, sampled exchange",
-        f"closed form p_i = (2 π_i + Σ_j≠i π_j) / 5; rate ρ(B) = {report.rate:.3f}",
-        f"distance of the averaged iterates to the closed form: {report.distance:.4f}",
-        f"residual {report.residual:.4f}; Nash gap per player: "
-        + ", ".join(f"{g:.2e}" for g in report.nash_gap),
-    ])
+    text = "\n".join(
+        [
+            "gtgen demo: four 2-D Gaussian players, α = 1/4 everywhere, sampled exchange",
+            f"closed form p_i = (2 π_i + Σ_j≠i π_j) / 5; rate ρ(B) = {report.rate:.3f}",
+            f"distance of the averaged iterates to the closed form: {report.distance:.4f}",
+            f"residual {report.residual:.4f}; Nash gap per player: "
+            + ", ".join(f"{g:.2e}" for g in report.nash_gap),
+        ]
+    )
 
     def fill(tmp: Path) -> None:
         ellipse_paths(result.path, result.closed_form, result.data, tmp / "ellipses.png")

@@ -22,10 +22,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--single-device", action="store_true", help="do not shard over devices")
-    p.add_argument("--watchdog", type=float, default=300.0, metavar="SECONDS",
-                   help="name on stderr any compilation or chunk running longer (default 300)")
-    p.add_argument("--stall-timeout", type=float, metavar="SECONDS",
-                   help="stop (exit status 3, one line) once one compilation or chunk ran this long")
+    p.add_argument(
+        "--watchdog",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="name on stderr any compilation or chunk running longer (default 300)",
+    )
+    p.add_argument(
+        "--stall-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop (exit status 3, one line) once one compilation or chunk ran this long",
+    )
     p.add_argument("--coordinator", help="multi-host: HOST:PORT of process 0")
     p.add_argument("--num-processes", type=int, help="multi-host: number of processes")
     p.add_argument("--process-id", type=int, help="multi-host: this process's rank")
@@ -74,8 +83,11 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"results in {out}/ (results.csv, results.parquet, sweep.json, plots)")
     if meta["nonfinite_points"]:
-        print(f"gtgen: warning: sweep: {meta['nonfinite_points']} of {meta['points']} points "
-              "ended with a non-finite distance or loss (NaN rows in results.csv)", file=sys.stderr)
+        print(
+            f"gtgen: warning: sweep: {meta['nonfinite_points']} of {meta['points']} points "
+            "ended with a non-finite distance or loss (NaN rows in results.csv)",
+            file=sys.stderr,
+        )
     return 0
 
 

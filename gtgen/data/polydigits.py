@@ -41,13 +41,16 @@ from gtgen.data.digits import DIGITS_THRESHOLD, check_threshold, load_digits
 
 STYLES = ("night", "stripes", "checker", "static", "sunset")
 POLYMNIST_SHAPE = (28, 28)
-_FOREGROUND = np.array([
-    [1.0, 0.85, 0.1],   # yellow
-    [1.0, 1.0, 1.0],    # white
-    [1.0, 0.0, 1.0],    # magenta
-    [0.0, 1.0, 1.0],    # cyan
-    [0.0, 0.0, 0.0],    # black
-], np.float32)
+_FOREGROUND = np.array(
+    [
+        [1.0, 0.85, 0.1],  # yellow
+        [1.0, 1.0, 1.0],  # white
+        [1.0, 0.0, 1.0],  # magenta
+        [0.0, 1.0, 1.0],  # cyan
+        [0.0, 0.0, 0.0],  # black
+    ],
+    np.float32,
+)
 
 
 class PolyData(NamedTuple):
@@ -63,12 +66,12 @@ class PolyData(NamedTuple):
         return len(self.c)
 
     def take(self, rows: np.ndarray) -> PolyData:
-        return PolyData(self.c[rows], self.d[rows], None if self.s is None else self.s[rows],
-                        self.x[rows])
+        return PolyData(
+            self.c[rows], self.d[rows], None if self.s is None else self.s[rows], self.x[rows]
+        )
 
 
-def backgrounds(style: int, n: int, shape: tuple[int, int], rng: np.random.Generator
-                ) -> np.ndarray:
+def backgrounds(style: int, n: int, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """``n`` backgrounds ``[n, H, W, 3]`` of one style (see the module table)."""
     h, w = shape
     rows = np.arange(h)[None, :, None]
@@ -92,8 +95,9 @@ def backgrounds(style: int, n: int, shape: tuple[int, int], rng: np.random.Gener
     return (1 - t) * np.array([1.0, 0.5, 0.0]) + t * np.array([0.5, 0.0, 0.5])
 
 
-def polydigits(images: np.ndarray, labels: np.ndarray, seed: int = 0,
-               threshold: float = DIGITS_THRESHOLD) -> PolyData:
+def polydigits(
+    images: np.ndarray, labels: np.ndarray, seed: int = 0, threshold: float = DIGITS_THRESHOLD
+) -> PolyData:
     """Every grey image ``[n, H, W]`` (values in [0, 1]) in every style: ``5·n`` items ordered
     style-major (items ``[d·n, (d+1)·n)`` have style d), deterministic for ``seed``."""
     images = np.asarray(images, np.float32)
@@ -103,13 +107,21 @@ def polydigits(images: np.ndarray, labels: np.ndarray, seed: int = 0,
     rng = np.random.default_rng(seed)
     n, shape = len(images), images.shape[1:]
     g = images[..., None]
-    xs = [((1 - g) * np.broadcast_to(backgrounds(d, n, shape, rng), (n, *shape, 3))
-           + g * _FOREGROUND[d]).astype(np.float32) for d in range(len(STYLES))]
+    xs = [
+        (
+            (1 - g) * np.broadcast_to(backgrounds(d, n, shape, rng), (n, *shape, 3))
+            + g * _FOREGROUND[d]
+        ).astype(np.float32)
+        for d in range(len(STYLES))
+    ]
     mask = (images > threshold).astype(np.float32)
     k = len(STYLES)
-    return PolyData(np.tile(np.asarray(labels, np.int32), k),
-                    np.repeat(np.arange(k, dtype=np.int32), n),
-                    np.tile(mask, (k, 1, 1)), np.concatenate(xs))
+    return PolyData(
+        np.tile(np.asarray(labels, np.int32), k),
+        np.repeat(np.arange(k, dtype=np.int32), n),
+        np.tile(mask, (k, 1, 1)),
+        np.concatenate(xs),
+    )
 
 
 def load_polydigits(seed: int = 0, threshold: float = DIGITS_THRESHOLD) -> PolyData:
@@ -132,20 +144,23 @@ def load_polymnist(data_dir: str | os.PathLike, split: str = "train") -> PolyDat
     for k in range(len(STYLES)):
         folder = root / split / f"m{k}"
         if not folder.is_dir():
-            raise FileNotFoundError(f"PolyMNIST: no folder {folder} (expected the layout "
-                                    "PolyMNIST/{train,test}/m0..m4/*.<label>.png)")
+            raise FileNotFoundError(
+                f"PolyMNIST: no folder {folder} (expected the layout "
+                "PolyMNIST/{train,test}/m0..m4/*.<label>.png)"
+            )
         files = sorted(folder.glob("*.png"))
         if not files:
             raise FileNotFoundError(f"PolyMNIST: {folder} holds no .png images")
         for path in files:
             label = path.stem.rsplit(".", 1)[-1]
             if "." not in path.stem or not label.isdigit() or int(label) > 9:
-                raise ValueError(f"PolyMNIST: {path} is not named *.<label>.png with a label "
-                                 "0..9")
+                raise ValueError(f"PolyMNIST: {path} is not named *.<label>.png with a label 0..9")
             with Image.open(path) as im:
                 if im.mode != "RGB" or im.size != POLYMNIST_SHAPE[::-1]:
-                    raise ValueError(f"PolyMNIST: {path} is a {im.size[0]}×{im.size[1]} {im.mode} "
-                                     "image; expected RGB 28×28")
+                    raise ValueError(
+                        f"PolyMNIST: {path} is a {im.size[0]}×{im.size[1]} {im.mode} "
+                        "image; expected RGB 28×28"
+                    )
                 xs.append(np.asarray(im, np.float32) / 255.0)
             cs.append(int(label))
             ds.append(k)

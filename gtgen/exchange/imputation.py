@@ -46,8 +46,9 @@ def with_blanks(batch: Batch, variables: dict) -> Batch:
     return Batch({v: items[v] for v in variables}, batch.weights, present)
 
 
-def impute(key: jax.Array, player: Any, state: Any, own: Batch, synthetic: Batch
-           ) -> tuple[Batch, Batch, Any]:
+def impute(
+    key: jax.Array, player: Any, state: Any, own: Batch, synthetic: Batch
+) -> tuple[Batch, Batch, Any]:
     """``(own, synthetic, state)`` with every variable ``player`` models completed by its Gibbs
     sweeps (see the module docstring); ``state`` carries the persistent chains, if any."""
     variables = variable_map(player)
@@ -57,8 +58,12 @@ def impute(key: jax.Array, player: Any, state: Any, own: Batch, synthetic: Batch
     values = {v: jnp.concatenate([own.items[v], synthetic.items[v]]) for v in variables}
     names = [v for v in variables if v in own.present or v in synthetic.present]
     missing = {
-        v: ~jnp.concatenate([own.present.get(v, jnp.ones((n_own,), bool)),
-                             synthetic.present.get(v, jnp.ones((n_syn,), bool))])
+        v: ~jnp.concatenate(
+            [
+                own.present.get(v, jnp.ones((n_own,), bool)),
+                synthetic.present.get(v, jnp.ones((n_syn,), bool)),
+            ]
+        )
         for v in names
     }
     k_start, k_run = jax.random.split(key)
@@ -74,13 +79,22 @@ def impute(key: jax.Array, player: Any, state: Any, own: Batch, synthetic: Batch
     for v in names:
         m = missing[v].reshape(missing[v].shape + (1,) * (values[v].ndim - 1))
         values[v] = jnp.where(m, start[v].astype(values[v].dtype), values[v])
-    values, fresh = run(k_run, player.draws(state), values, missing, gibbs.sweeps, gibbs.order,
-                        stagger=True)
+    values, fresh = run(
+        k_run, player.draws(state), values, missing, gibbs.sweeps, gibbs.order, stagger=True
+    )
     values = jax.lax.stop_gradient(values)
     if gibbs.persist:
         state = state._replace(chains={**state.chains, **{v: values[v] for v in state.chains}})
-    own = Batch({v: x[:n_own] for v, x in values.items()}, own.weights, own.present,
-                {v: f[:n_own] for v, f in fresh.items()})
-    synthetic = Batch({v: x[n_own:] for v, x in values.items()}, synthetic.weights,
-                      synthetic.present, {v: f[n_own:] for v, f in fresh.items()})
+    own = Batch(
+        {v: x[:n_own] for v, x in values.items()},
+        own.weights,
+        own.present,
+        {v: f[:n_own] for v, f in fresh.items()},
+    )
+    synthetic = Batch(
+        {v: x[n_own:] for v, x in values.items()},
+        synthetic.weights,
+        synthetic.present,
+        {v: f[n_own:] for v, f in fresh.items()},
+    )
     return own, synthetic, state

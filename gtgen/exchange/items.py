@@ -149,12 +149,16 @@ def pooled_batch(receiver, groups, pools, plan: RoutingPlan):
     m = first.shape[1]
     keep = [h is not receiver or len(h.members) > 1 for h in groups]
     keep = keep if any(keep) else [True] * len(groups)  # a one-player game: its pool, weight 0
-    senders = [(h, p, sends_h) for h, p, sends_h, k in
-               zip(groups, pools, zip(*(sends[v] for v in names)), keep) if k]
+    senders = [
+        (h, p, sends_h)
+        for h, p, sends_h, k in zip(groups, pools, zip(*(sends[v] for v in names)), keep)
+        if k
+    ]
     items, present = {}, {}
     for i, v in enumerate(names):
         parts = [
-            p[v].reshape((-1, *p[v].shape[2:])) if sent[i]
+            p[v].reshape((-1, *p[v].shape[2:]))
+            if sent[i]
             else _blank(receiver, v, (len(h.members) * m,))
             for h, p, sent in senders
         ]

@@ -172,9 +172,7 @@ def check_spec(groups: Sequence, spec: RoundSpec) -> RoundSpec:
         if size is not None and (isinstance(size, bool) or size < 1):
             raise ValueError(f"own_batch: must be a positive integer or 'full', got {size!r}")
     if spec.own_draw not in OWN_DRAWS:
-        raise ValueError(
-            f"own_draw: must be one of {', '.join(OWN_DRAWS)}, got {spec.own_draw!r}"
-        )
+        raise ValueError(f"own_draw: must be one of {', '.join(OWN_DRAWS)}, got {spec.own_draw!r}")
     if spec.own_draw == "stratified" and spec.own_size is None:
         raise ValueError("own_draw: 'stratified' draws a minibatch; own_batch='full' has none")
     if not 0.0 <= spec.flip_prob < 0.5:
@@ -309,12 +307,17 @@ def make_round(groups: Sequence, spec: RoundSpec):
             count = jnp.float32(m) if context.samples is None else context.samples
             stat_key, route_key = jax.random.split(key)
             counts = draw_counts(route_key, plan, count) if routing == "sampled" else None
-            drawn = None if routing == "sampled" else draw_sender_statistics(
-                groups, states, stat_key, count
+            drawn = (
+                None
+                if routing == "sampled"
+                else draw_sender_statistics(groups, states, stat_key, count)
             )
             out = [
                 learn_statistics(
-                    g, st, o, plan,
+                    g,
+                    st,
+                    o,
+                    plan,
                     drawn_statistics(
                         g, pos, groups, plan, routing, states, drawn, stat_key, count, counts
                     ),
@@ -352,9 +355,7 @@ def make_round(groups: Sequence, spec: RoundSpec):
                 out.append(learn_statistics(g, st, o, plan, received, damping))
             else:
                 idx = index(g)
-                out.append(
-                    learn_items(g, st, o, plan, pools, sources, k_own[idx], k_learn[idx])
-                )
+                out.append(learn_items(g, st, o, plan, pools, sources, k_own[idx], k_learn[idx]))
         return _collect(out)
 
     return round_fn

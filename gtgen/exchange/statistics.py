@@ -170,7 +170,10 @@ def draw_sources(key: jax.Array, plan: RoutingPlan, samples: int) -> jax.Array:
 
 def has_statistic_law(receiver, sender) -> bool:
     """Whether ``receiver``'s mean statistics of ``sender``'s samples have a law to draw from."""
-    if getattr(receiver, "reads", None) != "statistics" or getattr(sender, "reads", None) != "statistics":
+    if (
+        getattr(receiver, "reads", None) != "statistics"
+        or getattr(sender, "reads", None) != "statistics"
+    ):
         return False
     if receiver.name == sender.name:
         return sender.stats_law is not None
@@ -211,8 +214,7 @@ def draw_sender_statistics(groups: Sequence, params, key: jax.Array, n) -> list:
     mixed = is_mixed(groups)
     keys = jax.random.split(key, len(groups))
     return [
-        draw_group_statistics(h.player, k, p_h, n, mixed)
-        for h, p_h, k in zip(groups, params, keys)
+        draw_group_statistics(h.player, k, p_h, n, mixed) for h, p_h, k in zip(groups, params, keys)
     ]
 
 

@@ -21,8 +21,14 @@ from gtgen.players.expfam import gaussian_full
 from gtgen.solvers.equilibrium import Report, check, game_equilibrium
 
 CENTRES = np.array([[-3.0, 0.0], [3.0, 0.0], [0.0, 3.0], [0.0, -3.0]])
-SHAPES = np.array([[[1.0, 0.8], [0.8, 1.0]], [[1.0, -0.6], [-0.6, 0.6]], [[2.0, 0.0], [0.0, 0.2]],
-                   [[0.3, 0.0], [0.0, 1.5]]])
+SHAPES = np.array(
+    [
+        [[1.0, 0.8], [0.8, 1.0]],
+        [[1.0, -0.6], [-0.6, 0.6]],
+        [[2.0, 0.0], [0.0, 0.2]],
+        [[0.3, 0.0], [0.0, 1.5]],
+    ]
+)
 
 
 class DemoResult(NamedTuple):

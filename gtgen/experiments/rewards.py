@@ -678,5 +678,6 @@ def pictures(results: Results, folder: Path) -> list[Path]:
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:
     """results.json, report.txt and the pictures, written atomically into ``out_dir``."""
-    return write_experiment(out_dir, metrics(results), report_text(results),
-                            lambda folder: pictures(results, folder))
+    return write_experiment(
+        out_dir, metrics(results), report_text(results), lambda folder: pictures(results, folder)
+    )

@@ -49,7 +49,9 @@ class Checkpoints:
         self.manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
-                max_to_keep=keep, create=True, enable_async_checkpointing=False,
+                max_to_keep=keep,
+                create=True,
+                enable_async_checkpointing=False,
             ),
         )
 
@@ -94,28 +96,37 @@ def run_chunks(
         start = ckpt.latest_step()
         if start > chunks:
             ckpt.close()
-            unit = (f"{start * per_chunk} iterations, more than the {chunks * per_chunk} asked for"
-                    if per_chunk else f"{start} chunks, more than the {chunks} asked for")
-            raise ValueError(f"checkpoint_dir: {ckpt.directory} holds a run of {unit}, so it "
-                             "cannot be resumed as this run; ask for at least as many, or use "
-                             "another folder")
+            unit = (
+                f"{start * per_chunk} iterations, more than the {chunks * per_chunk} asked for"
+                if per_chunk
+                else f"{start} chunks, more than the {chunks} asked for"
+            )
+            raise ValueError(
+                f"checkpoint_dir: {ckpt.directory} holds a run of {unit}, so it "
+                "cannot be resumed as this run; ask for at least as many, or use "
+                "another folder"
+            )
         try:
             state = ckpt.restore(start, state)
         except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is a damaged folder
             ckpt.close()
-            raise ValueError(f"checkpoint_dir: the checkpoint of step {start} in "
-                             f"{ckpt.directory} cannot be read ({type(err).__name__}); delete "
-                             "that step's folder to resume from the one before, or use another "
-                             "folder") from None
+            raise ValueError(
+                f"checkpoint_dir: the checkpoint of step {start} in "
+                f"{ckpt.directory} cannot be read ({type(err).__name__}); delete "
+                "that step's folder to resume from the one before, or use another "
+                "folder"
+            ) from None
     resumed_from = start
     bar = _progress(progress, description, chunks, start)
     try:
         for c in range(start, chunks):
             new_state, metrics = chunk(jax.random.fold_in(key, c), state)
             if not all_finite(new_state):
-                where = (f"the last good checkpoint is step {ckpt.latest_step()} in {ckpt.directory}"
-                         if ckpt is not None and ckpt.latest_step() is not None
-                         else "no checkpoint was kept (pass a checkpoint folder)")
+                where = (
+                    f"the last good checkpoint is step {ckpt.latest_step()} in {ckpt.directory}"
+                    if ckpt is not None and ckpt.latest_step() is not None
+                    else "no checkpoint was kept (pass a checkpoint folder)"
+                )
                 raise Diverged(f"training: NaN or inf in the state during chunk {c}; {where}")
             state = new_state
             if ckpt is not None:
@@ -205,15 +216,19 @@ def open_checkpoints(
         try:
             saved = json.loads(stamp.read_text())
         except (ValueError, UnicodeDecodeError):
-            raise ValueError(f"checkpoint_dir: {stamp} is not valid JSON (a damaged folder); "
-                             "restore it or use another folder") from None
+            raise ValueError(
+                f"checkpoint_dir: {stamp} is not valid JSON (a damaged folder); "
+                "restore it or use another folder"
+            ) from None
         if not isinstance(saved, dict):
             raise ValueError(f"checkpoint_dir: {stamp} does not hold a run's settings")
         saved = {**(defaults or {}), **saved}
         diff = sorted(k for k in identity if saved.get(k) != identity[k])
         if diff:
-            raise ValueError(f"checkpoint_dir: {checkpoint_dir} holds a run with different "
-                             f"{', '.join(diff)}; use another folder or the same settings")
+            raise ValueError(
+                f"checkpoint_dir: {checkpoint_dir} holds a run with different "
+                f"{', '.join(diff)}; use another folder or the same settings"
+            )
     else:
         stamp.write_text(json.dumps(identity, indent=1))
     ckpt = Checkpoints(checkpoint_dir)
@@ -227,8 +242,10 @@ def open_checkpoints(
             record = json.loads(line)
         except ValueError:  # a line cut short by an interruption
             continue
-        if isinstance(record, dict) and isinstance(record.get("chunk"), int) and (
-            record["chunk"] < done
+        if (
+            isinstance(record, dict)
+            and isinstance(record.get("chunk"), int)
+            and (record["chunk"] < done)
         ):
             history.append(record)
     path.write_text("".join(json.dumps(h) + "\n" for h in history))

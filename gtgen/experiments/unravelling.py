@@ -612,5 +612,6 @@ def _save(fig, path: Path) -> Path:
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:
     """Write results.json, report.txt and the plots into ``out_dir`` (atomically)."""
-    return write_experiment(out_dir, metrics(results), report_text(results),
-                            lambda folder: pictures(results, folder))
+    return write_experiment(
+        out_dir, metrics(results), report_text(results), lambda folder: pictures(results, folder)
+    )

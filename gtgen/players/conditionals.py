@@ -131,12 +131,16 @@ def conditionals_player(
         raise ValueError(f"{where}: two conditionals for one variable")
     unknown = sorted(set(conds) - set(varmap))
     if unknown:
-        raise ValueError(f"{where}: a conditional for {unknown[0]!r}, which is not one of its "
-                         f"variables {sorted(varmap)}")
+        raise ValueError(
+            f"{where}: a conditional for {unknown[0]!r}, which is not one of its "
+            f"variables {sorted(varmap)}"
+        )
     lacking = [v for v in varmap if v not in conds]
     if lacking:
-        raise ValueError(f"{where}: no conditional for {lacking[0]!r}; a conditionals player "
-                         "needs one conditional p(v | rest) for every variable it models")
+        raise ValueError(
+            f"{where}: no conditional for {lacking[0]!r}; a conditionals player "
+            "needs one conditional p(v | rest) for every variable it models"
+        )
     if not isinstance(lr, int | float) or not lr > 0:
         raise ValueError(f"{where}: lr must be a positive number, got {lr!r}")
     config = ConditionalsConfig(label, float(lr), gibbs, bool(skip_fresh))
@@ -179,16 +183,23 @@ def conditionals_player(
     def complete_only(items: dict, what: str) -> None:
         lacking = [v for v in names if v not in items]
         if lacking:
-            raise ValueError(f"{what}: the items lack {lacking[0]!r}; a conditionals player "
-                             "learns on completed items (the exchange round completes them)")
+            raise ValueError(
+                f"{what}: the items lack {lacking[0]!r}; a conditionals player "
+                "learns on completed items (the exchange round completes them)"
+            )
 
     def loss(key: jax.Array, state: ConditionalsState, items: dict, weights: jax.Array):
         """The pseudo-likelihood: Σ_v −log p(v | rest), weighted mean over complete items."""
         complete_only(items, "loss")
         return sum(losses(state.params, items, weights, {}).values())
 
-    def learn(key: jax.Array, state: ConditionalsState, own: Batch, synthetic: Batch,
-              shared_slots: bool = False) -> tuple[ConditionalsState, Metrics]:
+    def learn(
+        key: jax.Array,
+        state: ConditionalsState,
+        own: Batch,
+        synthetic: Batch,
+        shared_slots: bool = False,
+    ) -> tuple[ConditionalsState, Metrics]:
         items, weights, fresh = combine_fresh(own, synthetic, names, shared_slots)
         complete_only(items, "learn")
 
@@ -206,15 +217,25 @@ def conditionals_player(
         f"conditionals({label}, lr={config.lr:g}, sweeps={gibbs.sweeps}, order={gibbs.order}"
         f"{f', persistent {gibbs.slots}' if gibbs.persist else ''}"
         f"{'' if skip_fresh else ', learns on fresh draws'})",
-        variables, tuple(observed), config, init, sample, loss, learn, names, gibbs, apply,
+        variables,
+        tuple(observed),
+        config,
+        init,
+        sample,
+        loss,
+        learn,
+        names,
+        gibbs,
+        apply,
         draws,
     )
     check_variables(player, where)
     return player
 
 
-def combine_fresh(own: Batch, synthetic: Batch, names: Sequence[str],
-                  shared_slots: bool) -> tuple[dict, jax.Array, dict]:
+def combine_fresh(
+    own: Batch, synthetic: Batch, names: Sequence[str], shared_slots: bool
+) -> tuple[dict, jax.Array, dict]:
     """One batch of own and received items with their ``fresh`` masks (``Batch.fresh``; False
     where not given). Shared slots: slot k is the own item where its weight is positive, else the
     received one."""
@@ -224,18 +245,25 @@ def combine_fresh(own: Batch, synthetic: Batch, names: Sequence[str],
         fresh = batch.fresh or {}
         return fresh[v] if v in fresh else jnp.zeros((n,), bool)
 
-    items = {v: (own.items[v], synthetic.items[v]) for v in names
-             if v in own.items and v in synthetic.items}
+    items = {
+        v: (own.items[v], synthetic.items[v])
+        for v in names
+        if v in own.items and v in synthetic.items
+    }
     masks = {v: (mask(own, v, n_own), mask(synthetic, v, n_syn)) for v in names}
     if not shared_slots:
-        return ({v: jnp.concatenate(p) for v, p in items.items()},
-                jnp.concatenate([own.weights, synthetic.weights]),
-                {v: jnp.concatenate(p) for v, p in masks.items()})
+        return (
+            {v: jnp.concatenate(p) for v, p in items.items()},
+            jnp.concatenate([own.weights, synthetic.weights]),
+            {v: jnp.concatenate(p) for v, p in masks.items()},
+        )
     take = own.weights > 0
 
     def pick(a, b):
         return jnp.where(take.reshape(take.shape + (1,) * (a.ndim - 1)), a, b)
 
-    return ({v: pick(*p) for v, p in items.items()},
-            jnp.where(take, own.weights, synthetic.weights),
-            {v: pick(*p) for v, p in masks.items()})
+    return (
+        {v: pick(*p) for v, p in items.items()},
+        jnp.where(take, own.weights, synthetic.weights),
+        {v: pick(*p) for v, p in masks.items()},
+    )

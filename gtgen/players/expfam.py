@@ -109,7 +109,8 @@ class ExpFamPlayer(NamedTuple):
         where the family's clamps and a gaussian-full ridge leave it unchanged."""
         eta_p, eta_q = self.natural(mu_p), self.natural(mu_q)
         return (
-            jnp.dot(eta_p - eta_q, self.mean(eta_p)) - self.log_normalizer(eta_p)
+            jnp.dot(eta_p - eta_q, self.mean(eta_p))
+            - self.log_normalizer(eta_p)
             + self.log_normalizer(eta_q)
         )
 
@@ -140,8 +141,10 @@ REAL_LIMIT = 1e18
 def _real_support(data: np.ndarray) -> str | None:
     top = float(np.max(np.abs(data))) if data.size else 0.0
     if top > REAL_LIMIT:
-        return (f"values reach {top:.3g}, whose square overflows float32 (players compute in "
-                f"float32); rescale this data to magnitudes below {REAL_LIMIT:.0e}")
+        return (
+            f"values reach {top:.3g}, whose square overflows float32 (players compute in "
+            f"float32); rescale this data to magnitudes below {REAL_LIMIT:.0e}"
+        )
     return None
 
 
@@ -246,12 +249,13 @@ def gaussian_full(dim: int, variable: str = "x", ridge: float = 0.0) -> ExpFamPl
         cov = np.cov(np.asarray(data, np.float64), rowvar=False, bias=True).reshape(d, d)
         eig = np.linalg.eigvalsh(cov) if n > d else np.zeros(1)
         if n <= d or eig[0] <= SINGULAR_RTOL * max(eig[-1], np.finfo(np.float64).tiny):
-            why = (f"{n} samples in {d} dimensions" if n <= d
-                   else "samples that lie on a subspace")
-            return (f"{why}: its sample covariance is singular, so a full-covariance Gaussian "
-                    f"has no density there; give it more than {d} samples spanning R^{d}, or set "
-                    "a ridge (gaussian_full(dim, ridge=1e-3); TOML: ridge = 1e-3), which adds "
-                    "ridge·I to every covariance")
+            why = f"{n} samples in {d} dimensions" if n <= d else "samples that lie on a subspace"
+            return (
+                f"{why}: its sample covariance is singular, so a full-covariance Gaussian "
+                f"has no density there; give it more than {d} samples spanning R^{d}, or set "
+                "a ridge (gaussian_full(dim, ridge=1e-3); TOML: ridge = 1e-3), which adds "
+                "ridge·I to every covariance"
+            )
         return None
 
     def split(mu):
@@ -279,9 +283,7 @@ def gaussian_full(dim: int, variable: str = "x", ridge: float = 0.0) -> ExpFamPl
     def log_normalizer(eta):
         e1, e2 = eta[:d], eta[d:].reshape(d, d)
         _, logdet = linalg.slogdet(-2.0 * e2)
-        return (
-            -0.25 * e1 @ linalg.solve(e2, e1) - 0.5 * logdet + 0.5 * d * math.log(2 * math.pi)
-        )
+        return -0.25 * e1 @ linalg.solve(e2, e1) - 0.5 * logdet + 0.5 * d * math.log(2 * math.pi)
 
     def sample(key, mu, n):
         m, _ = split(mu)
@@ -374,8 +376,10 @@ def categorical(num_classes: int, variable: str = "x") -> ExpFamPlayer:
     if k < 2:
         raise ValueError(f"num_classes: a categorical needs at least 2 classes, got {k}")
     if k > MAX_CLASSES:
-        raise ValueError(f"num_classes: {k} classes is more than gtgen's limit of {MAX_CLASSES} "
-                         "(each player holds a probability per class per sample)")
+        raise ValueError(
+            f"num_classes: {k} classes is more than gtgen's limit of {MAX_CLASSES} "
+            "(each player holds a probability per class per sample)"
+        )
 
     def check(data: np.ndarray) -> str | None:
         if not np.all(np.equal(np.mod(data, 1), 0)) or data.min() < 0 or data.max() >= k:

@@ -110,8 +110,12 @@ def no_fresh(values: dict, missing: Mapping[str, jax.Array]) -> dict:
 
 
 def sweep(
-    key: jax.Array, draws: Mapping[str, Draw], values: dict, missing: Mapping[str, jax.Array],
-    order: str = "random", fresh: dict | None = None,
+    key: jax.Array,
+    draws: Mapping[str, Draw],
+    values: dict,
+    missing: Mapping[str, jax.Array],
+    order: str = "random",
+    fresh: dict | None = None,
 ):
     """One Gibbs sweep: every variable of ``missing`` redrawn once from ``draws[v](key, values)``
     where ``missing[v]`` is True, in a fixed or a fresh random order. With ``fresh`` (a dict of
@@ -120,8 +124,9 @@ def sweep(
     if not names:
         return values if fresh is None else (values, fresh)
     k_order, k_draw = jax.random.split(key)
-    visit = (jax.random.permutation(k_order, len(names)) if order == "random"
-             else jnp.arange(len(names)))
+    visit = (
+        jax.random.permutation(k_order, len(names)) if order == "random" else jnp.arange(len(names))
+    )
     masks = jnp.stack([missing[v] for v in names])
     carry0 = (values, no_fresh(values, missing) if fresh is None else fresh)
 
@@ -134,9 +139,14 @@ def sweep(
 
 
 def run(
-    key: jax.Array, draws: Mapping[str, Draw], values: dict, missing: Mapping[str, jax.Array],
-    sweeps: int, order: str = "random",
-    track: Callable[[dict], jax.Array] | None = None, decay: float = 0.9,
+    key: jax.Array,
+    draws: Mapping[str, Draw],
+    values: dict,
+    missing: Mapping[str, jax.Array],
+    sweeps: int,
+    order: str = "random",
+    track: Callable[[dict], jax.Array] | None = None,
+    decay: float = 0.9,
     stagger: bool = False,
 ):
     """``sweeps`` sweeps (a ``lax.scan``); returns the values, or with ``track`` ``(values,

@@ -38,7 +38,9 @@ EXACT = RoundSpec(samples=1, routing="expected", draw="expected")
 def exact_best_response(groups, alpha, own, params) -> tuple:
     """Every player's exact best response to the others' parameters: the exchange round with
     closed-form statistics and no damping (the map whose fixed point is the equilibrium)."""
-    context = Context(routing_plan(alpha, "expected"), tuple(own), jnp.ones((), jnp.asarray(alpha).dtype))
+    context = Context(
+        routing_plan(alpha, "expected"), tuple(own), jnp.ones((), jnp.asarray(alpha).dtype)
+    )
     best, _ = make_round(groups, EXACT)(None, tuple(params), context)
     return best
 
@@ -252,8 +254,10 @@ def check(game: Game, solution: Any, tol: float = 1e-6) -> Report:
     """
     game.require_expfam("game")
     if solution is None or isinstance(solution, (str, bytes, int, float)):
-        raise TypeError(f"solution: expected a gtgen.Solution or per-group parameters, got "
-                        f"{type(solution).__name__}")
+        raise TypeError(
+            f"solution: expected a gtgen.Solution or per-group parameters, got "
+            f"{type(solution).__name__}"
+        )
     try:
         params = tuple(np.asarray(p, np.float64) for p in getattr(solution, "params", solution))
     except (TypeError, ValueError):

@@ -210,8 +210,9 @@ def compiled(groups, method, routing, rounds, samples, memory=5, options=(), dra
     draw = resolved_draw(groups, method, routing, draw)
     if draw == "statistics":
         samples = 0  # traced: one program for every m
-    return _compiled(groups, method, routing, int(rounds), int(samples), int(memory),
-                     tuple(options), draw), draw
+    return _compiled(
+        groups, method, routing, int(rounds), int(samples), int(memory), tuple(options), draw
+    ), draw
 
 
 def solve(
@@ -260,8 +261,9 @@ def solve(
     burn = rounds // 2 if burn_in is None else burn_in
     stop = (1e-6 if tol is None else tol) if method != "sampled" else -1.0
     ref = None if reference is None else tuple(jnp.asarray(r, jnp.float32) for r in reference)
-    run, drew = compiled(game.groups, method, routing, rounds, samples, memory,
-                         tuple(sorted(options.items())), draw)
+    run, drew = compiled(
+        game.groups, method, routing, rounds, samples, memory, tuple(sorted(options.items())), draw
+    )
     state, trace, t = run(
         key,
         jnp.asarray(game.alpha, jnp.float32),
@@ -284,8 +286,11 @@ def check_key(key: Any, field: str = "key") -> None:
         return
     if arr is not None and arr.dtype == jnp.uint32 and arr.shape == (2,):
         return
-    what = (f"an array of dtype {arr.dtype} and shape {arr.shape}" if arr is not None
-            else type(key).__name__)
+    what = (
+        f"an array of dtype {arr.dtype} and shape {arr.shape}"
+        if arr is not None
+        else type(key).__name__
+    )
     raise TypeError(f"{field}: expected one jax.random key (jax.random.key(seed)), got {what}")
 
 
@@ -310,8 +315,12 @@ def check_settings(
     if tol is not None and (not _is_number(tol) or not 0.0 <= tol < np.inf):
         raise ValueError(f"tol: must be a non-negative number, got {tol!r}")
     if tol is not None and method == "sampled":
-        warnings.warn("tol: applies to methods exact and anderson only; the sampled method runs "
-                      "every round, so it is ignored", UserWarning, stacklevel=3)
+        warnings.warn(
+            "tol: applies to methods exact and anderson only; the sampled method runs "
+            "every round, so it is ignored",
+            UserWarning,
+            stacklevel=3,
+        )
     unknown = sorted(set(options) - {"composition", "own_batch", "flip_prob", "noise_std"})
     if unknown:
         raise TypeError(f"{unknown[0]}: not a setting of solve")

@@ -39,13 +39,32 @@ _PROGRAM_CACHE: dict[tuple, Any] = {}
 _PROGRAM_CACHE_SIZE = 32
 
 # What a stored chunk must hold (one entry per point) to be reused on resume.
-STORED_ARRAYS = ("rate", "observed_rate", "rounds_run", "rounds_to_tol", "distance", "residual",
-                 "nash_gap_max", "nash_gap_mean", "final_loss", "wall_s", "trace_distance",
-                 "trace_step")
+STORED_ARRAYS = (
+    "rate",
+    "observed_rate",
+    "rounds_run",
+    "rounds_to_tol",
+    "distance",
+    "residual",
+    "nash_gap_max",
+    "nash_gap_mean",
+    "final_loss",
+    "wall_s",
+    "trace_distance",
+    "trace_step",
+)
 
 RESULT_COLUMNS = (
-    "rate", "observed_rate", "rounds_run", "rounds_to_tol", "distance", "residual",
-    "nash_gap_max", "nash_gap_mean", "final_loss", "wall_s",
+    "rate",
+    "observed_rate",
+    "rounds_run",
+    "rounds_to_tol",
+    "distance",
+    "residual",
+    "nash_gap_max",
+    "nash_gap_mean",
+    "final_loss",
+    "wall_s",
 )
 
 
@@ -115,8 +134,10 @@ def sweep(
     if cfg.data_file is not None and any(
         not kind_of(p.settings["family"]).data_file for p in cfg.points
     ):
-        raise ValueError("data_file: neural players (family = \"vae\") train on the embedded "
-                         "digits; a data_file holds exponential-family data")
+        raise ValueError(
+            'data_file: neural players (family = "vae") train on the embedded '
+            "digits; a data_file holds exponential-family data"
+        )
     data_file = DataFile(cfg.data_file) if cfg.data_file is not None else None
     if data_file is not None:
         cfg = data_file.check(cfg)
@@ -163,8 +184,11 @@ def sweep(
                     if arrays is None:
                         damaged += 1
                         done[c] = False
-                        print(f"gtgen: warning: sweep: stored chunk {chunk.digest}.npz is damaged; "
-                              "recomputing it", file=sys.stderr)
+                        print(
+                            f"gtgen: warning: sweep: stored chunk {chunk.digest}.npz is damaged; "
+                            "recomputing it",
+                            file=sys.stderr,
+                        )
                 if arrays is not None:
                     resumed = True
                 else:
@@ -173,8 +197,12 @@ def sweep(
                     if compiled is None:
                         batch_fn, names = kind_of(shape["family"]).program(shape)
                         args = placement.put(inputs, names)
-                        cache_key = (key, placement.description, _device_ids(device_list),
-                                     tuple((n, a.shape, str(a.dtype)) for n, a in zip(names, args)))
+                        cache_key = (
+                            key,
+                            placement.description,
+                            _device_ids(device_list),
+                            tuple((n, a.shape, str(a.dtype)) for n, a in zip(names, args)),
+                        )
                         compiled = _PROGRAM_CACHE.get(cache_key)
                         if compiled is None:
                             bar.describe(f"compiling shape {g + 1}/{len(keys)}")
@@ -192,8 +220,10 @@ def sweep(
                     jax.block_until_ready(args)
                     bar.describe(f"shape {g + 1}/{len(keys)}")
                     tr = time.perf_counter()
-                    what = (f"{_program_name(g, len(keys), shape)}, chunk {mine.index(chunk) + 1}/"
-                            f"{len(mine)} on {placement.description}")
+                    what = (
+                        f"{_program_name(g, len(keys), shape)}, chunk {mine.index(chunk) + 1}/"
+                        f"{len(mine)} on {placement.description}"
+                    )
                     with dog.watch(what):
                         fetched = placement.fetch(jax.block_until_ready(compiled(*args)))
                     run_s = time.perf_counter() - tr
@@ -204,16 +234,24 @@ def sweep(
                     traces[p.index] = arrays["trace_distance"][j]
                 bar.advance(len(chunk.points))
                 if on_chunk is not None:
-                    on_chunk({"group": g, "points": len(chunk.points), "resumed": resumed,
-                              "wall_s": time.perf_counter() - t0})
-            shapes_meta.append({
-                **{k: v for k, v in shape.items()},
-                "points": sum(len(c.points) for c in mine),
-                "chunks": len(mine),
-                "chunk_size": mine[0].size,
-                "placement": placement.description,
-                "compile_s": group_compile,
-            })
+                    on_chunk(
+                        {
+                            "group": g,
+                            "points": len(chunk.points),
+                            "resumed": resumed,
+                            "wall_s": time.perf_counter() - t0,
+                        }
+                    )
+            shapes_meta.append(
+                {
+                    **{k: v for k, v in shape.items()},
+                    "points": sum(len(c.points) for c in mine),
+                    "chunks": len(mine),
+                    "chunk_size": mine[0].size,
+                    "placement": placement.description,
+                    "compile_s": group_compile,
+                }
+            )
     except BaseException:
         if created and not any((out_dir / "chunks").glob("*.npz")):
             shutil.rmtree(out_dir, ignore_errors=True)  # a failed start leaves nothing behind
@@ -310,10 +348,12 @@ def _chunk_arrays(chunk, fetched, host, run_s) -> dict[str, np.ndarray]:
     tols = [p.settings["tol"] for p in chunk.points]
     return {
         "rate": host["rate"],
-        "observed_rate": np.array([  # the noise floor hides it in the sampled exchange
-            observed_rate(t, s) if p.settings["method"] != "sampled" else np.nan
-            for t, s, p in zip(traces, host["start_distance"], chunk.points)
-        ]),
+        "observed_rate": np.array(
+            [  # the noise floor hides it in the sampled exchange
+                observed_rate(t, s) if p.settings["method"] != "sampled" else np.nan
+                for t, s, p in zip(traces, host["start_distance"], chunk.points)
+            ]
+        ),
         "rounds_run": fetched["rounds_run"][:n].astype(np.int64),
         "rounds_to_tol": np.array([rounds_to_tol(t, tol) for t, tol in zip(traces, tols)]),
         "distance": fetched["distance"][:n].astype(np.float64),
@@ -363,8 +403,12 @@ class _Progress:
         )
 
         self.bar = Progress(
-            TextColumn("[bold]sweep[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("points"), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("[bold]sweep[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("points"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
             console=Console(stderr=True),
         )
         self.task = self.bar.add_task("", total=total)

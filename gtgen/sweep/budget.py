@@ -50,8 +50,13 @@ def estimate(cfg: SweepConfig) -> dict[str, int]:
     chunk = max(min(len(g), cfg.batch) * point_bytes(g[0]) for g in groups.values())
     one = max(point_bytes(g[0]) for g in groups.values())
     results = sum(ROW_BYTES + 2 * 8 * p.settings["rounds"] for p in cfg.points)
-    return {"points": len(cfg.points), "shapes": len(groups), "chunk_bytes": int(chunk), "point_bytes": int(one),
-            "results_bytes": int(results)}
+    return {
+        "points": len(cfg.points),
+        "shapes": len(groups),
+        "chunk_bytes": int(chunk),
+        "point_bytes": int(one),
+        "results_bytes": int(results),
+    }
 
 
 def available_bytes() -> int | None:
@@ -70,9 +75,11 @@ def available_bytes() -> int | None:
 
 
 def describe(est: dict[str, int]) -> str:
-    return (f"sweep: {est['points']:,} points in {est['shapes']} shape"
-            f"{'s' if est['shapes'] != 1 else ''}; memory ≈ {_size(est['chunk_bytes'])} per "
-            f"chunk and {_size(est['results_bytes'])} for the results")
+    return (
+        f"sweep: {est['points']:,} points in {est['shapes']} shape"
+        f"{'s' if est['shapes'] != 1 else ''}; memory ≈ {_size(est['chunk_bytes'])} per "
+        f"chunk and {_size(est['results_bytes'])} for the results"
+    )
 
 
 def check_fits(est: dict[str, int], available: int | None = None) -> None:
@@ -81,15 +88,22 @@ def check_fits(est: dict[str, int], available: int | None = None) -> None:
     if available is None:
         return
     if est["point_bytes"] > available:
-        raise ValueError(f"dim: one point alone needs ≈ {_size(est['point_bytes'])}, more than "
-                         f"the {_size(available)} available; reduce dim, players, data_size or "
-                         "samples")
+        raise ValueError(
+            f"dim: one point alone needs ≈ {_size(est['point_bytes'])}, more than "
+            f"the {_size(available)} available; reduce dim, players, data_size or "
+            "samples"
+        )
     need = est["chunk_bytes"] + est["results_bytes"]
     if need > available:
-        which = "batch (fewer points per chunk)" if est["chunk_bytes"] > est["results_bytes"] \
+        which = (
+            "batch (fewer points per chunk)"
+            if est["chunk_bytes"] > est["results_bytes"]
             else "seeds or the grid (fewer points)"
-        raise ValueError(f"{which.split()[0]}: {describe(est)[7:]}, more than the "
-                         f"{_size(available)} available; reduce {which}")
+        )
+        raise ValueError(
+            f"{which.split()[0]}: {describe(est)[7:]}, more than the "
+            f"{_size(available)} available; reduce {which}"
+        )
 
 
 def _size(n: float) -> str:

@@ -56,7 +56,9 @@ def _float(low: float, high: float = math.inf, *, open_low: bool = False) -> Cal
         if bad:
             left = "(" if open_low else "["
             right = "]" if math.isfinite(high) else ")"
-            raise ValueError(f"{field}: must be a number in {left}{low:g}, {high:g}{right}, got {v!r}")
+            raise ValueError(
+                f"{field}: must be a number in {left}{low:g}, {high:g}{right}, got {v!r}"
+            )
         return v
 
     return check
@@ -80,8 +82,11 @@ def _optional(inner: Callable) -> Callable:
 
 # name -> (validator, default, help). Order is the grid's nesting order (seed varies fastest).
 SETTINGS: dict[str, tuple[Callable[[str, Any], Any], Any, str]] = {
-    "family": (_choice(FAMILY_NAMES), "gaussian",
-               "exponential family of every player, or vae (neural players on the digits)"),
+    "family": (
+        _choice(FAMILY_NAMES),
+        "gaussian",
+        "exponential family of every player, or vae (neural players on the digits)",
+    ),
     "dim": (_int(1, 4096), 2, "sample dimension (number of classes for categorical)"),
     "players": (_int(2, 10_000_000), 8, "number of players N"),
     "alpha": (_choice(ALPHA_FAMILIES), "uniform", "how the weight 1 - a is spread over others"),
@@ -171,7 +176,9 @@ def parse_config(raw: dict[str, Any], base: str | Path = ".") -> SweepConfig:
 
 
 def _reject_unknown(raw: dict[str, Any], prefix: str, allow_other: bool = True) -> None:
-    known = KNOWN_KEYS if allow_other else tuple(k for k in KNOWN_KEYS if k in GRID_KEYS) + ("seeds",)
+    known = (
+        KNOWN_KEYS if allow_other else tuple(k for k in KNOWN_KEYS if k in GRID_KEYS) + ("seeds",)
+    )
     for key in raw:
         if key not in known:
             hint = " (use seeds)" if key == "seed" else ""
@@ -261,7 +268,7 @@ def _check_point(s: dict[str, Any], prefix: str) -> None:
         raise ValueError(f"{prefix}dim: a categorical player needs at least 2 classes")
     if s["method"] == "sampled" and s["routing"] == "meanfield" and kind != "uniform":
         raise ValueError(
-            f"{prefix}routing: meanfield needs alpha = \"uniform\" (equal off-diagonal weights), "
+            f'{prefix}routing: meanfield needs alpha = "uniform" (equal off-diagonal weights), '
             f"not {kind!r}"
         )
     kind_of(s["family"]).check(s, prefix)

@@ -132,7 +132,9 @@ def _small_world_links(n: int, k: int, p: float, rng: np.random.Generator) -> li
             free = [c for c in range(n) if c != i and c not in links[i]] if n < 4096 else None
             if free is not None and not free:
                 continue
-            new = free[rng.integers(len(free))] if free is not None else _draw_free(rng, n, i, links)
+            new = (
+                free[rng.integers(len(free))] if free is not None else _draw_free(rng, n, i, links)
+            )
             links[i].discard(j)
             links[j].discard(i)
             links[i].add(new)

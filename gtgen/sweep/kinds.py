@@ -35,8 +35,9 @@ class Kind(NamedTuple):
     draw: Callable[[dict[str, Any]], str]  # a point's settings -> what its rounds draw
 
 
-def expfam_inputs(shape: dict[str, Any], settings: list[dict[str, Any]], data_file,
-                  pad_k: int | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def expfam_inputs(
+    shape: dict[str, Any], settings: list[dict[str, Any]], data_file, pad_k: int | None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Device inputs and host facts of exponential-family points: the synthetic (or file) data,
     α dense or structured, and the closed form each point is traced against."""
     structs = [families.structure(s) for s in settings]
@@ -65,8 +66,14 @@ def expfam_inputs(shape: dict[str, Any], settings: list[dict[str, Any]], data_fi
         "weights": np.asarray(weights, np.float32),
         "damping": np.array([s["damping"] for s in settings], np.float32),
         "burn_in": np.array(
-            [(s["rounds"] // 2 if s["burn_in"] is None else s["burn_in"]) if s["method"] == "sampled"
-             else s["rounds"] for s in settings], np.int32),
+            [
+                (s["rounds"] // 2 if s["burn_in"] is None else s["burn_in"])
+                if s["method"] == "sampled"
+                else s["rounds"]
+                for s in settings
+            ],
+            np.int32,
+        ),
         "stop_tol": np.where(sampled, -1.0, [s["stop_tol"] for s in settings]).astype(np.float32),
         "reference": star.astype(np.float32),
         "samples": np.array([s["samples"] for s in settings], np.float32),
@@ -81,8 +88,6 @@ def expfam_inputs(shape: dict[str, Any], settings: list[dict[str, Any]], data_fi
     return inputs, {"rate": rates, "start_distance": start}
 
 
-
-
 def _pad_structure(st: families.Structure, k: int) -> families.Structure:
     extra = k - st.index.shape[1]
     if extra <= 0:
@@ -94,7 +99,6 @@ def _pad_structure(st: families.Structure, k: int) -> families.Structure:
     )
 
 
-
 def _no_check(s: dict[str, Any], prefix: str) -> None:
     return None
 
@@ -102,8 +106,7 @@ def _no_check(s: dict[str, Any], prefix: str) -> None:
 def _neural_check(s: dict[str, Any], prefix: str) -> None:
     if s["method"] != "sampled":
         raise ValueError(
-            f"{prefix}method: {s['family']} players learn from samples only; use method = "
-            "\"sampled\""
+            f'{prefix}method: {s["family"]} players learn from samples only; use method = "sampled"'
         )
     if s["players"] > NEURAL_MAX_PLAYERS:
         raise ValueError(
@@ -135,10 +138,28 @@ def _expfam_draw(s: dict[str, Any]) -> str:
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("exponential family", tuple(FAMILIES), expfam_program, expfam_inputs, _no_check, True,
-         "distance", _expfam_plots, _expfam_draw),
-    Kind("neural", NEURAL_FAMILIES, neural_batch_program, _neural_inputs, _neural_check, False,
-         "final_loss", _neural_plots, lambda s: "samples"),
+    Kind(
+        "exponential family",
+        tuple(FAMILIES),
+        expfam_program,
+        expfam_inputs,
+        _no_check,
+        True,
+        "distance",
+        _expfam_plots,
+        _expfam_draw,
+    ),
+    Kind(
+        "neural",
+        NEURAL_FAMILIES,
+        neural_batch_program,
+        _neural_inputs,
+        _neural_check,
+        False,
+        "final_loss",
+        _neural_plots,
+        lambda s: "samples",
+    ),
 )
 FAMILY_NAMES: tuple[str, ...] = tuple(f for k in KINDS for f in k.families)
 

@@ -39,8 +39,10 @@ NEURAL_INPUTS = ("seed", "alpha", "data", "counts")
 def digits_split(players: int) -> tuple[np.ndarray, np.ndarray]:
     """Binarised digits of class c to player c mod N: padded images [N, n_max, 8, 8], counts [N]."""
     ds = load_digits()
-    parts = [ds.images[idx] for idx in by_classes(ds.labels, [
-        list(range(k, 10, players)) for k in range(players)])]
+    parts = [
+        ds.images[idx]
+        for idx in by_classes(ds.labels, [list(range(k, 10, players)) for k in range(players)])
+    ]
     padded, counts = stack_players(parts)
     return padded.astype(np.float32), counts
 

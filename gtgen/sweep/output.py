@@ -106,8 +106,13 @@ def plot_distance_vs_rounds(rows, traces, path: Path) -> None:
             warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(stack, axis=0) if np.isfinite(stack).any() else stack[0]
         method, alpha, a, n = key
-        ax.plot(np.arange(1, length + 1), med, color=color, lw=1.2,
-                label=f"{method}, {alpha}, a={a:g}, N={n}")
+        ax.plot(
+            np.arange(1, length + 1),
+            med,
+            color=color,
+            lw=1.2,
+            label=f"{method}, {alpha}, a={a:g}, N={n}",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("round")
     ax.set_ylabel("max |μ − μ*| (median over seeds)")
@@ -127,8 +132,10 @@ def plot_rate_vs_a(rows, path: Path) -> None:
         ax.plot(order, rho, "o-", label=f"ρ(B), {alpha}", ms=4)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            seen = [np.nanmedian([rows[i]["observed_rate"] for i in members if rows[i]["a"] == v])
-                    for v in order]
+            seen = [
+                np.nanmedian([rows[i]["observed_rate"] for i in members if rows[i]["a"] == v])
+                for v in order
+            ]
         if method != "sampled" and np.isfinite(seen).any():
             ax.plot(order, seen, "x", label=f"observed, {alpha}, {method}")
     grid = np.linspace(0, 1, 50)
@@ -148,8 +155,10 @@ def plot_error_vs_samples(rows, path: Path) -> None:
         xs = np.unique(m)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            ys = [np.nanmedian([rows[i]["distance"] for i in members if rows[i]["samples"] == v])
-                  for v in xs]
+            ys = [
+                np.nanmedian([rows[i]["distance"] for i in members if rows[i]["samples"] == v])
+                for v in xs
+            ]
         ax.plot(xs, ys, "o-", ms=4, label=f"{method}, {alpha}")
         if method == "sampled" and np.isfinite(ys[0]) and ys[0] > 0:
             ax.plot(xs, ys[0] * np.sqrt(xs[0] / xs), ":", color="gray", lw=1)
@@ -165,7 +174,9 @@ def plot_error_vs_samples(rows, path: Path) -> None:
 def plot_loss_vs_a(rows, path: Path) -> None:
     """Neural players: final training loss against the self-weight a (median over seeds)."""
     fig, ax = _figure()
-    for (family, alpha, n), members in sorted(_groups(rows, ("family", "alpha", "players")).items()):
+    for (family, alpha, n), members in sorted(
+        _groups(rows, ("family", "alpha", "players")).items()
+    ):
         a = np.array([rows[i]["a"] for i in members])
         xs = np.unique(a)
         ys = [np.median([rows[i]["final_loss"] for i in members if rows[i]["a"] == v]) for v in xs]

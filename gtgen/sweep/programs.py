@@ -42,11 +42,28 @@ class Outputs(NamedTuple):
 
 
 DENSE_INPUTS = (
-    "seed", "alpha", "data", "weights", "damping", "burn_in", "stop_tol", "reference", "samples",
+    "seed",
+    "alpha",
+    "data",
+    "weights",
+    "damping",
+    "burn_in",
+    "stop_tol",
+    "reference",
+    "samples",
 )
 STRUCTURED_INPUTS = (
-    "seed", "self_weight", "index", "weight", "data", "weights", "damping", "burn_in", "stop_tol",
-    "reference", "samples",
+    "seed",
+    "self_weight",
+    "index",
+    "weight",
+    "data",
+    "weights",
+    "damping",
+    "burn_in",
+    "stop_tol",
+    "reference",
+    "samples",
 )
 # Inputs with a player axis (axis 0 of one point), sharded over devices in large games.
 PLAYER_AXIS = {"alpha", "data", "weights", "reference", "self_weight", "index", "weight"}
@@ -75,11 +92,33 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
             best = structured_best_response(player, kind, own, params, self_weight, index, weight)
             return _checks(player, params, best, reference)
 
-        def structured_batch(seed, self_weight, index, weight, data, weights, damping, burn_in,
-                             stop_tol, reference, samples):
+        def structured_batch(
+            seed,
+            self_weight,
+            index,
+            weight,
+            data,
+            weights,
+            damping,
+            burn_in,
+            stop_tol,
+            reference,
+            samples,
+        ):
             keys = jax.vmap(jax.random.key)(seed)
-            params, trace, t = run(keys, self_weight, index, weight, data, weights, damping,
-                                   burn_in, stop_tol, reference, samples)
+            params, trace, t = run(
+                keys,
+                self_weight,
+                index,
+                weight,
+                data,
+                weights,
+                damping,
+                burn_in,
+                stop_tol,
+                reference,
+                samples,
+            )
             checks = jax.vmap(structured_checks)(
                 params, self_weight, index, weight, data, weights, reference
             )
@@ -90,7 +129,13 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
     groups = (Group(player, tuple(range(n))),)
     # the sample count is traced (the statistic draw): one program for every m
     solver = make_solver(
-        groups, shape["method"], shape["routing"], rounds, 1, shape["memory"], batched=True,
+        groups,
+        shape["method"],
+        shape["routing"],
+        rounds,
+        1,
+        shape["memory"],
+        batched=True,
         draw="statistics" if shape["method"] == "sampled" else None,
     )
 
@@ -101,10 +146,19 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
         return _checks(player, params, best, reference)
 
     def dense_batch(seed, alpha, data, weights, damping, burn_in, stop_tol, reference, samples):
-        keys = jax.vmap(jax.random.key)(seed)  # the keys gtgen.solve(game, jax.random.key(seed)) gets
+        keys = jax.vmap(jax.random.key)(
+            seed
+        )  # the keys gtgen.solve(game, jax.random.key(seed)) gets
         state, trace, t = solver(
-            keys, alpha, ({player.variable: data},), (weights,), damping, burn_in, stop_tol,
-            (reference,), samples,
+            keys,
+            alpha,
+            ({player.variable: data},),
+            (weights,),
+            damping,
+            burn_in,
+            stop_tol,
+            (reference,),
+            samples,
         )
         checks = jax.vmap(dense_checks)(state, alpha, data, weights, reference)
         return Outputs(t, trace.distance, trace.step, *checks, _nan_like(t))

@@ -80,6 +80,7 @@ def plan(cfg: SweepConfig, n_devices: int, data_digest: str) -> tuple[list[tuple
     keys = list(groups)
     chunks = []
     from gtgen import __version__  # results of another gtgen version are not reused
+
     for g, key in enumerate(keys):
         members = groups[key]
         count = -(-len(members) // cfg.batch)
@@ -91,9 +92,15 @@ def plan(cfg: SweepConfig, n_devices: int, data_digest: str) -> tuple[list[tuple
         for start in range(0, len(members), step):
             part = members[start : start + step]
             blob = json.dumps(
-                {"format": FORMAT, "gtgen": __version__, "shape": list(key),
-                 "data": data_digest, "points": [p.settings for p in part]},
-                sort_keys=True, default=str,
+                {
+                    "format": FORMAT,
+                    "gtgen": __version__,
+                    "shape": list(key),
+                    "data": data_digest,
+                    "points": [p.settings for p in part],
+                },
+                sort_keys=True,
+                default=str,
             )
             chunks.append(Chunk(g, part, size, hashlib.sha256(blob.encode()).hexdigest()[:24]))
     return keys, chunks
@@ -112,11 +119,14 @@ class DataFile:
         while f"player{n}" in names:
             n += 1
         if n < 2:
-            raise ValueError(f"data_file: {path.name} needs arrays player0, player1, … (found {sorted(names)})")
+            raise ValueError(
+                f"data_file: {path.name} needs arrays player0, player1, … (found {sorted(names)})"
+            )
         extra = sorted(names - {f"player{i}" for i in range(n)})
         if extra:
-            raise ValueError(f"data_file: {path.name} has {', '.join(extra)} besides player0 … "
-                             f"player{n - 1}")
+            raise ValueError(
+                f"data_file: {path.name} has {', '.join(extra)} besides player0 … player{n - 1}"
+            )
         arrays = [np.asarray(stored[f"player{i}"]) for i in range(n)]
         for i, x in enumerate(arrays):
             if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
@@ -155,14 +165,15 @@ class DataFile:
                     f"dim: {s['family']} with dim = {s['dim']} needs samples of shape {want}, "
                     f"data_file {self.path.name} has {self.event}"
                 )
-            if s["family"] == "categorical" and (self.data.min() < 0 or self.data.max() >= s["dim"]):
+            if s["family"] == "categorical" and (
+                self.data.min() < 0 or self.data.max() >= s["dim"]
+            ):
                 raise ValueError(f"dim: data_file holds classes outside 0 … {s['dim'] - 1}")
             self._check_support(s["family"], s["dim"])
             s["data_size"] = self.data.shape[1]
             s["spread"] = float("nan")
             points.append(Point(p.index, s))
         return cfg._replace(points=tuple(points))
-
 
     def _check_support(self, fam: str, dim: int) -> None:
         """Each player's data suits the family (range, binary values, a regular covariance)."""
@@ -178,8 +189,13 @@ class DataFile:
 # --- inputs of one chunk -------------------------------------------------------------------
 
 
-def chunk_inputs(shape: dict[str, Any], points: list[Point], size: int, data_file: DataFile | None,
-                 pad_k: int | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def chunk_inputs(
+    shape: dict[str, Any],
+    points: list[Point],
+    size: int,
+    data_file: DataFile | None,
+    pad_k: int | None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Device inputs (padded to ``size``) and host-side facts (rate, start distance) of a chunk,
     as the points' kind of player makes them (gtgen.sweep.kinds)."""
     kind = kind_of(shape["family"])
@@ -211,11 +227,16 @@ class Placement:
         self.mesh = None
         if devices and n > 1:
             if self.dense:
-                self.mesh = jax.make_mesh((n,), ("sweep",), axis_types=(AxisType.Auto,), devices=devices)
+                self.mesh = jax.make_mesh(
+                    (n,), ("sweep",), axis_types=(AxisType.Auto,), devices=devices
+                )
             elif shape["players"] % n == 0:
-                self.mesh = jax.make_mesh((n,), ("players",), axis_types=(AxisType.Auto,), devices=devices)
+                self.mesh = jax.make_mesh(
+                    (n,), ("players",), axis_types=(AxisType.Auto,), devices=devices
+                )
         self.description = (
-            "one device" if self.mesh is None
+            "one device"
+            if self.mesh is None
             else f"{'sweep' if self.dense else 'player'} axis over {n} devices"
         )
 
@@ -224,7 +245,10 @@ class Placement:
             # Each device runs its slice with no collectives; check_vma=False because the
             # solver's loop carries start as constants (not marked as varying over 'sweep').
             batch_fn = jax.shard_map(
-                batch_fn, mesh=self.mesh, in_specs=P("sweep"), out_specs=P("sweep"),
+                batch_fn,
+                mesh=self.mesh,
+                in_specs=P("sweep"),
+                out_specs=P("sweep"),
                 check_vma=False,
             )
         return xla_options.jit(batch_fn)

@@ -56,8 +56,9 @@ def make_structured_solver(player, kind: str, method: str, rounds: int):
     round, stop once the relative step is below ``tol``.
     """
 
-    def prepare(key, self_weight, index, weight, data, weights, damping, burn_in, reference,
-                samples):
+    def prepare(
+        key, self_weight, index, weight, data, weights, damping, burn_in, reference, samples
+    ):
         own = jax.vmap(player.init)(data, weights)
         context = (own, self_weight, index, weight, damping, burn_in, reference, samples)
         return context, (init_state((own,)), key)
@@ -76,8 +77,9 @@ def make_structured_solver(player, kind: str, method: str, rounds: int):
         state, info = advance(state, (new,), burn_in if method == "sampled" else None, (reference,))
         return (state, key), info
 
-    def run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference,
-            samples):
+    def run(
+        key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference, samples
+    ):
         context, carry = jax.vmap(prepare)(
             key, self_weight, index, weight, data, weights, damping, burn_in, reference, samples
         )

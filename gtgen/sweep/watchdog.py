@@ -22,9 +22,13 @@ STALL_EXIT_STATUS = 3
 class Watchdog:
     """``with dog.watch("shape 1/2 (…) chunk 3/8"):`` around each blocking call."""
 
-    def __init__(self, warn_s: float | None = 300.0, stop_s: float | None = None,
-                 write: Callable[[str], None] | None = None,
-                 stop: Callable[[int], None] | None = None):
+    def __init__(
+        self,
+        warn_s: float | None = 300.0,
+        stop_s: float | None = None,
+        write: Callable[[str], None] | None = None,
+        stop: Callable[[int], None] | None = None,
+    ):
         for name, v in (("watchdog", warn_s), ("stall_timeout", stop_s)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
                 raise ValueError(f"{name}: must be a positive number of seconds or None, got {v!r}")
@@ -44,21 +48,28 @@ class Watchdog:
         def loop() -> None:
             warns = 0
             while True:
-                due = [x for x in ((warns + 1) * self.warn_s if self.warn_s else None, self.stop_s)
-                       if x is not None]
+                due = [
+                    x
+                    for x in ((warns + 1) * self.warn_s if self.warn_s else None, self.stop_s)
+                    if x is not None
+                ]
                 if done.wait(max(0.0, min(due) - (time.monotonic() - start))):
                     return
                 elapsed = time.monotonic() - start
                 if self.stop_s is not None and elapsed >= self.stop_s:
-                    line = (f"gtgen: error: sweep: {what} ran {elapsed:.0f} s without finishing "
-                            f"(stall_timeout = {self.stop_s:g} s); stopped")
+                    line = (
+                        f"gtgen: error: sweep: {what} ran {elapsed:.0f} s without finishing "
+                        f"(stall_timeout = {self.stop_s:g} s); stopped"
+                    )
                     self.warnings.append(line)
                     self._write(line)
                     self._stop(STALL_EXIT_STATUS)
                     return
                 warns += 1
-                line = (f"gtgen: warning: sweep: {what} has run {elapsed:.0f} s without "
-                        "finishing; if the CPU is idle it is stuck (stall_timeout stops it)")
+                line = (
+                    f"gtgen: warning: sweep: {what} has run {elapsed:.0f} s without "
+                    "finishing; if the CPU is idle it is stuck (stall_timeout stops it)"
+                )
                 self.warnings.append(line)
                 self._write(line)
 

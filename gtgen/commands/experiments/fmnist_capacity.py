@@ -21,7 +21,8 @@ def _ints(text: str) -> list[int]:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not an integer or comma-separated integers: {text!r}") from None
+            f"not an integer or comma-separated integers: {text!r}"
+        ) from None
 
 
 def _names(text: str) -> list[str]:
@@ -30,21 +31,33 @@ def _names(text: str) -> list[str]:
 
 def register(which: argparse._SubParsersAction) -> None:
     f = which.add_parser(
-        NAME, help="IV-B: four players of different capacity, accuracy against data size",
+        NAME,
+        help="IV-B: four players of different capacity, accuracy against data size",
         description="The paper's IV-B: four joint label–image players of increasing capacity, "
-                    "bs labelled images per class each; every method and seed of one bs in as "
-                    "few compiled programs as the shapes allow.")
-    f.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files (default: embedded "
-                   "digits)")
-    f.add_argument("--sizes", nargs="+", type=_ints,
-                   help="images per class and player, bs (default 2 5 10 20; 10 50 100 500 on "
-                        "Fashion-MNIST)")
-    f.add_argument("--methods", nargs="+", type=_names,
-                   help="discriminative, distillation, symmetric, cooperative, upper-bound "
-                        "(default: all)")
+        "bs labelled images per class each; every method and seed of one bs in as "
+        "few compiled programs as the shapes allow.",
+    )
+    f.add_argument(
+        "--data-dir", help="folder with the Fashion-MNIST IDX files (default: embedded digits)"
+    )
+    f.add_argument(
+        "--sizes",
+        nargs="+",
+        type=_ints,
+        help="images per class and player, bs (default 2 5 10 20; 10 50 100 500 on Fashion-MNIST)",
+    )
+    f.add_argument(
+        "--methods",
+        nargs="+",
+        type=_names,
+        help="discriminative, distillation, symmetric, cooperative, upper-bound (default: all)",
+    )
     f.add_argument("--seeds", type=int, help="repetitions (default 3)")
-    f.add_argument("--iterations", type=int, help="steps per player (default 1500 digits, "
-                   "200,000 Fashion-MNIST)")
+    f.add_argument(
+        "--iterations",
+        type=int,
+        help="steps per player (default 1500 digits, 200,000 Fashion-MNIST)",
+    )
     f.add_argument("--chunk", type=int, help="steps between checkpoints")
     f.add_argument("--lr", type=float, help="Adam learning rate (default: the capacities')")
     f.add_argument("--alpha-self", type=float, help="cooperative α_ii (default 1/4)")
@@ -61,12 +74,20 @@ def config_from(args: argparse.Namespace):
 
     if args.small and args.data_dir is not None:
         raise ValueError("--small: a run of seconds on the digits; leave out --data-dir")
-    base = smoke_config() if args.small else (
-        Config() if args.data_dir is None else fmnist_config(args.data_dir))
-    options = {"sizes": [b for g in args.sizes for b in g] if args.sizes else None,
-               "methods": [m for g in args.methods for m in g] if args.methods else None,
-               "seeds": args.seeds, "iterations": args.iterations, "chunk": args.chunk,
-               "learning_rate": args.lr, "alpha_self": args.alpha_self}
+    base = (
+        smoke_config()
+        if args.small
+        else (Config() if args.data_dir is None else fmnist_config(args.data_dir))
+    )
+    options = {
+        "sizes": [b for g in args.sizes for b in g] if args.sizes else None,
+        "methods": [m for g in args.methods for m in g] if args.methods else None,
+        "seeds": args.seeds,
+        "iterations": args.iterations,
+        "chunk": args.chunk,
+        "learning_rate": args.lr,
+        "alpha_self": args.alpha_self,
+    }
     return base._replace(seed=args.seed, **{k: v for k, v in options.items() if v is not None})
 
 
@@ -77,9 +98,12 @@ def run(args: argparse.Namespace) -> int:
     out = check_out_dir(args.out)
     config = fmnist_capacity.validate(config_from(args))
     fmnist_capacity.load_data(config)  # bad data or sizes fail here, before anything is written
-    results = fmnist_capacity.run(config, out_dir=out, progress=not args.quiet,
-                                  log=None if args.quiet else print)
+    results = fmnist_capacity.run(
+        config, out_dir=out, progress=not args.quiet, log=None if args.quiet else print
+    )
     print(fmnist_capacity.report_text(results))
-    print(f"wrote {out}/results.json, report.txt, accuracy.png, samples_*.png "
-          f"(checkpoints in {out}/checkpoints)")
+    print(
+        f"wrote {out}/results.json, report.txt, accuracy.png, samples_*.png "
+        f"(checkpoints in {out}/checkpoints)"
+    )
     return 0

@@ -21,31 +21,45 @@ def _alphas(text: str) -> list[float]:
         return [float(a) for a in text.split(",") if a.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not a number or comma-separated numbers: {text!r}") from None
+            f"not a number or comma-separated numbers: {text!r}"
+        ) from None
 
 
 def register(which: argparse._SubParsersAction) -> None:
     m = which.add_parser(
-        NAME, help="IV-A: digits 0–4 vs 5–9, sweep over a",
+        NAME,
+        help="IV-A: digits 0–4 vs 5–9, sweep over a",
         description="The paper's IV-A: two players (digits 0–4 / 5–9), a sweep over the "
-                    "self-weight a and a baseline on all digits, in one compiled program.")
+        "self-weight a and a baseline on all digits, in one compiled program.",
+    )
     m.add_argument("--data-dir", help="folder with the MNIST IDX files (default: embedded digits)")
-    m.add_argument("--alphas", nargs="+", type=_alphas,
-                   help="self-weights a in (0, 1] (default 0.1 … 1.0)")
-    m.add_argument("--iterations", type=int, help="rounds per model (default: 6000 on the "
-                   "digits, 10^6 on MNIST)")
+    m.add_argument(
+        "--alphas", nargs="+", type=_alphas, help="self-weights a in (0, 1] (default 0.1 … 1.0)"
+    )
+    m.add_argument(
+        "--iterations",
+        type=int,
+        help="rounds per model (default: 6000 on the digits, 10^6 on MNIST)",
+    )
     m.add_argument("--chunk", type=int, help="rounds between checkpoints")
     m.add_argument("--batch", type=int, help="batch size (default: 128 digits, 1000 MNIST)")
     m.add_argument("--lr", type=float, help="Adam learning rate (default: the model's)")
-    m.add_argument("--composition", choices=("shares", "weighted"),
-                   help="α as batch shares (default, the authors') or as loss weights")
+    m.add_argument(
+        "--composition",
+        choices=("shares", "weighted"),
+        help="α as batch shares (default, the authors') or as loss weights",
+    )
     m.add_argument("--model", help="HVAE configuration name, e.g. paper-mnist, digits-small")
     m.add_argument("--eval-samples", type=int, help="samples per model for the evaluation")
     m.add_argument("--no-baseline", action="store_true", help="skip the all-digits baseline")
     m.add_argument("--seed", type=seed_argument, default=0, help="the first seed (default 0)")
-    m.add_argument("--seeds", type=int, default=1,
-                   help="how many seeds (seed, seed + 1, …), as entries of the one program; "
-                        "the report states the claims over all of them (default 1)")
+    m.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="how many seeds (seed, seed + 1, …), as entries of the one program; "
+        "the report states the claims over all of them (default 1)",
+    )
     m.add_argument("--out", default="runs/mnist-split", help="output folder")
     m.add_argument("--quiet", action="store_true", help="no progress bar or loss lines")
     m.set_defaults(func=run)
@@ -56,13 +70,18 @@ def config_from(args: argparse.Namespace):
     from gtgen.experiments.mnist_split import Config, mnist_config
 
     base = Config() if args.data_dir is None else mnist_config(args.data_dir)
-    options = {"alphas": [a for group in args.alphas for a in group] if args.alphas else None,
-               "iterations": args.iterations, "chunk": args.chunk, "batch": args.batch,
-               "learning_rate": args.lr, "model": args.model, "eval_samples": args.eval_samples,
-               "composition": args.composition}
+    options = {
+        "alphas": [a for group in args.alphas for a in group] if args.alphas else None,
+        "iterations": args.iterations,
+        "chunk": args.chunk,
+        "batch": args.batch,
+        "learning_rate": args.lr,
+        "model": args.model,
+        "eval_samples": args.eval_samples,
+        "composition": args.composition,
+    }
     changes = {k: v for k, v in options.items() if v is not None}
-    return base._replace(seed=args.seed, seeds=args.seeds, baseline=not args.no_baseline,
-                         **changes)
+    return base._replace(seed=args.seed, seeds=args.seeds, baseline=not args.no_baseline, **changes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,9 +92,16 @@ def run(args: argparse.Namespace) -> int:
     out = check_out_dir(args.out)
     config = mnist_split.validate(config_from(args))
     chunks, _ = mnist_split.chunking(config)
-    results = mnist_split.run(config, out_dir=out, progress=not args.quiet,
-                              log=None if args.quiet else print, log_every=max(1, chunks // 20))
+    results = mnist_split.run(
+        config,
+        out_dir=out,
+        progress=not args.quiet,
+        log=None if args.quiet else print,
+        log_every=max(1, chunks // 20),
+    )
     print(report_text(results))
-    print(f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, class_fractions.png, metrics.json, "
-          f"report.txt (checkpoints in {out}/checkpoints)")
+    print(
+        f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, class_fractions.png, metrics.json, "
+        f"report.txt (checkpoints in {out}/checkpoints)"
+    )
     return 0

@@ -40,7 +40,20 @@ def run(config: Any = None, out_dir: str | Path | None = None, **options: Any) -
 
 
 __all__ = [
-    "METHODS", "PLAYERS", "Config", "Results", "claim", "compute", "fmnist_config", "load_data",
-    "player_data", "report_text", "results_json", "run", "smoke_config", "train", "validate",
+    "METHODS",
+    "PLAYERS",
+    "Config",
+    "Results",
+    "claim",
+    "compute",
+    "fmnist_config",
+    "load_data",
+    "player_data",
+    "report_text",
+    "results_json",
+    "run",
+    "smoke_config",
+    "train",
+    "validate",
     "write_outputs",
 ]

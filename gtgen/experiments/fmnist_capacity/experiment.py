@@ -109,8 +109,14 @@ def fmnist_config(data_dir: str, **changes: Any) -> Config:
     """The authors' scale: Fashion-MNIST, bs 10/50/100/500, their four capacities, 200,000
     full-batch iterations, Adam 1e-4, upper bound on batches of 1024 (about 24 h for their largest
     run, cooperative at bs 500, on one H100)."""
-    base = Config(sizes=(10, 50, 100, 500), capacities=FMNIST_CAPACITIES, iterations=200_000,
-                  chunk=2000, upper_batch=1024, data_dir=str(data_dir))
+    base = Config(
+        sizes=(10, 50, 100, 500),
+        capacities=FMNIST_CAPACITIES,
+        iterations=200_000,
+        chunk=2000,
+        upper_batch=1024,
+        data_dir=str(data_dir),
+    )
     return base._replace(**changes)
 
 
@@ -121,8 +127,9 @@ SMOKE_CAPACITIES = tuple(
 
 def smoke_config(**changes: Any) -> Config:
     """A run of seconds for tests and notebooks at a small size (tiny MLP players)."""
-    base = Config(sizes=(2, 5), capacities=SMOKE_CAPACITIES, seeds=2, iterations=40, chunk=20,
-                  upper_batch=64)
+    base = Config(
+        sizes=(2, 5), capacities=SMOKE_CAPACITIES, seeds=2, iterations=40, chunk=20, upper_batch=64
+    )
     return base._replace(**changes)
 
 
@@ -143,8 +150,10 @@ def validate(config: Config) -> Config:
     methods = tuple(config.methods) if not isinstance(config.methods, str) else (config.methods,)
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        raise ValueError(f"methods: unknown method {unknown[0] if unknown else None!r}; "
-                         f"choose from {', '.join(METHODS)}")
+        raise ValueError(
+            f"methods: unknown method {unknown[0] if unknown else None!r}; "
+            f"choose from {', '.join(METHODS)}"
+        )
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods: values repeat in {list(methods)}")
     caps = tuple(config.capacities)
@@ -153,7 +162,9 @@ def validate(config: Config) -> Config:
     if any(not isinstance(c, JointConfig) for c in caps):
         raise TypeError("capacities: each must be a gtgen.players.neural.JointConfig")
     if isinstance(config.sizes, int | str) or not len(tuple(config.sizes)):
-        raise ValueError(f"sizes: must be a non-empty list of images per class, got {config.sizes!r}")
+        raise ValueError(
+            f"sizes: must be a non-empty list of images per class, got {config.sizes!r}"
+        )
     sizes = tuple(_positive_int("sizes", b) for b in config.sizes)
     if len(set(sizes)) != len(sizes):
         raise ValueError(f"sizes: values repeat in {list(sizes)}")
@@ -192,27 +203,38 @@ def load_data(config: Config) -> Split:
     if config.data_dir is None:
         ds = load_digits(binarize=False)
         rng = np.random.default_rng(12345)  # one held-out split for every run and seed
-        test = np.sort(np.concatenate([
-            rng.choice(np.flatnonzero(ds.labels == c), config.test_per_class, replace=False)
-            for c in range(10)
-        ]))
+        test = np.sort(
+            np.concatenate(
+                [
+                    rng.choice(np.flatnonzero(ds.labels == c), config.test_per_class, replace=False)
+                    for c in range(10)
+                ]
+            )
+        )
         train = np.setdiff1d(np.arange(len(ds.labels)), test)
-        split = Split(Dataset(ds.images[train], ds.labels[train]),
-                      Dataset(ds.images[test], ds.labels[test]))
+        split = Split(
+            Dataset(ds.images[train], ds.labels[train]), Dataset(ds.images[test], ds.labels[test])
+        )
     else:
-        split = Split(load_mnist(config.data_dir, "fashion", "train", binarize=False),
-                      load_mnist(config.data_dir, "fashion", "test", binarize=False))
+        split = Split(
+            load_mnist(config.data_dir, "fashion", "train", binarize=False),
+            load_mnist(config.data_dir, "fashion", "test", binarize=False),
+        )
     shape = tuple(config.capacities[0].event_shape)
     if tuple(split.train.images.shape[1:]) != shape:
         size = "×".join(map(str, split.train.images.shape[1:]))
-        raise ValueError(f"capacities: made for {'×'.join(map(str, shape))} images, but the "
-                         f"{config.dataset_name} are {size}")
+        raise ValueError(
+            f"capacities: made for {'×'.join(map(str, shape))} images, but the "
+            f"{config.dataset_name} are {size}"
+        )
     fewest = int(np.bincount(split.train.labels, minlength=10).min())
     largest = max(config.sizes)
     if PLAYERS * largest > fewest:
-        raise ValueError(f"sizes: bs = {largest} needs {PLAYERS} × {largest} = {PLAYERS * largest} "
-                         f"training images per class, but the {config.dataset_name} hold only "
-                         f"{fewest} in some class (after the held-out split)")
+        raise ValueError(
+            f"sizes: bs = {largest} needs {PLAYERS} × {largest} = {PLAYERS * largest} "
+            f"training images per class, but the {config.dataset_name} hold only "
+            f"{fewest} in some class (after the held-out split)"
+        )
     return split
 
 
@@ -220,8 +242,9 @@ def player_data(split: Split, bs: int, seed: int) -> list[dict[str, np.ndarray]]
     """Each player's private pairs: a disjoint, class-balanced slice of ``bs`` images per class
     (the slices drawn by ``seed``)."""
     parts = disjoint_slices(split.train.labels, PLAYERS, bs, seed)
-    return [{"c": split.train.labels[p].astype(np.int32), "x": split.train.images[p]}
-            for p in parts]
+    return [
+        {"c": split.train.labels[p].astype(np.int32), "x": split.train.images[p]} for p in parts
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,9 +261,14 @@ def _stack(per_group: Sequence[Any]) -> tuple:
 
 
 @functools.lru_cache(maxsize=16)
-def exchange_program(capacities: tuple[JointConfig, ...], pairs: int, rounds: int,
-                     noise_std: float, own_batch: int | str = "full",
-                     samples: int | None = None) -> Callable:
+def exchange_program(
+    capacities: tuple[JointConfig, ...],
+    pairs: int,
+    rounds: int,
+    noise_std: float,
+    own_batch: int | str = "full",
+    samples: int | None = None,
+) -> Callable:
     """``program(keys [E], states, data, alpha [E, 4, 4]) -> (states, metrics)``: ``rounds`` rounds
     of the exchange for every entry (method × seed) of one shape, vmapped. The four capacities are
     the groups of one round; α and the players' ``symmetric`` flags are traced per entry.
@@ -248,8 +276,9 @@ def exchange_program(capacities: tuple[JointConfig, ...], pairs: int, rounds: in
     from its own ``pairs`` rows (full batch) and every other player's pool, weighted α_ij."""
     groups = _groups(capacities)
     m = pairs if samples is None else samples
-    spec = RoundSpec(m, routing="expected", composition="weighted", own_batch=own_batch,
-                     noise_std=noise_std)
+    spec = RoundSpec(
+        m, routing="expected", composition="weighted", own_batch=own_batch, noise_std=noise_std
+    )
     play = make_play(groups, spec)
 
     def one(key, states, data, alpha):
@@ -262,8 +291,9 @@ def exchange_program(capacities: tuple[JointConfig, ...], pairs: int, rounds: in
 
 
 @functools.lru_cache(maxsize=16)
-def distillation_program(capacities: tuple[JointConfig, ...], pairs: int, rounds: int,
-                         noise_std: float) -> Callable:
+def distillation_program(
+    capacities: tuple[JointConfig, ...], pairs: int, rounds: int, noise_std: float
+) -> Callable:
     """``program(keys [S], states, data) -> (states, metrics)``: the distillation baseline, every
     player learning from its own pairs and its own images labelled by each other player's current
     classifier (hard argmax), all weighted alike (the authors' concatenated batch)."""
@@ -280,13 +310,19 @@ def distillation_program(capacities: tuple[JointConfig, ...], pairs: int, rounds
         new, metrics = [], []
         for i, player in enumerate(players):
             n = images[i].shape[0]
-            labels = [jnp.argmax(classifier_logits(capacities[j], params[j], images[i]), -1)
-                      .astype(jnp.int32) for j in range(PLAYERS) if j != i]
+            labels = [
+                jnp.argmax(classifier_logits(capacities[j], params[j], images[i]), -1).astype(
+                    jnp.int32
+                )
+                for j in range(PLAYERS)
+                if j != i
+            ]
             weight = jnp.full((n,), 1.0 / (PLAYERS * n))
             own = Batch({"c": data[i]["c"][0], "x": images[i]}, weight)
-            taught = Batch({"c": jnp.concatenate(labels),
-                            "x": jnp.concatenate([images[i]] * (PLAYERS - 1))},
-                           jnp.concatenate([weight] * (PLAYERS - 1)))
+            taught = Batch(
+                {"c": jnp.concatenate(labels), "x": jnp.concatenate([images[i]] * (PLAYERS - 1))},
+                jnp.concatenate([weight] * (PLAYERS - 1)),
+            )
             state = jax.tree.map(lambda v: v[0], states[i])
             state, m = player.learn(keys[i], state, own, taught)
             new.append(jax.tree.map(lambda v: v[None], state))
@@ -386,16 +422,23 @@ def programs(config: Config, split: Split) -> list[Program]:
         data = {s: player_data(split, bs, s) for s in seeds}
         # the cooperative entries exchange 10·bs pairs per player and round; the others none
         # (a pool of one, weighted 0), so they run in a program of their own
-        for tag, names, samples in (("alone", ("discriminative", "symmetric"), 1),
-                                    ("cooperative", ("cooperative",), None)):
+        for tag, names, samples in (
+            ("alone", ("discriminative", "symmetric"), 1),
+            ("cooperative", ("cooperative",), None),
+        ):
             exchange = [Entry(m, bs, s) for m in names if m in config.methods for s in seeds]
             if not exchange:
                 continue
-            program = exchange_program(caps, 10 * bs, per_chunk, float(config.noise_std),
-                                       samples=samples)
+            program = exchange_program(
+                caps, 10 * bs, per_chunk, float(config.noise_std), samples=samples
+            )
             stacked = tuple(
-                {k: jnp.stack([jnp.asarray(data[e.seed][p][k])[None] for e in exchange])
-                 for k in ("c", "x")} for p in range(PLAYERS))
+                {
+                    k: jnp.stack([jnp.asarray(data[e.seed][p][k])[None] for e in exchange])
+                    for k in ("c", "x")
+                }
+                for p in range(PLAYERS)
+            )
             alpha = jnp.asarray(np.stack([_alpha(config, e.method) for e in exchange]))
             sym = np.array([e.method != "discriminative" for e in exchange])
             states = initial_states(caps, keys_of(exchange, 1), sym)
@@ -405,21 +448,32 @@ def programs(config: Config, split: Split) -> list[Program]:
             entries = [Entry("distillation", bs, s) for s in seeds]
             program = distillation_program(caps, 10 * bs, per_chunk, float(config.noise_std))
             stacked = tuple(
-                {k: jnp.stack([jnp.asarray(data[e.seed][p][k])[None] for e in entries])
-                 for k in ("c", "x")} for p in range(PLAYERS))
+                {
+                    k: jnp.stack([jnp.asarray(data[e.seed][p][k])[None] for e in entries])
+                    for k in ("c", "x")
+                }
+                for p in range(PLAYERS)
+            )
             states = initial_states(caps, keys_of(entries, 1), np.zeros(len(entries), bool))
             chunk = _chunked(program, len(entries), stacked)
             out.append(Program(f"distillation-bs{bs}", entries, chunk, states))
     if "upper-bound" in config.methods:
         entries = [Entry("upper-bound", None, s) for s in seeds]
         batch = min(config.upper_batch, len(split.train.labels))
-        program = exchange_program(caps, batch, per_chunk, float(config.noise_std),
-                                   own_batch=batch, samples=1)
-        everything = tuple({"c": jnp.broadcast_to(split.train.labels[None, None],
-                                                  (len(entries), 1, len(split.train.labels))),
-                            "x": jnp.broadcast_to(split.train.images[None, None],
-                                                  (len(entries), 1, *split.train.images.shape))}
-                           for _ in range(PLAYERS))
+        program = exchange_program(
+            caps, batch, per_chunk, float(config.noise_std), own_batch=batch, samples=1
+        )
+        everything = tuple(
+            {
+                "c": jnp.broadcast_to(
+                    split.train.labels[None, None], (len(entries), 1, len(split.train.labels))
+                ),
+                "x": jnp.broadcast_to(
+                    split.train.images[None, None], (len(entries), 1, *split.train.images.shape)
+                ),
+            }
+            for _ in range(PLAYERS)
+        )
         alpha = jnp.asarray(np.stack([_alpha(config, "upper-bound") for _ in entries]))
         states = initial_states(caps, keys_of(entries, 1), np.zeros(len(entries), bool))
         chunk = _chunked(program, len(entries), everything, alpha)
@@ -430,11 +484,19 @@ def programs(config: Config, split: Split) -> list[Program]:
 def _identity(config: Config, program: str) -> dict:
     """What a checkpoint folder must agree on to be resumed."""
     _, per_chunk = chunking(config)
-    return {"program": program, "capacities": [repr(c) for c in config.players()],
-            "seeds": config.seeds, "seed": config.seed, "chunk": per_chunk,
-            "noise_std": config.noise_std, "alpha_self": config.alpha_self,
-            "upper_batch": config.upper_batch, "test_per_class": config.test_per_class,
-            "data_dir": config.data_dir, "methods": list(config.methods)}
+    return {
+        "program": program,
+        "capacities": [repr(c) for c in config.players()],
+        "seeds": config.seeds,
+        "seed": config.seed,
+        "chunk": per_chunk,
+        "noise_std": config.noise_std,
+        "alpha_self": config.alpha_self,
+        "upper_batch": config.upper_batch,
+        "test_per_class": config.test_per_class,
+        "data_dir": config.data_dir,
+        "methods": list(config.methods),
+    }
 
 
 class Trained(NamedTuple):
@@ -448,8 +510,13 @@ class Trained(NamedTuple):
     pictures: dict[str, np.ndarray]  # program -> its first entry's samples [4, 10·k, H, W]
 
 
-def train(config: Config, split: Split, checkpoint_dir: str | Path | None = None,
-          progress: bool = True, log: Callable[[str], None] | None = None) -> Trained:
+def train(
+    config: Config,
+    split: Split,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> Trained:
     """Train every program chunk by chunk and measure every player's test accuracy.
 
     With ``checkpoint_dir`` every chunk of every program is saved under its own folder and a
@@ -463,32 +530,48 @@ def train(config: Config, split: Split, checkpoint_dir: str | Path | None = None
     root = Path(checkpoint_dir) if checkpoint_dir is not None else None
     for program in programs(config, split):
         folder = None if root is None else root / program.name
-        history = [] if folder is None else open_checkpoints(folder, _identity(config, program.name))
+        history = (
+            [] if folder is None else open_checkpoints(folder, _identity(config, program.name))
+        )
 
         def on_chunk(c, states, metrics, history=history, folder=folder, name=program.name):
             acc = host(accuracy(states, test_x, test_y))
             loss = host(metrics)
-            record = {"chunk": c, "iteration": (c + 1) * per_chunk,
-                      "accuracy": acc.tolist(),
-                      "class_loss": [m["class_loss"][:, 0].tolist() for m in loss]}
+            record = {
+                "chunk": c,
+                "iteration": (c + 1) * per_chunk,
+                "accuracy": acc.tolist(),
+                "class_loss": [m["class_loss"][:, 0].tolist() for m in loss],
+            }
             append_history(folder, history, record)
             if log is not None:
-                log(f"{name}: iteration {record['iteration']}/{chunks * per_chunk}, mean test "
-                    f"accuracy per player {np.round(acc.mean(axis=0), 3).tolist()}")
+                log(
+                    f"{name}: iteration {record['iteration']}/{chunks * per_chunk}, mean test "
+                    f"accuracy per player {np.round(acc.mean(axis=0), 3).tolist()}"
+                )
 
         key = jax.random.fold_in(jax.random.key(config.seed), 2)
-        states, restored = run_chunks(program.chunk, program.states, key, chunks,
-                                      checkpoint_dir=folder, on_chunk=on_chunk, progress=progress,
-                                      description=f"fmnist-capacity {program.name}")
+        states, restored = run_chunks(
+            program.chunk,
+            program.states,
+            key,
+            chunks,
+            checkpoint_dir=folder,
+            on_chunk=on_chunk,
+            progress=progress,
+            description=f"fmnist-capacity {program.name}",
+        )
         entries += program.entries
         scores.append(np.asarray(accuracy(states, test_x, test_y)))
         histories[program.name] = history
         resumed[program.name] = restored
         first = tuple(jax.tree.map(lambda v: v[0], st) for st in states)
         pictures[program.name] = np.asarray(
-            _sampler(config.players(), PICTURES_PER_CLASS)(jax.random.key(config.seed), first))
-    return Trained(entries, np.concatenate(scores), histories, resumed, chunks * per_chunk,
-                   pictures)
+            _sampler(config.players(), PICTURES_PER_CLASS)(jax.random.key(config.seed), first)
+        )
+    return Trained(
+        entries, np.concatenate(scores), histories, resumed, chunks * per_chunk, pictures
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -523,9 +606,13 @@ class Results(NamedTuple):
         return {k: np.stack(v) for k, v in out.items()}
 
 
-def compute(config: Config | None = None, out_dir: str | Path | None = None,
-            checkpoint_dir: str | Path | None = None, progress: bool = True,
-            log: Callable[[str], None] | None = None) -> Results:
+def compute(
+    config: Config | None = None,
+    out_dir: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> Results:
     """Experiment IV-B without writing outputs (``gtgen.experiments.fmnist_capacity.run`` also
     writes them); checkpoints go to ``out_dir/checkpoints`` unless ``checkpoint_dir`` says
     otherwise."""
@@ -539,7 +626,21 @@ def compute(config: Config | None = None, out_dir: str | Path | None = None,
 
 
 __all__: Sequence[str] = (
-    "EXCHANGE_METHODS", "METHODS", "PLAYERS", "Config", "Entry", "Results", "Split", "Trained",
-    "compute", "distillation_program", "exchange_program", "fmnist_config", "load_data",
-    "player_data", "smoke_config", "train", "validate",
+    "EXCHANGE_METHODS",
+    "METHODS",
+    "PLAYERS",
+    "Config",
+    "Entry",
+    "Results",
+    "Split",
+    "Trained",
+    "compute",
+    "distillation_program",
+    "exchange_program",
+    "fmnist_config",
+    "load_data",
+    "player_data",
+    "smoke_config",
+    "train",
+    "validate",
 )

@@ -53,22 +53,33 @@ def claim(results: Results) -> Claim | None:
     holds = bool(np.all(weak_small > 0))
     if large != small:
         holds = holds and bool(weak_small.mean() > g[large][list(WEAKER)].mean())
-    text = (f"cooperative helps most at small data for the weaker players: gain over the best "
-            f"other method at bs = {small}: "
-            + ", ".join(f"player {p} {100 * g[small][p]:+.1f} pts" for p in range(PLAYERS))
-            + (f"; at bs = {large}: " + ", ".join(f"player {p} {100 * g[large][p]:+.1f} pts"
-                                                  for p in range(PLAYERS)) if large != small else ""))
+    text = (
+        f"cooperative helps most at small data for the weaker players: gain over the best "
+        f"other method at bs = {small}: "
+        + ", ".join(f"player {p} {100 * g[small][p]:+.1f} pts" for p in range(PLAYERS))
+        + (
+            f"; at bs = {large}: "
+            + ", ".join(f"player {p} {100 * g[large][p]:+.1f} pts" for p in range(PLAYERS))
+            if large != small
+            else ""
+        )
+    )
     return Claim(text, holds, {bs: v.tolist() for bs, v in g.items()})
 
 
 def results_json(results: Results) -> dict:
     """Every number of the table: per method, bs and seed each player's test accuracy."""
     config, trained = results.config, results.trained
-    rows = [{"method": e.method, "bs": e.bs, "seed": e.seed, "accuracy": acc.tolist()}
-            for e, acc in zip(trained.entries, trained.accuracy)]
-    summary = [{"method": m, "bs": bs, "mean": mean.tolist(), "std": std.tolist()}
-               for (m, bs), (mean, std) in sorted(_means(results).items(),
-                                                  key=lambda kv: (str(kv[0][1]), kv[0][0]))]
+    rows = [
+        {"method": e.method, "bs": e.bs, "seed": e.seed, "accuracy": acc.tolist()}
+        for e, acc in zip(trained.entries, trained.accuracy)
+    ]
+    summary = [
+        {"method": m, "bs": bs, "mean": mean.tolist(), "std": std.tolist()}
+        for (m, bs), (mean, std) in sorted(
+            _means(results).items(), key=lambda kv: (str(kv[0][1]), kv[0][0])
+        )
+    ]
     found = claim(results)
     return {
         "experiment": "fmnist-capacity (Schlesinger & Flach 2025, IV-B)",
@@ -76,8 +87,9 @@ def results_json(results: Results) -> dict:
         "players": [repr(c) for c in config.players()],
         "iterations": trained.iterations,
         "wall_s": results.wall_s,
-        "config": {k: (list(map(repr, v)) if k == "capacities" else v)
-                   for k, v in config._asdict().items()},
+        "config": {
+            k: (list(map(repr, v)) if k == "capacities" else v) for k, v in config._asdict().items()
+        },
         "runs": rows,
         "summary": summary,
         "claim": None if found is None else found._asdict(),
@@ -91,15 +103,22 @@ def report_text(results: Results) -> str:
     means = _means(results)
     caps = config.players()
     lines = [
-        ("gtgen: experiment IV-B of Schlesinger & Flach (2025): four joint label–image players "
-         "of increasing capacity, bs labelled images per class each"),
-        (f"data: {config.dataset_name}; {trained.iterations} iterations; {config.seeds} seeds; "
-         f"{results.wall_s:.0f} s"),
+        (
+            "gtgen: experiment IV-B of Schlesinger & Flach (2025): four joint label–image players "
+            "of increasing capacity, bs labelled images per class each"
+        ),
+        (
+            f"data: {config.dataset_name}; {trained.iterations} iterations; {config.seeds} seeds; "
+            f"{results.wall_s:.0f} s"
+        ),
         "capacities (z0, z1, width, arch): "
-        + "; ".join(f"player {p}: ({c.z0}, {c.z1}, {c.width}, {c.arch})" for p, c in enumerate(caps)),
+        + "; ".join(
+            f"player {p}: ({c.z0}, {c.z1}, {c.width}, {c.arch})" for p, c in enumerate(caps)
+        ),
         "",
         "test accuracy of argmax p(c | x), mean ± std over seeds",
-        f"{'method':<16}{'bs':>5}  " + "  ".join(f"{'player ' + str(p):>15}" for p in range(PLAYERS)),
+        f"{'method':<16}{'bs':>5}  "
+        + "  ".join(f"{'player ' + str(p):>15}" for p in range(PLAYERS)),
     ]
     for (m, bs), (mean, std) in sorted(means.items(), key=lambda kv: (kv[0][1] or 10**9, kv[0][0])):
         cells = "  ".join(f"{100 * a:>7.1f} ± {100 * s:>4.1f}" for a, s in zip(mean, std))
@@ -147,13 +166,22 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     plt.close(fig)
     for name, images in results.trained.pictures.items():
         grid = np.clip(images, 0.0, 1.0)  # a row per player, each class PICTURES_PER_CLASS times
-        written.append(save_image_grid(grid.reshape(-1, *grid.shape[2:]),
-                                       folder / f"samples_{name}.png", columns=grid.shape[1],
-                                       min_size=1200))
+        written.append(
+            save_image_grid(
+                grid.reshape(-1, *grid.shape[2:]),
+                folder / f"samples_{name}.png",
+                columns=grid.shape[1],
+                min_size=1200,
+            )
+        )
     return written
 
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:
     """results.json, report.txt, accuracy.png and the sample grids, written atomically."""
-    return write_experiment(out_dir, results_json(results), report_text(results),
-                            lambda folder: pictures(results, folder))
+    return write_experiment(
+        out_dir,
+        results_json(results),
+        report_text(results),
+        lambda folder: pictures(results, folder),
+    )

@@ -145,10 +145,17 @@ class Config(NamedTuple):
 def mnist_config(data_dir: str, **changes: Any) -> Config:
     """The authors' scale: paper-mnist model, batch 1000, Adam 1e-4, 10^6 iterations, 60,000
     evaluation samples per model (about 15 h per value of a on one H100 in their code)."""
-    base = Config(model="paper-mnist", data_dir=str(data_dir), iterations=10**6, warmup=0,
-                  chunk=1000,
-                  batch=1000, eval_samples=60_000, eval_images="threshold",
-                  classifier_steps=5000)
+    base = Config(
+        model="paper-mnist",
+        data_dir=str(data_dir),
+        iterations=10**6,
+        warmup=0,
+        chunk=1000,
+        batch=1000,
+        eval_samples=60_000,
+        eval_images="threshold",
+        classifier_steps=5000,
+    )
     return base._replace(**changes)
 
 
@@ -172,9 +179,17 @@ def smoke_config(**changes: Any) -> Config:
     """A run of seconds (small model, a ∈ {0.3, 1.0} and the baseline, 1000 iterations):
     shows the effect roughly (a = 0.3 players generate the other's digits, a = 1 players do
     not), not the paper's claims in full."""
-    base = Config(alphas=(0.3, 1.0), model=SMOKE_MODEL, iterations=1000, warmup=0, chunk=250,
-                  batch=64,
-                  eval_samples=500, picture_samples=16, classifier_steps=400)
+    base = Config(
+        alphas=(0.3, 1.0),
+        model=SMOKE_MODEL,
+        iterations=1000,
+        warmup=0,
+        chunk=250,
+        batch=64,
+        eval_samples=500,
+        picture_samples=16,
+        classifier_steps=400,
+    )
     return base._replace(**changes)
 
 
@@ -211,15 +226,26 @@ def check_alphas(alphas: Any) -> tuple[float, ...]:
 def validate(config: Config) -> Config:
     """``config`` with checked, normalised fields; ValueError names the field that is wrong."""
     if isinstance(config.model, str) and config.model not in HVAE_CONFIGS:
-        raise ValueError(f"model: unknown configuration {config.model!r}; known: "
-                         f"{sorted(HVAE_CONFIGS)}")
+        raise ValueError(
+            f"model: unknown configuration {config.model!r}; known: {sorted(HVAE_CONFIGS)}"
+        )
     if not isinstance(config.model, str | HVAEConfig):
         raise TypeError(f"model must be an HVAEConfig or a name, got {type(config.model).__name__}")
-    for name in ("iterations", "chunk", "batch", "eval_samples", "picture_samples",
-                 "classifier_steps", "seeds"):
+    for name in (
+        "iterations",
+        "chunk",
+        "batch",
+        "eval_samples",
+        "picture_samples",
+        "classifier_steps",
+        "seeds",
+    ):
         _positive_int(name, getattr(config, name))
-    if isinstance(config.warmup, bool) or not isinstance(config.warmup, int | np.integer) \
-            or not 0 <= config.warmup < config.iterations:
+    if (
+        isinstance(config.warmup, bool)
+        or not isinstance(config.warmup, int | np.integer)
+        or not 0 <= config.warmup < config.iterations
+    ):
         raise ValueError(f"warmup must be an integer in [0, iterations), got {config.warmup!r}")
     if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
         raise TypeError(f"seed must be an integer, got {config.seed!r}")
@@ -239,12 +265,12 @@ def validate(config: Config) -> Config:
             f"composition must be one of {', '.join(COMPOSITIONS)}, got {config.composition!r}"
         )
     if config.own_draw not in OWN_DRAWS:
-        raise ValueError(f"own_draw must be one of {', '.join(OWN_DRAWS)}, got "
-                         f"{config.own_draw!r}")
+        raise ValueError(f"own_draw must be one of {', '.join(OWN_DRAWS)}, got {config.own_draw!r}")
     if not 0.0 <= float(config.flip_prob) < 0.5:
         raise ValueError(f"flip_prob must lie in [0, 0.5), got {config.flip_prob!r}")
-    return config._replace(alphas=check_alphas(config.alphas), seed=int(config.seed),
-                           seeds=int(config.seeds))
+    return config._replace(
+        alphas=check_alphas(config.alphas), seed=int(config.seed), seeds=int(config.seeds)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,10 +302,15 @@ def load_data(config: Config) -> SplitData:
     shape = tuple(config.hvae().event_shape)
     if tuple(ds.images.shape[1:]) != shape:
         size = "×".join(map(str, ds.images.shape[1:]))
-        hint = ("; mnist_config(data_dir) (--data-dir) uses the authors' 28×28 model"
-                if size == "28×28" else "")
-        raise ValueError(f"model: made for {'×'.join(map(str, shape))} images, but the "
-                         f"{config.dataset_name} are {size}{hint}")
+        hint = (
+            "; mnist_config(data_dir) (--data-dir) uses the authors' 28×28 model"
+            if size == "28×28"
+            else ""
+        )
+        raise ValueError(
+            f"model: made for {'×'.join(map(str, shape))} images, but the "
+            f"{config.dataset_name} are {size}{hint}"
+        )
     parts = [p[np.argsort(ds.labels[p], kind="stable")] for p in by_classes(ds.labels, CLASS_SETS)]
     if sum(len(p) for p in parts) != len(ds.labels):
         raise ValueError("labels: the data hold classes outside 0–9")
@@ -391,8 +422,14 @@ def updates_done(states: Any) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=8)
-def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: float,
-                  composition: str = "shares", own_draw: str = "random") -> Callable:
+def sweep_program(
+    model: HVAEConfig,
+    batch: int,
+    iterations: int,
+    flip_prob: float,
+    composition: str = "shares",
+    own_draw: str = "random",
+) -> Callable:
     """``program(keys [S], states, rows, counts [S, 2], alpha [S, 2, 2], schedule)
     -> (states, losses)`` for one chunk (``schedule``: a :class:`Schedule`, applied at the
     start of the chunk).
@@ -400,8 +437,9 @@ def sweep_program(model: HVAEConfig, batch: int, iterations: int, flip_prob: flo
     One compiled program for every entry of the sweep and both players (cached per shape, so
     runs in one process share it). ``losses`` are the chunk's mean p and q losses ``[S, 2]``.
     """
-    spec = RoundSpec(batch, routing="sampled", composition=composition, flip_prob=flip_prob,
-                     own_draw=own_draw)
+    spec = RoundSpec(
+        batch, routing="sampled", composition=composition, flip_prob=flip_prob, own_draw=own_draw
+    )
     train = make_train(hvae_player(model), PLAYERS, spec)
 
     def one(key, states, rows, counts, alpha, schedule):
@@ -432,6 +470,7 @@ def initial_states(config: Config, seeds: Sequence[int]) -> Any:
 
 def entry_keys(key: jax.Array, ent: Entries) -> jax.Array:
     """``[S]`` keys, one per entry: ``key`` folded with the entry's seed, then its stream."""
+
     def one(seed: jax.Array, stream: jax.Array) -> jax.Array:
         return jax.random.fold_in(jax.random.fold_in(key, seed), stream)
 
@@ -447,13 +486,22 @@ def _run_identity(config: Config) -> dict:
     """What a checkpoint folder must agree on to be resumed. The iteration count may grow and
     the learning rate may change between calls (a schedule by hand)."""
     _, per_chunk = chunking(config)
-    return {"alphas": list(config.alphas), "model": repr(_architecture(config.hvae())),
-            "batch": config.batch, "composition": config.composition,
-            "own_draw": config.own_draw, "warmup_chunks": warmup_chunks(config),
-            "chunk": per_chunk, "flip_prob": config.flip_prob, "seed": config.seed,
-            "seeds": config.seeds, "data_dir": config.data_dir, "baseline": config.baseline,
-            # folders of older versions keyed entries by position: refused, not mixed
-            "random_streams": "seed-and-a"}
+    return {
+        "alphas": list(config.alphas),
+        "model": repr(_architecture(config.hvae())),
+        "batch": config.batch,
+        "composition": config.composition,
+        "own_draw": config.own_draw,
+        "warmup_chunks": warmup_chunks(config),
+        "chunk": per_chunk,
+        "flip_prob": config.flip_prob,
+        "seed": config.seed,
+        "seeds": config.seeds,
+        "data_dir": config.data_dir,
+        "baseline": config.baseline,
+        # folders of older versions keyed entries by position: refused, not mixed
+        "random_streams": "seed-and-a",
+    }
 
 
 class Trained(NamedTuple):
@@ -483,12 +531,26 @@ def train(
     """
     ent = entries(config, data)
     chunks, per_chunk = chunking(config)
-    program = sweep_program(_architecture(config.hvae()), config.batch, per_chunk,
-                            float(config.flip_prob), config.composition, config.own_draw)
+    program = sweep_program(
+        _architecture(config.hvae()),
+        config.batch,
+        per_chunk,
+        float(config.flip_prob),
+        config.composition,
+        config.own_draw,
+    )
     rows, counts, alpha = jnp.asarray(data.rows), jnp.asarray(ent.counts), jnp.asarray(ent.alpha)
 
-    schedule = Schedule(*np.float32([config.hvae().lr, config.lr_final, chunks * per_chunk,
-                                     warmup_chunks(config) * per_chunk]))
+    schedule = Schedule(
+        *np.float32(
+            [
+                config.hvae().lr,
+                config.lr_final,
+                chunks * per_chunk,
+                warmup_chunks(config) * per_chunk,
+            ]
+        )
+    )
     n = len(ent.alphas)
 
     def chunk(key: jax.Array, states: Any) -> tuple[Any, Any]:
@@ -496,24 +558,39 @@ def train(
 
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     # folders written before the composition option existed hold "shares" runs
-    history = (open_checkpoints(ckpt, _run_identity(config), {"composition": "shares"})
-               if ckpt is not None else [])
+    history = (
+        open_checkpoints(ckpt, _run_identity(config), {"composition": "shares"})
+        if ckpt is not None
+        else []
+    )
 
     def on_chunk(c: int, states: Any, losses: Any) -> None:
         losses = host(losses)
-        record = {"chunk": c, "iteration": (c + 1) * per_chunk,
-                  "loss_p": losses["loss_p"].tolist(), "loss_q": losses["loss_q"].tolist()}
+        record = {
+            "chunk": c,
+            "iteration": (c + 1) * per_chunk,
+            "loss_p": losses["loss_p"].tolist(),
+            "loss_q": losses["loss_q"].tolist(),
+        }
         append_history(ckpt, history, record)
         if log is not None and ((c + 1) % log_every == 0 or c + 1 == chunks):
-            log(f"iteration {record['iteration']}/{chunks * per_chunk}: mean loss p "
-                f"{np.mean(losses['loss_p']):.2f}, q {np.mean(losses['loss_q']):.2f}")
+            log(
+                f"iteration {record['iteration']}/{chunks * per_chunk}: mean loss p "
+                f"{np.mean(losses['loss_p']):.2f}, q {np.mean(losses['loss_q']):.2f}"
+            )
 
     # chunk c of an entry: key(TRAIN_KEY) folded with c, then the entry's seed and stream
-    states, resumed = run_chunks(chunk, initial_states(config, ent.seeds),
-                                 jax.random.key(TRAIN_KEY), chunks,
-                                 checkpoint_dir=ckpt, on_chunk=on_chunk, progress=progress,
-                                 description=f"mnist-split ({n} entries × 2 players)",
-                                 per_chunk=per_chunk)
+    states, resumed = run_chunks(
+        chunk,
+        initial_states(config, ent.seeds),
+        jax.random.key(TRAIN_KEY),
+        chunks,
+        checkpoint_dir=ckpt,
+        on_chunk=on_chunk,
+        progress=progress,
+        description=f"mnist-split ({n} entries × 2 players)",
+        per_chunk=per_chunk,
+    )
     return Trained(states, ent, history, resumed, chunks * per_chunk)
 
 
@@ -608,15 +685,19 @@ def evaluate(config: Config, data: SplitData, states: Any) -> Evaluation:
         for p in range(PLAYERS):
             fractions[s, p] = class_fractions(clf, x[p])
             f = features(x[p])
-            fd[:, s, p] = [frechet_distance(f, ref[p]), frechet_distance(f, ref[1 - p]),
-                           frechet_distance(f, ref["all"])]
+            fd[:, s, p] = [
+                frechet_distance(f, ref[p]),
+                frechet_distance(f, ref[1 - p]),
+                frechet_distance(f, ref["all"]),
+            ]
     return Evaluation(fractions, fd[0], fd[1], fd[2], np.stack(pictures), accuracy)
 
 
 def _features(clf: Classifier, images: np.ndarray, block: int = 10_000) -> np.ndarray:
     """Classifier features of many images, in blocks (bounded memory at MNIST scale)."""
-    return np.concatenate([np.asarray(clf.features(images[i: i + block]))
-                           for i in range(0, len(images), block)])
+    return np.concatenate(
+        [np.asarray(clf.features(images[i : i + block])) for i in range(0, len(images), block)]
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -666,7 +747,24 @@ def compute(
 
 
 __all__: Sequence[str] = (
-    "CLASS_SETS", "DEFAULT_ALPHAS", "DIGITS_MODEL", "Config", "Evaluation", "Results",
-    "SplitData", "Trained", "check_alphas", "chunking", "compute", "demo_config", "entries",
-    "evaluate", "load_data", "mnist_config", "smoke_config", "sweep_program", "train", "validate",
+    "CLASS_SETS",
+    "DEFAULT_ALPHAS",
+    "DIGITS_MODEL",
+    "Config",
+    "Evaluation",
+    "Results",
+    "SplitData",
+    "Trained",
+    "check_alphas",
+    "chunking",
+    "compute",
+    "demo_config",
+    "entries",
+    "evaluate",
+    "load_data",
+    "mnist_config",
+    "smoke_config",
+    "sweep_program",
+    "train",
+    "validate",
 )

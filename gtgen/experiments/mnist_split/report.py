@@ -32,12 +32,17 @@ from gtgen.experiments.runner import write_experiment
 
 COVERAGE_MIN = 0.04
 ALONE_MAX_OTHER = 0.10
-DISTANCE_NOTE = ("frechet_classifier_distance: the Fréchet distance on the reference classifier's "
-                 "features, gtgen's analogue of the paper's FID (not comparable in value with "
-                 "published FIDs)")
+DISTANCE_NOTE = (
+    "frechet_classifier_distance: the Fréchet distance on the reference classifier's "
+    "features, gtgen's analogue of the paper's FID (not comparable in value with "
+    "published FIDs)"
+)
 
-IMAGE_NOTE = {"threshold": "Bernoulli mean thresholded at 0.5", "mean": "Bernoulli mean",
-              "sample": "Bernoulli samples"}
+IMAGE_NOTE = {
+    "threshold": "Bernoulli mean thresholded at 0.5",
+    "mean": "Bernoulli mean",
+    "sample": "Bernoulli samples",
+}
 
 
 COVERAGE, ALONE = "coverage", "alone"  # the two kinds of claim
@@ -67,17 +72,31 @@ def claims(results: Results) -> list[Claim]:
         where = f"a = {a:.2f}" + (f", seed {seed}" if tagged else "")
         if a <= 0.5:
             rarest = ev.class_fractions[s].min(axis=1)
-            out.append(Claim(float(a), f"{where}: each player generates every digit "
-                             f"(rarest digit {_pct(rarest)}, need ≥ {COVERAGE_MIN:.0%})",
-                             bool(np.all(rarest >= COVERAGE_MIN)), seed, COVERAGE,
-                             tuple(map(float, rarest))))
+            out.append(
+                Claim(
+                    float(a),
+                    f"{where}: each player generates every digit "
+                    f"(rarest digit {_pct(rarest)}, need ≥ {COVERAGE_MIN:.0%})",
+                    bool(np.all(rarest >= COVERAGE_MIN)),
+                    seed,
+                    COVERAGE,
+                    tuple(map(float, rarest)),
+                )
+            )
         if a == 1.0:
             other = others[s]
             where = "a = 1" + (f", seed {seed}" if tagged else "")
-            out.append(Claim(1.0, f"{where}: each player generates its own digits (other "
-                             f"player's digits {_pct(other)}, need < {ALONE_MAX_OTHER:.0%})",
-                             bool(np.all(other < ALONE_MAX_OTHER)), seed, ALONE,
-                             tuple(map(float, other))))
+            out.append(
+                Claim(
+                    1.0,
+                    f"{where}: each player generates its own digits (other "
+                    f"player's digits {_pct(other)}, need < {ALONE_MAX_OTHER:.0%})",
+                    bool(np.all(other < ALONE_MAX_OTHER)),
+                    seed,
+                    ALONE,
+                    tuple(map(float, other)),
+                )
+            )
     return out
 
 
@@ -95,24 +114,34 @@ def verdicts(found: list[Claim]) -> list[Verdict]:
     """Each kind of claim present in ``found`` stated over all its entries: it holds only if
     it holds for every value of a and every seed; otherwise the failing a and seeds."""
     out = []
-    for kind, what in ((COVERAGE, f"at every a ≤ 0.5 each player generates every digit "
-                        f"(each ≥ {COVERAGE_MIN:.0%})"),
-                       (ALONE, f"at a = 1 each player keeps to its own digits (other player's "
-                        f"< {ALONE_MAX_OTHER:.0%})")):
+    for kind, what in (
+        (
+            COVERAGE,
+            f"at every a ≤ 0.5 each player generates every digit (each ≥ {COVERAGE_MIN:.0%})",
+        ),
+        (
+            ALONE,
+            f"at a = 1 each player keeps to its own digits (other player's "
+            f"< {ALONE_MAX_OTHER:.0%})",
+        ),
+    ):
         mine = [c for c in found if c.kind == kind]
         if not mine:
             continue
         failed = tuple((c.alpha, c.seed) for c in mine if not c.holds)
         alphas = sorted({c.alpha for c in mine})
         seeds = sorted({c.seed for c in mine})
-        scope = (f"a ∈ {{{', '.join(f'{a:g}' for a in alphas)}}} × seeds "
-                 f"{', '.join(map(str, seeds))}")
+        scope = (
+            f"a ∈ {{{', '.join(f'{a:g}' for a in alphas)}}} × seeds {', '.join(map(str, seeds))}"
+        )
         if failed:
             bad = {}
             for a, seed in failed:
                 bad.setdefault(a, []).append(seed)
-            where = "; ".join(f"a = {a:g} (seed{'s' if len(v) > 1 else ''} "
-                              f"{', '.join(map(str, v))})" for a, v in sorted(bad.items()))
+            where = "; ".join(
+                f"a = {a:g} (seed{'s' if len(v) > 1 else ''} {', '.join(map(str, v))})"
+                for a, v in sorted(bad.items())
+            )
             text = f"{what}: NO, fails {len(failed)} of {len(mine)} ({scope}): {where}"
         else:
             text = f"{what}: yes, all {len(mine)} ({scope})"
@@ -133,8 +162,11 @@ def coverage_table(results: Results) -> list[str]:
     for a in alphas:
         row = f"{f'a = {a:.2f}':<24}"
         for seed in seeds:
-            s = next(i for i in range(len(ent.alphas)) if not ent.baseline[i]
-                     and float(ent.alphas[i]) == a and int(ent.seeds[i]) == seed)
+            s = next(
+                i
+                for i in range(len(ent.alphas))
+                if not ent.baseline[i] and float(ent.alphas[i]) == a and int(ent.seeds[i]) == seed
+            )
             text = _pct(ev.class_fractions[s].min(axis=1))
             if a == 1.0:
                 text += f" [{_pct(others[s])}]"
@@ -172,23 +204,36 @@ def _record(results: Results, s: int, p: int) -> dict:
 def summary(results: Results) -> list[dict]:
     """Per value of a (and the baseline): the distances averaged over the two players."""
     ev, ent = results.evaluation, results.trained.entries
-    return [{"alpha": None if ent.baseline[s] else float(ent.alphas[s]),
-             "baseline": bool(ent.baseline[s]), "seed": int(ent.seeds[s]),
-             "frechet_own": float(ev.frechet_own[s].mean()),
-             "frechet_other": float(ev.frechet_other[s].mean()),
-             "frechet_all": float(ev.frechet_all[s].mean()),
-             "own_share": float(results.own_share()[s].mean())}
-            for s in range(len(ent.alphas))]
+    return [
+        {
+            "alpha": None if ent.baseline[s] else float(ent.alphas[s]),
+            "baseline": bool(ent.baseline[s]),
+            "seed": int(ent.seeds[s]),
+            "frechet_own": float(ev.frechet_own[s].mean()),
+            "frechet_other": float(ev.frechet_other[s].mean()),
+            "frechet_all": float(ev.frechet_all[s].mean()),
+            "own_share": float(results.own_share()[s].mean()),
+        }
+        for s in range(len(ent.alphas))
+    ]
 
 
 def metrics(results: Results) -> dict:
     """The content of metrics.json: ``runs`` (one per value of a and player), ``baseline``,
     ``summary``, ``claims``, the configuration and the loss history."""
     ent, config = results.trained.entries, results.config
-    runs = [{"alpha": float(ent.alphas[s]), **_record(results, s, p)}
-            for s in range(len(ent.alphas)) if not ent.baseline[s] for p in range(PLAYERS)]
-    baseline = [_record(results, s, p)
-                for s in range(len(ent.alphas)) if ent.baseline[s] for p in range(PLAYERS)]
+    runs = [
+        {"alpha": float(ent.alphas[s]), **_record(results, s, p)}
+        for s in range(len(ent.alphas))
+        if not ent.baseline[s]
+        for p in range(PLAYERS)
+    ]
+    baseline = [
+        _record(results, s, p)
+        for s in range(len(ent.alphas))
+        if ent.baseline[s]
+        for p in range(PLAYERS)
+    ]
     return {
         "experiment": "mnist-split (Schlesinger & Flach 2025, IV-A)",
         "dataset": config.dataset_name,
@@ -223,22 +268,34 @@ def report_text(results: Results) -> str:
     warmup = f" (the first {warm} alone, α = I)" if warm else ""
     decay = f" cosine to ×{config.lr_final:g}" if config.lr_final < 1 else ""
     lines = [
-        ("gtgen: experiment IV-A of Schlesinger & Flach (2025): player 0 holds digits 0–4, "
-         "player 1 digits 5–9"),
-        (f"data: {config.dataset_name}; model: symmetric-learning HVAE z0={model.z0} "
-         f"z1={model.z1} ({model.arch}); {results.trained.iterations} iterations"
-         f"{warmup}, batch {config.batch} ({config.own_draw} own draws), Adam {model.lr:g}"
-         f"{decay}"),
-        (f"{len(config.alphas)} values of a{' + baseline' if config.baseline else ''} × "
-         f"{config.seeds} seed{'s' if config.seeds > 1 else ''} ({len(ent.alphas)} entries) × "
-         f"{PLAYERS} players, trained in one compiled program; {results.wall_s:.0f} s"),
-        (f"reference classifier: {100 * ev.classifier_accuracy:.1f}% on held-out real images; "
-         f"{config.eval_samples} samples per model ({IMAGE_NOTE[config.eval_images]})"),
-        ("FD = Fréchet distance on the classifier's features (the FID analogue, "
-         "frechet_classifier_distance)"),
+        (
+            "gtgen: experiment IV-A of Schlesinger & Flach (2025): player 0 holds digits 0–4, "
+            "player 1 digits 5–9"
+        ),
+        (
+            f"data: {config.dataset_name}; model: symmetric-learning HVAE z0={model.z0} "
+            f"z1={model.z1} ({model.arch}); {results.trained.iterations} iterations"
+            f"{warmup}, batch {config.batch} ({config.own_draw} own draws), Adam {model.lr:g}"
+            f"{decay}"
+        ),
+        (
+            f"{len(config.alphas)} values of a{' + baseline' if config.baseline else ''} × "
+            f"{config.seeds} seed{'s' if config.seeds > 1 else ''} ({len(ent.alphas)} entries) × "
+            f"{PLAYERS} players, trained in one compiled program; {results.wall_s:.0f} s"
+        ),
+        (
+            f"reference classifier: {100 * ev.classifier_accuracy:.1f}% on held-out real images; "
+            f"{config.eval_samples} samples per model ({IMAGE_NOTE[config.eval_images]})"
+        ),
+        (
+            "FD = Fréchet distance on the classifier's features (the FID analogue, "
+            "frechet_classifier_distance)"
+        ),
         "",
-        (f"{'':30} {'player':>6} {'own digits':>10} {'other':>7} {'rarest digit':>13} "
-         f"{'FD own':>7} {'FD other':>8} {'FD all':>7}"),
+        (
+            f"{'':30} {'player':>6} {'own digits':>10} {'other':>7} {'rarest digit':>13} "
+            f"{'FD own':>7} {'FD other':>8} {'FD all':>7}"
+        ),
     ]
     own, other = results.own_share(), results.other_share()
     for s in range(len(ent.alphas)):
@@ -249,7 +306,8 @@ def report_text(results: Results) -> str:
                 f"{_row_label(results, s):30} {p:>6} {100 * own[s, p]:>9.1f}% "
                 f"{100 * other[s, p]:>6.1f}% {100 * frac[rare]:>8.1f}% ({rare}) "
                 f"{ev.frechet_own[s, p]:>7.1f} {ev.frechet_other[s, p]:>8.1f} "
-                f"{ev.frechet_all[s, p]:>7.1f}")
+                f"{ev.frechet_all[s, p]:>7.1f}"
+            )
     found = claims(results)
     if found:
         lines += ["", *coverage_table(results)]
@@ -266,8 +324,11 @@ def by_alpha(results: Results, values: np.ndarray) -> tuple[list[float], np.ndar
     ent = results.trained.entries
     alphas = sorted({float(a) for a, b in zip(ent.alphas, ent.baseline) if not b})
     seeds = sorted({int(x) for x in ent.seeds})
-    index = {(float(a), int(x)): i for i, (a, x, b) in
-             enumerate(zip(ent.alphas, ent.seeds, ent.baseline)) if not b}
+    index = {
+        (float(a), int(x)): i
+        for i, (a, x, b) in enumerate(zip(ent.alphas, ent.seeds, ent.baseline))
+        if not b
+    }
     return alphas, np.stack([[values[index[a, x]] for x in seeds] for a in alphas])
 
 
@@ -284,18 +345,27 @@ def pictures(results: Results, folder: Path) -> list[Path]:
 
     ent, ev, config = results.trained.entries, results.evaluation, results.config
     rows = [_row_label(results, s) for s in range(len(ent.alphas))]
-    players = [f"player {p} (digits {CLASS_SETS[p][0]}–{CLASS_SETS[p][-1]})" for p in range(PLAYERS)]
+    players = [
+        f"player {p} (digits {CLASS_SETS[p][0]}–{CLASS_SETS[p][-1]})" for p in range(PLAYERS)
+    ]
     first = [s for s in range(len(ent.alphas)) if ent.seeds[s] == config.seed]
-    written = [sample_panels(ev.pictures[first], [rows[s] for s in first], players,
-                             folder / "samples.png",
-                             title=f"samples ({IMAGE_NOTE[config.eval_images]})")]
+    written = [
+        sample_panels(
+            ev.pictures[first],
+            [rows[s] for s in first],
+            players,
+            folder / "samples.png",
+            title=f"samples ({IMAGE_NOTE[config.eval_images]})",
+        )
+    ]
     (folder / "samples").mkdir()
     for s in range(len(ent.alphas)):
         tag = "baseline" if ent.baseline[s] else f"a{ent.alphas[s]:.2f}"
         tag += f"_seed{ent.seeds[s]}" if config.seeds > 1 else ""
         for p in range(PLAYERS):
-            written.append(save_image_grid(ev.pictures[s, p],
-                                           folder / "samples" / f"{tag}_player{p}.png"))
+            written.append(
+                save_image_grid(ev.pictures[s, p], folder / "samples" / f"{tag}_player{p}.png")
+            )
     written.append(fraction_maps(ev.class_fractions, rows, players, folder / "class_fractions.png"))
     base = [s for s in range(len(ent.alphas)) if ent.baseline[s]]
     curves, baselines = {}, {}
@@ -306,24 +376,43 @@ def pictures(results: Results, folder: Path) -> list[Path]:
         if base:
             baselines[f"{name} digits"] = float(distance[base].mean())
     seeds = "" if config.seeds == 1 else f" and {config.seeds} seeds"
-    written.append(curves_against_alpha(
-        alphas, curves, baselines, folder / "frechet.png",
-        ylabel="Fréchet classifier distance (FID analogue)",
-        title=f"distance of samples to real digits, averaged over the two players{seeds}"))
+    written.append(
+        curves_against_alpha(
+            alphas,
+            curves,
+            baselines,
+            folder / "frechet.png",
+            ylabel="Fréchet classifier distance (FID analogue)",
+            title=f"distance of samples to real digits, averaged over the two players{seeds}",
+        )
+    )
     alphas, rarest = by_alpha(results, ev.class_fractions.min(axis=2).min(axis=1))
     grid = np.linspace(min(alphas), 1.0, 60)
-    written.append(spread_against_alpha(
-        alphas, rarest, folder / "coverage.png",
-        reference=(grid, (1 - grid) / (5 * (2 - grid)), "equilibrium, each of the other's "
-                   "digits: (1 − a) / (5 (2 − a))"),
-        threshold=(COVERAGE_MIN, f"claim (a ≤ 0.5): ≥ {COVERAGE_MIN:.0%}"),
-        ylabel="rarest digit's share of a player's samples (the lower player)",
-        title=f"coverage: rarest digit against a, over {config.seeds} "
-              f"seed{'s' if config.seeds > 1 else ''} (mean, min–max, each seed)"))
+    written.append(
+        spread_against_alpha(
+            alphas,
+            rarest,
+            folder / "coverage.png",
+            reference=(
+                grid,
+                (1 - grid) / (5 * (2 - grid)),
+                "equilibrium, each of the other's digits: (1 − a) / (5 (2 − a))",
+            ),
+            threshold=(COVERAGE_MIN, f"claim (a ≤ 0.5): ≥ {COVERAGE_MIN:.0%}"),
+            ylabel="rarest digit's share of a player's samples (the lower player)",
+            title=f"coverage: rarest digit against a, over {config.seeds} "
+            f"seed{'s' if config.seeds > 1 else ''} (mean, min–max, each seed)",
+        )
+    )
     return written
 
 
 def write_outputs(results: Results, out_dir: str | Path) -> Path:
     """Write metrics.json, report.txt and the pictures into ``out_dir`` (atomically)."""
-    return write_experiment(out_dir, metrics(results), report_text(results),
-                            lambda folder: pictures(results, folder), json_name="metrics.json")
+    return write_experiment(
+        out_dir,
+        metrics(results),
+        report_text(results),
+        lambda folder: pictures(results, folder),
+        json_name="metrics.json",
+    )

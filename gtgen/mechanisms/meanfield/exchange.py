@@ -28,7 +28,9 @@ from gtgen.sweep.families import Structure
 from gtgen.sweep.structured import closed_form, make_structured_solver
 from gtgen.xla_options import jit
 
-DENSE_MAX = 2000  # players up to which the exact equilibrium is gtgen.solvers.equilibrium's dense solve
+DENSE_MAX = (
+    2000  # players up to which the exact equilibrium is gtgen.solvers.equilibrium's dense solve
+)
 
 
 class Scaling(NamedTuple):

@@ -255,11 +255,17 @@ class ConvStack(nn.Module):
         last = len(self.layers) - 1
         for i, (features, kernel, stride) in enumerate(self.layers):
             if matmul:
-                h = MatmulConv(features, kernel, stride, self.transpose, self.padding,
-                               name=f"{prefix}_{i}")(h)
+                h = MatmulConv(
+                    features, kernel, stride, self.transpose, self.padding, name=f"{prefix}_{i}"
+                )(h)
             else:
-                h = conv(features, (kernel, kernel), strides=(stride, stride),
-                         padding=self.padding, name=f"{prefix}_{i}")(h)
+                h = conv(
+                    features,
+                    (kernel, kernel),
+                    strides=(stride, stride),
+                    padding=self.padding,
+                    name=f"{prefix}_{i}",
+                )(h)
             if i == last:
                 break
             if cond is not None:

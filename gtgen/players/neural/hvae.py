@@ -296,8 +296,9 @@ def hvae_player(config: HVAEConfig | str = "digits-small") -> NeuralPlayer:
         """One symmetric-learning step; metrics: the p and q cross-entropies (nats per item)."""
         x = own.items["x"]
         noise = uniform_blocks(key, x.shape[0], complete_sizes + generate_sizes)
-        received = Batch(triples(jax.random.fold_in(key, 1), state.q.params, synthetic),
-                         synthetic.weights)
+        received = Batch(
+            triples(jax.random.fold_in(key, 1), state.q.params, synthetic), synthetic.weights
+        )
         real = Batch(complete(noise[:2], state.q.params, x)._asdict(), own.weights)
         batch, weights = combine(real, received, shared_slots)
         p, value_p = train_step(optimizer, state.p, p_loss, HSample(**batch), weights)

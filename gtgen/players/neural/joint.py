@@ -285,8 +285,9 @@ def joint_player(config: JointConfig | None = None) -> NeuralPlayer:
         )
         both = jnp.concatenate([w, s * w])
         image_c, image_x = jnp.concatenate([c, c_tilde]), jnp.concatenate([x, x])
-        v = uniform_blocks(jax.random.fold_in(key, 1), 2 * n,
-                           [config.z1, config.z0, config.z0, config.z1, pixels])
+        v = uniform_blocks(
+            jax.random.fold_in(key, 1), 2 * n, [config.z1, config.z0, config.z0, config.z1, pixels]
+        )
         completed = complete(p0, image_c, image_x, v[:2])
         dreams = jax.lax.stop_gradient(image(p0, image_c, v[2:]))
         labels, images = jnp.concatenate([c, c]), jnp.concatenate([x, x_tilde])

@@ -29,8 +29,13 @@ from gtgen.players.conditionals import Conditional, ConditionalsPlayer, conditio
 from gtgen.players.gibbs import Gibbs, random_values, run
 from gtgen.players.neural.common import MLP, init_params
 
-INPUTS = {"c": ("d", "z", "s", "x"), "d": ("s", "x"), "z": ("c", "d", "s", "x"),
-          "s": ("c", "d", "z", "x"), "x": ("c", "d", "z", "s")}
+INPUTS = {
+    "c": ("d", "z", "s", "x"),
+    "d": ("s", "x"),
+    "z": ("c", "d", "s", "x"),
+    "s": ("c", "d", "z", "x"),
+    "x": ("c", "d", "z", "s"),
+}
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,13 @@ class MultimodalConfig:
 
 def variables(config: MultimodalConfig):
     h, w = config.shape
-    return (("c", categorical(config.classes)), ("d", categorical(config.styles)),
-            ("z", binary(config.z)), ("s", binary(h, w)), ("x", real(h, w, 3)))
+    return (
+        ("c", categorical(config.classes)),
+        ("d", categorical(config.styles)),
+        ("z", binary(config.z)),
+        ("s", binary(h, w)),
+        ("x", real(h, w, 3)),
+    )
 
 
 def features(config: MultimodalConfig, values: dict, names) -> jax.Array:
@@ -67,8 +77,7 @@ def features(config: MultimodalConfig, values: dict, names) -> jax.Array:
 
 def _conditional(config: MultimodalConfig, target: str) -> Conditional:
     h, w = config.shape
-    sizes = {"c": config.classes, "d": config.styles, "z": config.z, "s": h * w,
-             "x": 2 * h * w * 3}
+    sizes = {"c": config.classes, "d": config.styles, "z": config.z, "s": h * w, "x": 2 * h * w * 3}
     width = {"c": config.classes, "d": config.styles, "z": config.z, "s": h * w, "x": h * w * 3}
     net = MLP(tuple(config.hidden), sizes[target])
     inputs = INPUTS[target]
@@ -95,12 +104,19 @@ def multimodal_player(config: MultimodalConfig | None = None) -> ConditionalsPla
     """Player A of IV-C for ``config``; its data observe (c, d, x)."""
     config = config or MultimodalConfig()
     conds = [_conditional(config, v) for v in INPUTS]
-    return conditionals_player(f"multimodal{config}", variables(config), ("c", "d", "x"), conds,
-                               config.gibbs, lr=config.lr)
+    return conditionals_player(
+        f"multimodal{config}", variables(config), ("c", "d", "x"), conds, config.gibbs, lr=config.lr
+    )
 
 
-def classify(key: jax.Array, player: ConditionalsPlayer, state, x: jax.Array, sweeps: int = 20,
-             decay: float = 0.9) -> tuple[jax.Array, jax.Array]:
+def classify(
+    key: jax.Array,
+    player: ConditionalsPlayer,
+    state,
+    x: jax.Array,
+    sweeps: int = 20,
+    decay: float = 0.9,
+) -> tuple[jax.Array, jax.Array]:
     """``(labels [n], class marginal [n, classes])`` of images ``x [n, H, W, 3]``: x clamped,
     Gibbs sweeps in random order over c, d, z, s from random values, the running average of
     p(c | d, z, s, x), argmax (the authors' inference)."""
@@ -113,8 +129,9 @@ def classify(key: jax.Array, player: ConditionalsPlayer, state, x: jax.Array, sw
     def marginal(vals):
         return jax.nn.softmax(player.apply(state, "c", vals), axis=-1)
 
-    _, avg = run(k1, player.draws(state), values, missing, sweeps, "random", track=marginal,
-                 decay=decay)
+    _, avg = run(
+        k1, player.draws(state), values, missing, sweeps, "random", track=marginal, decay=decay
+    )
     return jnp.argmax(avg, axis=-1).astype(jnp.int32), avg
 
 
