@@ -38,22 +38,6 @@ from gtgen.sweep.watchdog import Watchdog
 _PROGRAM_CACHE: dict[tuple, Any] = {}
 _PROGRAM_CACHE_SIZE = 32
 
-# What a stored chunk must hold (one entry per point) to be reused on resume.
-STORED_ARRAYS = (
-    "rate",
-    "observed_rate",
-    "rounds_run",
-    "rounds_to_tol",
-    "distance",
-    "residual",
-    "nash_gap_max",
-    "nash_gap_mean",
-    "final_loss",
-    "wall_s",
-    "trace_distance",
-    "trace_step",
-)
-
 RESULT_COLUMNS = (
     "rate",
     "observed_rate",
@@ -66,6 +50,9 @@ RESULT_COLUMNS = (
     "final_loss",
     "wall_s",
 )
+
+# What a stored chunk must hold (one entry per point) to be reused on resume.
+STORED_ARRAYS = (*RESULT_COLUMNS, "trace_distance", "trace_step")
 
 
 class SweepResult(NamedTuple):
