@@ -110,11 +110,14 @@ def test_cases_are_registered() -> None:
 
 
 def test_paper_mnist_case_runs_the_experiments_program_tiny() -> None:
-    """The authors'-configuration case, with a tiny 28×28 model in place of paper-mnist: the
-    experiment's own program on MNIST-format files, one value of a and two in one program."""
+    """The authors'-configuration case, with a tiny 28×28 conv model in place of paper-mnist:
+    the experiment's own program on MNIST-format files, one value of a and two in one program,
+    and the PyTorch reference of the same model timed in the same run."""
     from gtgen.players.neural import HVAEConfig
 
-    tiny = HVAEConfig(event_shape=(28, 28), z0=4, z1=4, prior_hidden=(8,), hidden=(16,))
+    tiny = HVAEConfig(
+        event_shape=(28, 28), z0=4, z1=4, prior_hidden=(8,), arch="conv", hidden=(), width=2
+    )
     out = neural_cases.neural_paper_mnist(
         sizes={
             "model": tiny,
@@ -124,10 +127,15 @@ def test_paper_mnist_case_runs_the_experiments_program_tiny() -> None:
             "values": 2,
             "images": 40,
             "run_on_cpu": True,
+            "all_values": True,
+            "reference": True,
+            "torch_threads": (1,),
+            "compiler_options": FAST_COMPILE,
         }
     )
     assert out["name"] == "neural-paper-mnist" and out["all_values"] == 2
     for key in (
+        "one_value_iteration_s",
         "one_value_iterations_per_s",
         "all_values_iterations_per_s",
         "one_value_projected_hours",
@@ -135,10 +143,16 @@ def test_paper_mnist_case_runs_the_experiments_program_tiny() -> None:
     ):
         assert positive(out[key]), (key, out[key])
     assert out["one_value_projected_hours"] == pytest.approx(
-        1e6 / out["one_value_iterations_per_s"] / 3600
+        1e6 * out["one_value_iteration_s"] / 3600
     )
-    if jax.default_backend() == "cpu":  # without run_on_cpu a CPU gets the note, not a run
-        assert "note" in neural_cases.neural_paper_mnist()
+    if torch_importable():
+        assert out["torch_threads"] == 1 and positive(out["torch_iteration_s"])
+        ratio = out["one_value_iteration_s"] / out["torch_iteration_s"]
+        assert out["iteration_time_vs_torch"] == pytest.approx(ratio)
+    else:
+        assert out["iteration_time_vs_torch"] is None and "[reference]" in out["note"]
+    if jax.default_backend() == "cpu":  # --quick on a CPU gets the note, not a run
+        assert "note" in neural_cases.neural_paper_mnist(quick=True)
 
 
 def test_analytic_flops_of_the_default_mlp() -> None:
@@ -219,3 +233,66 @@ def test_torch_joint_reference_is_the_same_model(arch) -> None:
     ours = sum(leaf.size for leaf in jax.tree.leaves(params))
     model = torch_joint.JointModel(config)
     assert sum(p.numel() for p in model.parameters()) == ours
+
+
+@pytest.mark.skipif(not torch_importable(), reason="needs torch (the [reference] extra)")
+def test_torch_hvae_reference_is_gtgens_paper_mnist_model() -> None:
+    """benchmarks/reference/torch_hvae.py is gtgen's paper-mnist HVAE: the same parameter count
+    network by network (the authors' counts), and with gtgen's parameters copied in, the same
+    logits of all four conditionals (float32 sums in another order: 1e-4 on logits of size ~1)."""
+    import numpy as np
+    import torch
+
+    from benchmarks.reference import torch_hvae
+    from gtgen.players.neural import hvae_player
+    from gtgen.players.neural.hvae import CONFIGS, networks
+
+    config = CONFIGS["paper-mnist"]
+    state = hvae_player(config).init(jax.random.key(3))
+    params = {**state.p.params, **state.q.params}
+    model = torch_hvae.HVAE()
+    for name in ("p_z1", "p_x", "q_z1", "q_z0"):
+        ours = sum(leaf.size for leaf in jax.tree.leaves(params[name]))
+        assert torch_hvae.parameter_count(getattr(model, name)) == ours, name
+    torch_hvae.load_gtgen_params(model, state.p.params, state.q.params)
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((3, 28, 28)) < 0.3).astype(np.float32)
+    z0 = (rng.random((3, config.z0)) < 0.5).astype(np.float32)
+    z1 = (rng.random((3, config.z1)) < 0.5).astype(np.float32)
+    nets = networks(config)
+    ours = {
+        "p_z1": nets.p_z1.apply(params["p_z1"], z0),
+        "p_x": nets.p_x.apply(params["p_x"], z0, z1),
+        "q_z1": nets.q_z1.apply(params["q_z1"], x),
+        "q_z0": nets.q_z0.apply(params["q_z0"], x, z1),
+    }
+    tx, t0, t1 = (torch.as_tensor(a) for a in (x, z0, z1))
+    with torch.no_grad():
+        theirs = {
+            "p_z1": model.p_z1(t0),
+            "p_x": model.p_x(t0, t1),
+            "q_z1": model.q_z1(tx),
+            "q_z0": model.q_z0(tx, t1),
+        }
+    for name, logits in ours.items():
+        assert logits.shape == tuple(theirs[name].shape), name
+        assert float(np.abs(np.asarray(logits)).max()) > 0.01  # not a trivially zero output
+        np.testing.assert_allclose(theirs[name].numpy(), logits, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+@pytest.mark.skipif(not torch_importable(), reason="needs torch (the [reference] extra)")
+def test_torch_hvae_iteration_composition() -> None:
+    """One IV-A iteration of the reference at a tiny width: finite losses, and with a = 1 no
+    synthetic triples travel (each player learns on its own images alone)."""
+    import torch
+
+    from benchmarks.reference import torch_hvae
+
+    players = torch_hvae.make_players(2, z0=3, z1=4, prior_hidden=(8,), width=2)
+    data = [torch.bernoulli(torch.full((20, 28, 28), 0.3)) for _ in range(2)]
+    for a in (0.5, 1.0):
+        losses = torch_hvae.iteration(players, data, a, batch=8)
+        assert len(losses) == 2 and all(map(math.isfinite, sum(losses, ())))
+    with pytest.raises(ValueError, match="two players"):
+        torch_hvae.iteration(players[:1], data, 0.5, batch=8)
