@@ -62,6 +62,7 @@ def test_authors_decoder_and_encoder_sizes():
         (True, 2, 1, 4, 1, 7),
         (True, 4, 1, 9, 5, 1),
         (True, 3, 1, 3, 2, 4),
+        (True, 3, 1, 4, 8, 5),  # stride 1, wide output: im2col of the padded input
         (False, 3, 2, 4, 8, 5),
         (False, 2, 1, 1, 3, 8),
         (False, 4, 1, 3, 2, 4),
