@@ -109,6 +109,32 @@ def multimodal_player(config: MultimodalConfig | None = None) -> ConditionalsPla
     )
 
 
+def infer(
+    key: jax.Array,
+    player: ConditionalsPlayer,
+    state,
+    clamped: dict,
+    sweeps: int = 20,
+    decay: float = 0.9,
+) -> tuple[dict, jax.Array]:
+    """``(values, class marginal [n, classes])``: the variables in ``clamped`` ({name: [n, ...]})
+    held, every other variable from random values redrawn by ``sweeps`` Gibbs sweeps in random
+    order; the marginal is the running average (``decay``) of p(c | rest) after every sweep."""
+    varmap = dict(player.variables)
+    n = next(iter(clamped.values())).shape[0]
+    free = {v: var for v, var in varmap.items() if v not in clamped}
+    k0, k1 = jax.random.split(key)
+    values = {**random_values(k0, free, n), **clamped}
+    missing = {v: jnp.ones((n,), bool) for v in free}
+
+    def marginal(vals):
+        return jax.nn.softmax(player.apply(state, "c", vals), axis=-1)
+
+    return run(
+        k1, player.draws(state), values, missing, sweeps, "random", track=marginal, decay=decay
+    )
+
+
 def classify(
     key: jax.Array,
     player: ConditionalsPlayer,
@@ -120,18 +146,7 @@ def classify(
     """``(labels [n], class marginal [n, classes])`` of images ``x [n, H, W, 3]``: x clamped,
     Gibbs sweeps in random order over c, d, z, s from random values, the running average of
     p(c | d, z, s, x), argmax (the authors' inference)."""
-    n = x.shape[0]
-    varmap = dict(player.variables)
-    k0, k1 = jax.random.split(key)
-    values = {**random_values(k0, {v: varmap[v] for v in ("c", "d", "z", "s")}, n), "x": x}
-    missing = {v: jnp.ones((n,), bool) for v in ("c", "d", "z", "s")}
-
-    def marginal(vals):
-        return jax.nn.softmax(player.apply(state, "c", vals), axis=-1)
-
-    _, avg = run(
-        k1, player.draws(state), values, missing, sweeps, "random", track=marginal, decay=decay
-    )
+    _, avg = infer(key, player, state, {"x": x}, sweeps, decay)
     return jnp.argmax(avg, axis=-1).astype(jnp.int32), avg
 
 
