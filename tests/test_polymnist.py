@@ -97,6 +97,19 @@ def test_data_sender_sends_only_its_rows_and_learns_nothing():
         sender_state(player, {"c": np.zeros(6, int), "s": np.zeros((6, 2, 2))})
 
 
+def test_player_a_with_x_mean_completes_x_by_the_mean_of_its_conditional():
+    from gtgen.players.gibbs import random_values
+    from gtgen.players.neural.multimodal import MultimodalConfig, multimodal_player
+
+    for x_mean in (True, False):
+        a = multimodal_player(MultimodalConfig(z=2, hidden=(8,), x_mean=x_mean))
+        state = a.init(jax.random.key(0))
+        values = random_values(jax.random.key(1), dict(a.variables), 5)
+        mean, _ = a.apply(state, "x", values)
+        x = a.draws(state)["x"](jax.random.key(2), values)
+        assert np.allclose(x, mean) == x_mean
+
+
 # --- the report ------------------------------------------------------------------------------
 
 

@@ -90,7 +90,7 @@ class Config(NamedTuple):
 
     settings: tuple[str, ...] = SETTINGS
     player_a: MultimodalConfig = MultimodalConfig(
-        z=8, hidden=(128,), lr=2e-3, gibbs=Gibbs(sweeps=4, order="fixed")
+        z=8, hidden=(128,), lr=2e-3, gibbs=Gibbs(sweeps=4, order="fixed"), x_mean=True
     )
     player_b: MaskConfig = MaskConfig(z=16, hidden=(128,), lr=2e-3, alternations=10)
     seeds: int = 3
@@ -120,7 +120,12 @@ def polymnist_config(data: str, mnist_dir: str, **changes: Any) -> Config:
     the default here is far fewer: ask for more with ``iterations``)."""
     base = Config(
         player_a=MultimodalConfig(
-            shape=(28, 28), z=16, hidden=(512,), lr=1e-4, gibbs=Gibbs(sweeps=10, order="fixed")
+            shape=(28, 28),
+            z=16,
+            hidden=(512,),
+            lr=1e-4,
+            gibbs=Gibbs(sweeps=10, order="fixed"),
+            x_mean=True,
         ),
         player_b=MaskConfig(shape=(28, 28), z=16, hidden=(512,), lr=1e-4, alternations=100),
         iterations=20_000,

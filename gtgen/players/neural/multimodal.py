@@ -10,7 +10,11 @@ conditional VAE, so that the 8×8 PolyDigits run in minutes on a CPU):
 
 - p(c | d, z, s, x)  categorical logits;     - p(d | s, x)  categorical logits;
 - p(z | c, d, s, x)  Bernoulli logits;       - p(s | c, d, z, x)  Bernoulli pixel logits;
-- p(x | c, d, z, s)  Gaussian pixels, mean and log σ per pixel and channel (log σ in [−4, 1]).
+- p(x | c, d, z, s)  Gaussian pixels, mean and log σ per pixel and channel (log σ in [−4, 1]);
+  with ``x_mean`` an x that A completes (in a received (c, s) pair, or when sampling) is the mean
+  of p(x | rest), not a draw: per-pixel independent noise would make every completed image a
+  noisy one, from which the other conditionals cannot learn how s shows in x (the authors' p(x | ·)
+  is a conditional VAE with a structured mean instead).
 
 ``classify`` is the authors' inference: x clamped, c, d, z, s from random values, Gibbs sweeps in
 random order, a running average (0.9 / 0.1) of p(c | rest), argmax.
@@ -49,6 +53,7 @@ class MultimodalConfig:
     hidden: tuple[int, ...] = (128,)
     lr: float = 1e-3
     gibbs: Gibbs = field(default_factory=lambda: Gibbs(sweeps=5))
+    x_mean: bool = False  # complete x by the mean of p(x | rest) instead of a draw
 
 
 def variables(config: MultimodalConfig):
@@ -97,7 +102,8 @@ def _conditional(config: MultimodalConfig, target: str) -> Conditional:
             return mean.reshape(n, h, w, 3), log_sigma.reshape(n, h, w, 3)
         return out
 
-    return Conditional(target, init, apply)
+    impute = (lambda key, out: out[0]) if target == "x" and config.x_mean else None
+    return Conditional(target, init, apply, impute)
 
 
 def multimodal_player(config: MultimodalConfig | None = None) -> ConditionalsPlayer:
