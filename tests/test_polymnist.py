@@ -45,7 +45,7 @@ def test_player_b_learns_the_class_conditional_mask_means():
     sample = jax.jit(lambda k, st: player.sample(k, jax.tree.map(lambda v: v[0], st), 4000))
     before = sample(jax.random.key(2), states)
     states, trace = train(
-        jax.random.key(1), states, data, jnp.array([len(ds.labels)]), jnp.ones((1, 1)), 800
+        jax.random.key(1), states, data, jnp.array([len(ds.labels)]), jnp.ones((1, 1)), 600
     )
     after = sample(jax.random.key(2), states)
     exact = class_means(ds.labels, ds.images)
@@ -53,12 +53,14 @@ def test_player_b_learns_the_class_conditional_mask_means():
     err = np.abs(class_means(*map(np.asarray, after.values())) - exact).mean()
     assert err0 > 0.2 and err < 0.04, (err0, err)
     loss_p = np.asarray(trace.metrics[0]["loss_p"])[:, 0]
-    assert np.all(np.isfinite(loss_p)) and loss_p[-50:].mean() < 0.7 * loss_p[:50].mean()
+    assert np.all(np.isfinite(loss_p)) and loss_p[-50:].mean() < 0.75 * loss_p[:50].mean()
 
 
 def test_player_b_authors_sampler_gives_binary_masks_of_uniform_classes():
-    player = mask_player(MaskConfig(z=4, hidden=(16,), alternations=3))
-    out = player.sample(jax.random.key(0), player.init(jax.random.key(1)), 2000)
+    player = mask_player(MaskConfig(z=4, hidden=(16,), alternations=2))
+    out = jax.jit(lambda k, st: player.sample(k, st, 2000))(
+        jax.random.key(0), player.init(jax.random.key(1))
+    )
     s, c = np.asarray(out["s"]), np.asarray(out["c"])
     assert s.shape == (2000, 8, 8) and set(np.unique(s)) <= {0.0, 1.0}
     assert np.all(np.bincount(c, minlength=10) > 150)  # uniform: 200 expected per class
@@ -97,17 +99,26 @@ def test_data_sender_sends_only_its_rows_and_learns_nothing():
         sender_state(player, {"c": np.zeros(6, int), "s": np.zeros((6, 2, 2))})
 
 
-def test_player_a_with_x_mean_completes_x_by_the_mean_of_its_conditional():
-    from gtgen.players.gibbs import random_values
-    from gtgen.players.neural.multimodal import MultimodalConfig, multimodal_player
+def test_a_conditional_may_complete_its_variable_by_the_mean():
+    """``Conditional.impute`` replaces the draw (A's ``x_mean``): the completed value is the
+    conditional's mean exactly; without it a Gaussian draw (never equal to the mean)."""
+    from gtgen.players.base import real
+    from gtgen.players.conditionals import Conditional, conditionals_player
 
-    for x_mean in (True, False):
-        a = multimodal_player(MultimodalConfig(z=2, hidden=(8,), x_mean=x_mean))
-        state = a.init(jax.random.key(0))
-        values = random_values(jax.random.key(1), dict(a.variables), 5)
-        mean, _ = a.apply(state, "x", values)
-        x = a.draws(state)["x"](jax.random.key(2), values)
-        assert np.allclose(x, mean) == x_mean
+    mean = jnp.arange(6.0).reshape(2, 3)
+
+    def apply(params, values):
+        return mean + values["b"][:, None], jnp.zeros((2, 3))
+
+    for impute, equal in ((lambda key, out: out[0], True), (None, False)):
+        conds = [
+            Conditional("x", lambda k: None, apply, impute),
+            Conditional("b", lambda k: None, lambda p, v: jnp.zeros(2)),
+        ]
+        player = conditionals_player("t", (("x", real(3)), ("b", binary())), ("b",), conds)
+        values = {"x": jnp.zeros((2, 3)), "b": jnp.array([0.0, 1.0])}
+        x = player.draws(player.init(jax.random.key(0)))["x"](jax.random.key(1), values)
+        assert np.allclose(x, mean + values["b"][:, None]) == equal
 
 
 # --- the report ------------------------------------------------------------------------------

@@ -97,7 +97,8 @@ def report_text(results: Results) -> str:
         f"{results.wall_s:.0f} s",
         "",
         "test accuracy (x clamped, Gibbs sweeps, running average of p(c | rest), argmax), "
-        "mean ± std over seeds",
+        "mean ± std over seeds; 'alone' is player A without (c, s) pairs (the authors' is a "
+        "separate plain CNN classifier)",
         f"{'setting':<11}" + "".join(f"{s:>15}" for s in (*STYLES, "mean")) + f"{'paper':>9}",
     ]
     for k, (m, s) in summary(results).items():
