@@ -19,6 +19,7 @@ import time
 CASE_MODULES = (
     "benchmarks.expfam_cases",
     "benchmarks.neural_cases",
+    "benchmarks.multimodal_cases",
     "benchmarks.hetero_cases",
     "benchmarks.sweep_cases",
     "benchmarks.valuation_cases",

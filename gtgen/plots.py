@@ -59,12 +59,13 @@ def ellipse_paths(
 
 
 def image_tiles(images: np.ndarray, columns: int | None = None, pad: int = 1) -> np.ndarray:
-    """Images ``[k, H, W]`` laid out as one grey image: ``columns`` per row (default √k),
-    separated by ``pad`` pixels of mid-grey."""
-    k, h, w = images.shape
+    """Images ``[k, H, W]`` (or RGB ``[k, H, W, 3]``) laid out as one image: ``columns`` per
+    row (default √k), separated by ``pad`` pixels of mid-grey."""
+    k, h, w = images.shape[:3]
     columns = columns or max(1, int(np.ceil(np.sqrt(k))))
     rows = int(np.ceil(k / columns))
-    tiles = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), 0.5, np.float32)
+    shape = (rows * (h + pad) + pad, columns * (w + pad) + pad, *images.shape[3:])
+    tiles = np.full(shape, 0.5, np.float32)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         tiles[
@@ -77,11 +78,16 @@ def image_tiles(images: np.ndarray, columns: int | None = None, pad: int = 1) ->
 def save_image_grid(
     images: np.ndarray, out: Path, columns: int | None = None, min_size: int = 240
 ) -> Path:
-    """One PNG of ``images [k, H, W]`` (values in [0, 1], 1 drawn white), enlarged by whole
-    pixels to at least ``min_size`` pixels across so that 8×8 digits stay visible."""
+    """One PNG of ``images [k, H, W]`` (values in [0, 1], 1 drawn white) or RGB images
+    ``[k, H, W, 3]``, enlarged by whole pixels to at least ``min_size`` pixels across so that
+    8×8 digits stay visible."""
     tiles = image_tiles(images, columns)
     scale = max(1, int(np.ceil(min_size / tiles.shape[1])))
-    plt.imsave(out, np.kron(tiles, np.ones((scale, scale))), cmap="gray", vmin=0.0, vmax=1.0)
+    big = np.repeat(np.repeat(tiles, scale, axis=0), scale, axis=1)
+    if big.ndim == 3:
+        plt.imsave(out, np.clip(big, 0.0, 1.0))
+    else:
+        plt.imsave(out, big, cmap="gray", vmin=0.0, vmax=1.0)
     return out
 
 

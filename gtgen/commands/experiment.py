@@ -11,7 +11,14 @@ import argparse
 import importlib
 
 # Modules of gtgen.commands.experiments, in the order ``gtgen experiment --help`` lists them.
-EXPERIMENTS = ("mnist_split", "fmnist_capacity", "rewards", "meanfield", "unravelling")
+EXPERIMENTS = (
+    "mnist_split",
+    "fmnist_capacity",
+    "polymnist",
+    "rewards",
+    "meanfield",
+    "unravelling",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

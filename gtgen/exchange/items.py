@@ -122,7 +122,7 @@ def sampled_batch(receiver, groups, pools, sources: jax.Array, n: int):
     names, sends = _receives(receiver, groups)
     out, present = {}, {}
     for v in names:
-        acc, mask_acc = 0, 0
+        acc, mask_acc = 0, False  # a bool mask (0 | bool would be an int mask)
         for h, pool, sent in zip(groups, pools, sends[v]):
             if not sent:
                 continue

@@ -25,6 +25,7 @@ dependency network: exact when the conditionals are those of one joint distribut
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -42,11 +43,14 @@ Params = Any
 
 class Conditional(NamedTuple):
     """p(``variable`` | rest): ``init(key) -> params``, ``apply(params, values) -> distribution
-    parameters`` (see the module docstring)."""
+    parameters`` (see the module docstring). ``impute`` (optional) replaces the draw from the
+    distribution when the variable is completed or sampled: ``impute(key, out) -> value`` of the
+    distribution parameters ``out`` (e.g. a real variable's mean)."""
 
     variable: str
     init: Callable[[jax.Array], Params]
     apply: Callable[[Params, dict], Any]
+    impute: Callable[[jax.Array, Any], jax.Array] | None = None
 
 
 def draw(var: Variable, key: jax.Array, out: Any) -> jax.Array:
@@ -160,7 +164,8 @@ def conditionals_player(
 
     def draws_of(params: dict) -> dict[str, Draw]:
         def one(v: str) -> Draw:
-            return lambda k, vals: draw(varmap[v], k, conds[v].apply(params[v], vals))
+            pick = conds[v].impute or functools.partial(draw, varmap[v])
+            return lambda k, vals: pick(k, conds[v].apply(params[v], vals))
 
         return {v: one(v) for v in names}
 

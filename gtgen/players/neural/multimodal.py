@@ -10,7 +10,11 @@ conditional VAE, so that the 8×8 PolyDigits run in minutes on a CPU):
 
 - p(c | d, z, s, x)  categorical logits;     - p(d | s, x)  categorical logits;
 - p(z | c, d, s, x)  Bernoulli logits;       - p(s | c, d, z, x)  Bernoulli pixel logits;
-- p(x | c, d, z, s)  Gaussian pixels, mean and log σ per pixel and channel (log σ in [−4, 1]).
+- p(x | c, d, z, s)  Gaussian pixels, mean and log σ per pixel and channel (log σ in [−4, 1]);
+  with ``x_mean`` an x that A completes (in a received (c, s) pair, or when sampling) is the mean
+  of p(x | rest), not a draw: per-pixel independent noise would make every completed image a
+  noisy one, from which the other conditionals cannot learn how s shows in x (the authors' p(x | ·)
+  is a conditional VAE with a structured mean instead).
 
 ``classify`` is the authors' inference: x clamped, c, d, z, s from random values, Gibbs sweeps in
 random order, a running average (0.9 / 0.1) of p(c | rest), argmax.
@@ -49,6 +53,7 @@ class MultimodalConfig:
     hidden: tuple[int, ...] = (128,)
     lr: float = 1e-3
     gibbs: Gibbs = field(default_factory=lambda: Gibbs(sweeps=5))
+    x_mean: bool = False  # complete x by the mean of p(x | rest) instead of a draw
 
 
 def variables(config: MultimodalConfig):
@@ -97,7 +102,8 @@ def _conditional(config: MultimodalConfig, target: str) -> Conditional:
             return mean.reshape(n, h, w, 3), log_sigma.reshape(n, h, w, 3)
         return out
 
-    return Conditional(target, init, apply)
+    impute = (lambda key, out: out[0]) if target == "x" and config.x_mean else None
+    return Conditional(target, init, apply, impute)
 
 
 def multimodal_player(config: MultimodalConfig | None = None) -> ConditionalsPlayer:
@@ -106,6 +112,32 @@ def multimodal_player(config: MultimodalConfig | None = None) -> ConditionalsPla
     conds = [_conditional(config, v) for v in INPUTS]
     return conditionals_player(
         f"multimodal{config}", variables(config), ("c", "d", "x"), conds, config.gibbs, lr=config.lr
+    )
+
+
+def infer(
+    key: jax.Array,
+    player: ConditionalsPlayer,
+    state,
+    clamped: dict,
+    sweeps: int = 20,
+    decay: float = 0.9,
+) -> tuple[dict, jax.Array]:
+    """``(values, class marginal [n, classes])``: the variables in ``clamped`` ({name: [n, ...]})
+    held, every other variable from random values redrawn by ``sweeps`` Gibbs sweeps in random
+    order; the marginal is the running average (``decay``) of p(c | rest) after every sweep."""
+    varmap = dict(player.variables)
+    n = next(iter(clamped.values())).shape[0]
+    free = {v: var for v, var in varmap.items() if v not in clamped}
+    k0, k1 = jax.random.split(key)
+    values = {**random_values(k0, free, n), **clamped}
+    missing = {v: jnp.ones((n,), bool) for v in free}
+
+    def marginal(vals):
+        return jax.nn.softmax(player.apply(state, "c", vals), axis=-1)
+
+    return run(
+        k1, player.draws(state), values, missing, sweeps, "random", track=marginal, decay=decay
     )
 
 
@@ -120,18 +152,7 @@ def classify(
     """``(labels [n], class marginal [n, classes])`` of images ``x [n, H, W, 3]``: x clamped,
     Gibbs sweeps in random order over c, d, z, s from random values, the running average of
     p(c | d, z, s, x), argmax (the authors' inference)."""
-    n = x.shape[0]
-    varmap = dict(player.variables)
-    k0, k1 = jax.random.split(key)
-    values = {**random_values(k0, {v: varmap[v] for v in ("c", "d", "z", "s")}, n), "x": x}
-    missing = {v: jnp.ones((n,), bool) for v in ("c", "d", "z", "s")}
-
-    def marginal(vals):
-        return jax.nn.softmax(player.apply(state, "c", vals), axis=-1)
-
-    _, avg = run(
-        k1, player.draws(state), values, missing, sweeps, "random", track=marginal, decay=decay
-    )
+    _, avg = infer(key, player, state, {"x": x}, sweeps, decay)
     return jnp.argmax(avg, axis=-1).astype(jnp.int32), avg
 
 

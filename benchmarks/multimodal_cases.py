@@ -1,0 +1,156 @@
+"""The IV-C benchmark: one training step of player A with its Gibbs imputation.
+
+``multimodal_round``: gtgen's compiled exchange round of player A (five MLP conditionals,
+gtgen.players.neural.multimodal) and a data sender of real (c, s) pairs on PolyDigits (8×8): each
+round A takes ``batch`` own items (c, d, x) and ``batch`` received pairs (c, s), completes what
+each lacks by ``sweeps`` Gibbs sweeps (s and z of its own items; d, z and x of the pairs) and takes
+one Adam step of every conditional. Figures, all measured in one run on the same machine:
+
+- ``round_ms``: one round (K rounds in one ``lax.scan``, compile excluded; median of repeats / K).
+  The round does more than the baseline: A also draws its own pool of ``batch`` samples (Gibbs from
+  random values over all five variables; nobody receives it here) and redraws d of the pairs;
+- ``ratio_vs_loop``: against benchmarks/reference/torch_multimodal.py (PyTorch eager, the authors'
+  per-step loop: two batches completed by Gibbs sweeps in Python, then one Adam step per
+  conditional), at 1 thread and at all cores; the faster is the baseline (``loop_threads``).
+  Null, with a ``note``, without torch;
+- ``compile_s``: trace, lower and compile of the round, reported, never in ``round_ms``;
+- ``projected_hours``: ``round_ms`` × 10^6 iterations (the authors' count) at these sizes, beside
+  their 21.5 h / 36 h on a GPU at 28×28 with convolutions (not the same work: a scale only).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import statistics
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.neural_cases import NO_TORCH, _compile, _load, _options, _torch_available
+from benchmarks.timing import median_seconds
+from gtgen import xla_options
+from gtgen.data import DIGITS_THRESHOLD, load_digits, polydigits
+from gtgen.exchange import RoundSpec, init_states, make_context, make_play
+from gtgen.game import Group
+from gtgen.players.base import binary, categorical
+from gtgen.players.gibbs import Gibbs
+from gtgen.players.neural.multimodal import MultimodalConfig, multimodal_player
+from gtgen.players.sender import data_sender, sender_state
+
+
+def _data() -> tuple[dict, dict]:
+    ds = load_digits(binarize=False)
+    poly = polydigits(ds.images, ds.labels, seed=0)
+    own = {"c": poly.c, "d": poly.d, "x": poly.x}
+    pairs = {"c": ds.labels.astype(np.int32), "s": (ds.images > DIGITS_THRESHOLD) * 1.0}
+    return own, pairs
+
+
+@functools.cache
+def _program(config: MultimodalConfig, rows: int, batch: int, rounds: int):
+    a = multimodal_player(config)
+    sender = data_sender("pairs", (("c", categorical(10)), ("s", binary(*config.shape))), rows)
+    groups = (Group(a, (0,)), Group(sender, (1,)))
+    spec = RoundSpec(batch, routing="sampled", composition="weighted", own_batch=batch)
+    play = make_play(groups, spec)
+
+    def run(key, states, data, alpha):
+        weights = tuple(jnp.ones((1, next(iter(d.values())).shape[1])) for d in data)
+        context = make_context(groups, alpha, data, weights, spec)
+        return play(key, states, context, rounds)[0]
+
+    return a, sender, groups, xla_options.jit(run)
+
+
+def _torch_step_seconds(config, own, pairs, batch, steps, repeats, threads) -> float:
+    import torch
+
+    from benchmarks.reference import torch_multimodal as ref
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model = ref.Conditionals(config)
+        own_t = {k: torch.as_tensor(v) for k, v in own.items()}
+        pairs_t = {
+            k: torch.as_tensor(np.asarray(v, np.float32 if k == "s" else np.int64))
+            for k, v in pairs.items()
+        }
+        own_t["c"], own_t["d"] = own_t["c"].long(), own_t["d"].long()
+        ref.train(model, own_t, pairs_t, batch, 1, config.gibbs.sweeps)  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            ref.train(model, own_t, pairs_t, batch, steps, config.gibbs.sweeps)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) / steps
+    finally:
+        torch.set_num_threads(before)
+
+
+def multimodal_round(quick: bool = False, sizes: dict | None = None) -> dict:
+    s = {
+        "batch": 64,
+        "sweeps": 10,  # the authors' training sweeps
+        "hidden": (128,),
+        "z": 8,
+        "rounds": 10 if quick else 40,
+        "loop_steps": 3 if quick else 10,
+        "repeats": 2 if quick else 3,
+        "compiler_options": None,
+    }
+    s.update(sizes or {})
+    load_before = _load()
+    config = MultimodalConfig(
+        z=s["z"], hidden=tuple(s["hidden"]), gibbs=Gibbs(sweeps=s["sweeps"], order="fixed")
+    )
+    own, pairs = _data()
+    rows = len(pairs["c"])
+    a, sender, groups, program = _program(config, rows, s["batch"], s["rounds"])
+    states = init_states(groups, jax.random.key(0), (None, None))
+    held = jax.tree.map(lambda v: v[None], sender_state(sender, pairs))
+    states = (states[0], held)
+    data = (
+        {k: jnp.asarray(v)[None] for k, v in own.items()},
+        {k: jnp.asarray(v)[None, :1] for k, v in pairs.items()},
+    )
+    alpha = jnp.asarray([[0.5, 0.5], [0.0, 1.0]], jnp.float32)
+    args = (jax.random.key(1), states, data, alpha)
+    _, compiled, compile_s = _compile(program, args, _options(s))
+    t_round = median_seconds(lambda: compiled(*args), repeats=s["repeats"]) / s["rounds"]
+    out: dict[str, Any] = {
+        "name": "multimodal-round",
+        "batch": s["batch"],
+        "sweeps": s["sweeps"],
+        "hidden": list(s["hidden"]),
+        "round_ms": 1e3 * t_round,
+        "compile_s": compile_s,
+        "projected_hours": t_round * 1e6 / 3600,
+        "authors_hours": {"real": 21.5, "synthetic": 36.0},
+    }
+    if not _torch_available():
+        out.update(ratio_vs_loop=None, loop_round_ms=None, note=NO_TORCH)
+    else:
+        cores = os.cpu_count() or 1
+        loop = {
+            t: _torch_step_seconds(config, own, pairs, s["batch"], s["loop_steps"], s["repeats"], t)
+            for t in sorted({1, cores})
+        }
+        best = min(loop, key=loop.get)
+        out.update(
+            loop_round_ms=1e3 * loop[best],
+            loop_threads=best,
+            loop_round_ms_1_thread=1e3 * loop[1],
+            loop_round_ms_all_cores=1e3 * loop[cores],
+            ratio_vs_loop=loop[best] / t_round,
+        )
+    out["load_avg_1min"] = [load_before, _load()]
+    out["targets"] = {"ratio_vs_loop": 2}
+    return out
+
+
+CASES = [multimodal_round]
