@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint docs wheel check-wheel bench install install-dev clean
+.PHONY: run test test-slow lint docs wheel check-wheel bench install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ install-dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	$(BIN)/gtgen demo
 
+# The default suite (under ~15 min on 2 cores); tests marked `slow` (compile-bound end-to-end runs,
+# minutes each on a CPU) form their own tier, `make test-slow`, which CI runs after it.
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m slow
 
 # Lint and format check (ruff's version is pinned in the [dev] extra, so the verdict is stable).
 lint: $(VENV)/.installed-dev
