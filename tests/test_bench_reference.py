@@ -109,6 +109,7 @@ def test_cases_are_registered() -> None:
     ]
 
 
+@pytest.mark.slow  # compiles the IV-A experiment's program; the reference's equality tests stay in the default suite
 def test_paper_mnist_case_runs_the_experiments_program_tiny() -> None:
     """The authors'-configuration case, with a tiny 28×28 conv model in place of paper-mnist:
     the experiment's own program on MNIST-format files, one value of a and two in one program,
@@ -197,6 +198,7 @@ def test_torch_reference_round_composition() -> None:
     assert len(losses) == 2 and all(len(r) == 3 and all(map(math.isfinite, r)) for r in losses)
 
 
+@pytest.mark.slow  # compile-bound bench smoke run (its baseline's equality tests stay in the default suite)
 def test_hetero_4cap_tiny() -> None:
     from benchmarks import hetero_cases
     from gtgen.experiments.fmnist_capacity.experiment import SMOKE_CAPACITIES

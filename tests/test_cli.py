@@ -232,6 +232,7 @@ def test_console_script_no_traceback(tmp_path):
     assert proc.stdout == "" and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # the whole demo (two IV-A runs); `make run` runs it too
 def test_demo_writes_run_folder(tmp_path, capsys, monkeypatch):
     from gtgen.experiments import mnist_split
 

@@ -91,6 +91,7 @@ def test_matmul_convolution_equals_flax_outputs_and_gradients(
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
+@pytest.mark.slow  # compiles every conv implementation of both stacks (per-layer equality: default suite)
 def test_conv_stacks_have_one_parameter_tree_and_function_under_every_implementation():
     """The authors' 28×28 decoder and encoder (widths 2): "matmul" and "xla" share the parameter
     tree (checkpoints, counts) and the function, also vmapped over players (batched kernels);
@@ -249,6 +250,7 @@ ARGS = [
 ]
 
 
+@pytest.mark.slow  # the IV-B CLI end to end with resume: compile-bound, minutes on a loaded 2-core CPU
 def test_cli_runs_writes_the_table_and_resumes(tmp_path, capsys):
     out = tmp_path / "ivb"
     assert main([*ARGS, "--out", str(out)]) == 0
