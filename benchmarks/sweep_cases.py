@@ -33,7 +33,8 @@ credited with the faster. Figures: ``*_vs_optimistix`` (optimistix time / gtgen 
 (uniform α kept structured at every N, O(N·m) memory; gtgen.sweep.structured), the exponent of
 the log-log fit (time per round = (T(12 rounds) − T(2 rounds)) / 10), and memory:
 ``program_memory_mb``, XLA's own accounting of the compiled program (arguments + outputs +
-temporaries) per size, and ``peak_rss_mb``, the process's resident high-water mark after each
+temporaries) per size and per player (``program_bytes_per_player``: flat for O(N·K)
+memory), and ``peak_rss_mb``, the process's resident high-water mark after each
 size (it never goes down, so it includes whatever ran earlier in the process).
 """
 
@@ -174,7 +175,7 @@ def _peak_rss_mb() -> float:
 
 
 def scale_players(quick: bool = False) -> dict:
-    sizes = [100, 1000, 3000] if quick else [10, 100, 1000, 10_000, 100_000]
+    sizes = [1000, 3000, 10_000] if quick else [10, 100, 1000, 10_000, 100_000]
     m, d, data_size = 100, 2, 16
     round_ms, xla_mb, rss_mb = [], [], []
     for n in sizes:
@@ -227,7 +228,9 @@ def scale_players(quick: bool = False) -> dict:
         "program_memory_mb": xla_mb,
         "peak_rss_mb": rss_mb,
         "peak_memory_mb_largest": xla_mb[-1],
-        "targets": {"exponent": 1.1},
+        # O(N·K) memory: the program's bytes per player stay flat as N grows
+        "program_bytes_per_player": [mb * 2**20 / n for mb, n in zip(xla_mb, sizes)],
+        "targets": {"exponent_large_n": 1.05},
     }
 
 
@@ -287,12 +290,17 @@ def _optimistix_solver(cap: int, tol: float):
     return jax.vmap(one)
 
 
-def _both_jits(fn, *args):
+def _both_jits(fn, *args, quick: bool = False):
     """``fn`` under plain ``jax.jit`` and under gtgen's compiler options: a baseline is timed
     both ways and credited with the faster (XLA CPU's default YNNPACK fusions help some
-    programs and hurt others; gtgen.xla_options)."""
-    plain, tuned = jax.jit(fn), xla_options.jit(fn)
-    return {"plain_jit": lambda: plain(*args), "gtgen_options": lambda: tuned(*args)}
+    programs and hurt others; gtgen.xla_options). ``quick``: gtgen's options only (the faster
+    for every baseline in the full runs of RESULTS.md), to halve the compiles."""
+    tuned = xla_options.jit(fn)
+    ways = {"gtgen_options": lambda: tuned(*args)}
+    if not quick:
+        plain = jax.jit(fn)
+        ways["plain_jit"] = lambda: plain(*args)
+    return ways
 
 
 def sweep_peer(quick: bool = False) -> dict:
@@ -330,15 +338,19 @@ def sweep_peer(quick: bool = False) -> dict:
     def floor(al, x, w):
         return jax.vmap(_closed_form)(al, _plain_moments(x, w))
 
-    baselines = {"floor": _both_jits(floor, alpha, data, weights)}
+    baselines = {"floor": _both_jits(floor, alpha, data, weights, quick=quick)}
     sides = {}
+    traced = (
+        [("exact", 1000)] if quick else [(m, c) for m in ("exact", "anderson") for c in PEER_CAPS]
+    )
     for cap in PEER_CAPS:
         baselines[f"optimistix_cap{cap}"] = _both_jits(
-            _optimistix_solver(cap, tol), alpha, data, weights
+            _optimistix_solver(cap, tol), alpha, data, weights, quick=quick
         )
         for method in ("exact", "anderson"):
             sides[f"{method}_cap{cap}"] = gtgen_side(method, cap, 0)
-            sides[f"{method}_cap{cap}_traced"] = gtgen_side(method, cap, None)
+            if (method, cap) in traced:
+                sides[f"{method}_cap{cap}_traced"] = gtgen_side(method, cap, None)
     for name, ways in baselines.items():
         for way, fn in ways.items():
             sides[f"{name}_{way}"] = fn
@@ -357,7 +369,7 @@ def sweep_peer(quick: bool = False) -> dict:
     out.update({f"{k}_ms": v for k, v in ms.items()})
     for cap in PEER_CAPS:
         for method in ("exact", "anderson"):
-            for suffix in ("", "_traced"):
+            for suffix in ("", "_traced") if (method, cap) in traced else ("",):
                 side = f"{method}_cap{cap}{suffix}"
                 out[f"{side}_vs_optimistix"] = ms[f"optimistix_cap{cap}"] / ms[side]
                 out[f"{side}_vs_floor"] = ms[side] / ms["floor"]
