@@ -175,7 +175,7 @@ def _peak_rss_mb() -> float:
 
 
 def scale_players(quick: bool = False) -> dict:
-    sizes = [300, 1000, 3000] if quick else [10, 100, 1000, 10_000, 100_000]
+    sizes = [1000, 3000, 10_000] if quick else [10, 100, 1000, 10_000, 100_000]
     m, d, data_size = 100, 2, 16
     round_ms, xla_mb, rss_mb = [], [], []
     for n in sizes:
