@@ -580,6 +580,67 @@ def test_batched_solver_equals_each_game_alone(method):
         assert runs[0] < runs[2] and runs[1] == rounds
 
 
+@pytest.mark.parametrize("method", ["exact", "sampled"])
+def test_trace_records_only_the_rounds_asked_for(method):
+    """``make_solver(trace=k)`` keeps the first k rows of the full trace (0: none) and changes
+    nothing else: the same states and rounds run, in the early-stopping loop and in the scan."""
+    from gtgen.solvers.solve import make_solver
+
+    games = [family_game("gaussian", seed=s)[0] for s in (0, 1)]
+    groups, rounds = games[0].groups, 40
+    tol = np.float32(1e-6 if method == "exact" else -1.0)
+    refs = [tuple(np.asarray(r, np.float32) for r in gtgen.game_equilibrium(g)) for g in games]
+    args = [
+        (
+            jax.random.key(3 + i),
+            np.asarray(g.alpha, np.float32),
+            g.data,
+            g.weights,
+            np.float32(0.9),
+            np.int32(rounds // 2),
+            tol,
+            refs[i],
+        )
+        for i, g in enumerate(games)
+    ]
+    stacked = jax.tree.map(lambda *xs: jax.numpy.stack(xs), *args)
+    runs = {
+        k: jax.jit(make_solver(groups, method, "expected", rounds, 16, batched=True, trace=k))(
+            *stacked
+        )
+        for k in (None, 0, 7, 10_000)
+    }
+    full_state, full_trace, full_t = runs[None]
+    assert full_trace.step.shape == (2, rounds)
+    for k, rows in ((0, 0), (7, 7), (10_000, rounds)):
+        state, trace, t = runs[k]
+        assert trace.step.shape == trace.distance.shape == (2, rows)
+        np.testing.assert_array_equal(np.asarray(trace.step), np.asarray(full_trace.step)[:, :rows])
+        np.testing.assert_array_equal(np.asarray(t), np.asarray(full_t))
+        for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(full_state)):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    if method == "exact":
+        assert int(np.max(full_t)) < rounds  # the tolerance stopped it: the while-loop path
+
+
+def test_anderson_small_solve_matches_numpy():
+    """Anderson's unrolled SPD solve against numpy, on a Gram matrix as ill-conditioned as
+    its ridge allows and on one with unfilled history slots (identity rows)."""
+    from gtgen.solvers.anderson import spd_solve
+
+    rng = np.random.default_rng(0)
+    for cond in (1e0, 1e4):
+        u, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+        a = u @ np.diag(np.geomspace(1.0, 1.0 / cond, 5)) @ u.T
+        a[3:, :] = a[:, 3:] = 0.0
+        a[3, 3] = a[4, 4] = 1.0
+        b = rng.normal(size=5)
+        x = np.asarray(
+            spd_solve(jax.numpy.asarray(a, np.float32), jax.numpy.asarray(b, np.float32))
+        )
+        np.testing.assert_allclose(x, np.linalg.solve(a, b), rtol=0, atol=1e-6 * cond * 10)
+
+
 def test_compiled_programs_nest_inside_a_users_jit():
     """gtgen's jitted functions carry compiler options, which JAX accepts only at the top
     level; called inside a user's jit they must still work and agree with the top-level call."""

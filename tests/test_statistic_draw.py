@@ -8,9 +8,16 @@ must reject laws with the classic mistakes (χ²_m in place of χ²_{m−1}, the
 place of σ²/m). Then the long-run behaviour: the Polyak-averaged error on the 1/sqrt(m·T) scale
 (closed-form prediction) at m = 10^6, where the sample path could not run, and one compiled
 program for every m.
+
+Cost: the programs are compiled at XLA's lowest backend optimisation level (``FAST_COMPILE``:
+3-4x less compile time, and compiling is nearly all this file spends; the law of the outputs is
+the same at any level), the sample-path oracle of a configuration is drawn once and shared
+between the tests that compare against it, and the Bartlett check is one program for every df.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +36,8 @@ from gtgen.sweep.runner import compile_count
 
 KEYS = 1500
 KS_P = 1e-5  # per coordinate; the outputs are deterministic given the keys (no flaky reruns)
+# compile options of this file's own programs: the round's arithmetic is tiny, its compile is not
+FAST_COMPILE = {"xla_backend_optimization_level": 0}
 ALPHA = np.array([[0.3, 0.5, 0.2], [0.25, 0.35, 0.4], [0.1, 0.6, 0.3]])
 
 
@@ -67,8 +76,18 @@ def one_round(groups, states, draw, routing, m, key):
     own = tuple(jnp.zeros_like(s) for s in states)
     plan = routing_plan(jnp.asarray(ALPHA, jnp.float32), routing)
     context = Context(plan, own, jnp.float32(1.0), jnp.float32(m))
-    run = jax.jit(jax.vmap(lambda k: round_fn(k, states, context)[0]))
+    run = jax.jit(
+        jax.vmap(lambda k: round_fn(k, states, context)[0]), compiler_options=FAST_COMPILE
+    )
     return [np.asarray(x, np.float64) for x in run(jax.random.split(key, KEYS))]
+
+
+@functools.cache
+def family_round(family: str, draw: str, routing: str, m: int, seed: int) -> np.ndarray:
+    """``one_round`` of three players of ``family`` in ``game_states``, drawn once per setting
+    (the sample-path oracle is shared by the tests that compare against it)."""
+    groups = (Group(PLAYERS[family], (0, 1, 2)),)
+    return one_round(groups, game_states(family), draw, routing, m, jax.random.key(seed))[0]
 
 
 def ks_pvalues(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -117,10 +136,8 @@ MATRIX = [(f, r) for f in PLAYERS for r in ("expected", "sampled")] + [
 @pytest.mark.parametrize("family, routing", MATRIX)
 def test_one_round_has_the_law_of_the_sample_path(family, routing):
     m = 2 if family == "gaussian-full" else 3  # gaussian-full: m − 1 < d, a singular Wishart
-    groups = (Group(PLAYERS[family], (0, 1, 2)),)
-    states = game_states(family)
-    got = one_round(groups, states, "statistics", routing, m, jax.random.key(0))[0]
-    want = one_round(groups, states, "samples", routing, m, jax.random.key(1))[0]
+    got = family_round(family, "statistics", routing, m, 0)
+    want = family_round(family, "samples", routing, m, 1)
     agree(got, want)
 
 
@@ -166,14 +183,7 @@ def test_the_ks_test_rejects_a_wrong_law(mistake):
     got = one_round(
         (Group(wrong, (0, 1, 2)),), states, "statistics", "expected", 3, jax.random.key(0)
     )[0]
-    want = one_round(
-        (Group(PLAYERS["gaussian"], (0, 1, 2)),),
-        states,
-        "samples",
-        "expected",
-        3,
-        jax.random.key(1),
-    )[0]
+    want = family_round("gaussian", "samples", "expected", 3, 1)
     p = ks_pvalues(got, want)
     wrong_coords = slice(2, 4) if mistake == "chi2_m" else slice(0, 2)
     assert p[:, wrong_coords].min() < KS_P, p
@@ -183,10 +193,13 @@ def test_the_ks_test_rejects_a_wrong_law(mistake):
 
 def test_bartlett_gives_the_wishart_moments():
     """E[A Aᵀ] = df·I and Var of its diagonal 2·df, for df below and above the dimension."""
+    keys = jax.random.split(jax.random.key(0), 20_000)
+    gram = jax.jit(  # df traced: one program for every df
+        jax.vmap(lambda k, df: (lambda a: a @ a.T)(laws.bartlett(k, df, 3)), in_axes=(0, None)),
+        compiler_options=FAST_COMPILE,
+    )
     for df in (1.0, 2.0, 5.0):
-        w = jax.vmap(lambda k, df=df: (lambda a: a @ a.T)(laws.bartlett(k, df, 3)))(
-            jax.random.split(jax.random.key(0), 20_000)
-        )
+        w = gram(keys, jnp.float32(df))
         w = np.asarray(w, np.float64)
         np.testing.assert_allclose(w.mean(axis=0), df * np.eye(3), atol=0.06 * df + 0.03)
         np.testing.assert_allclose(w[:, [0, 1, 2], [0, 1, 2]].var(axis=0), 2 * df, rtol=0.1)
@@ -196,6 +209,7 @@ def test_bartlett_gives_the_wishart_moments():
 # ----------------------------------------------------------------------------- long runs
 
 N4 = 4
+LONG_ROUNDS = 400  # both long-run tests: they share one compiled program
 A4 = np.full((N4, N4), 0.6 / 3)
 np.fill_diagonal(A4, 0.4)
 
@@ -214,7 +228,7 @@ def test_polyak_error_on_the_one_over_sqrt_mT_scale_at_a_million_samples():
     """Averaged error ē ≈ (I − B)⁻¹ B ε̄ with Var ε̄_j = Var_{p_j*}[T] / (m T) (expected routing):
     at m = 10^6 the error is ~1e-3 of the m = 1 scale, and sits on it (z-scores)."""
     game, star, b = long_game()
-    m, rounds = 1_000_000, 400
+    m, rounds = 1_000_000, LONG_ROUNDS
     t = rounds - rounds // 2
     mean, var = star[:, :2], star[:, 2:] - star[:, :2] ** 2
     stat_var = np.concatenate([var, 4 * mean**2 * var + 2 * var**2], axis=1)
@@ -232,15 +246,15 @@ def test_polyak_error_on_the_one_over_sqrt_mT_scale_at_a_million_samples():
 
 def test_the_sample_count_is_traced_one_program_for_every_m():
     game, _, _ = long_game()
-    run, draw = compiled(game.groups, "sampled", "expected", 50, 10)
+    run, draw = compiled(game.groups, "sampled", "expected", LONG_ROUNDS, 10)
     assert draw == "statistics"
-    gtgen.solve(game, jax.random.key(0), rounds=50, samples=10)
+    gtgen.solve(game, jax.random.key(0), rounds=LONG_ROUNDS, samples=10)
     before = compile_count()
     for m in (100, 10_000, 10_000_000):
-        sol = gtgen.solve(game, jax.random.key(0), rounds=50, samples=m)
+        sol = gtgen.solve(game, jax.random.key(0), rounds=LONG_ROUNDS, samples=m)
     assert compile_count() == before and run._cache_size() == 1
     assert sol.draw == "statistics"
-    samples = gtgen.solve(game, jax.random.key(0), rounds=50, samples=10, draw="samples")
+    samples = gtgen.solve(game, jax.random.key(0), rounds=LONG_ROUNDS, samples=10, draw="samples")
     assert samples.draw == "samples"
 
 

@@ -13,7 +13,20 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gtgen import linalg
+
+def spd_solve(a: jax.Array, b: jax.Array) -> jax.Array:
+    """x with a x = b for a small symmetric positive definite ``a`` [m, m] (m static): Gauss–Jordan
+    elimination unrolled over the m pivots, no pivoting (stable for SPD matrices, as Cholesky
+    is), one fused update of the augmented matrix per pivot. A LAPACK call per round costs more
+    than the whole step on CPU when a sweep batches thousands of games (sweep-peer in
+    benchmarks/sweep_cases.py)."""
+    m = a.shape[0]
+    aug = jnp.concatenate([a, b[:, None]], axis=1)
+    rows = jnp.arange(m)[:, None]
+    for i in range(m):
+        pivot_row = aug[i] / aug[i, i]
+        aug = jnp.where(rows == i, pivot_row[None, :], aug - aug[:, i : i + 1] * pivot_row[None, :])
+    return aug[:, m]
 
 
 class AndersonState(NamedTuple):
@@ -43,12 +56,14 @@ def anderson_step(
     dfm = jnp.where(filled[:, None], df, 0.0)
     dxm = jnp.where(filled[:, None], dx, 0.0)
     # Least squares min_γ ‖f − ΔF γ‖ by regularised normal equations: memory is small.
-    gram = dfm @ dfm.T
+    # products as fused multiply-sums, not dots: batched over a sweep's games, thousands of tiny
+    # dot products cost more on CPU than the whole rest of the step
+    gram = jnp.sum(dfm[:, None, :] * dfm[None, :, :], axis=-1)
     ridge = 1e-10 * (jnp.trace(gram) + 1e-30)
     gram = gram + jnp.diag(jnp.where(filled, ridge, 1.0))
-    gamma = linalg.solve(gram, dfm @ f)
+    gamma = spd_solve(gram, jnp.sum(dfm * f, axis=-1))
     gamma = jnp.where(filled, gamma, 0.0)
     plain = x + mixing * f
-    accelerated = plain - (dxm + mixing * dfm).T @ gamma
+    accelerated = plain - jnp.sum((dxm + mixing * dfm) * gamma[:, None], axis=0)
     x_next = jnp.where(jnp.all(jnp.isfinite(accelerated)), accelerated, plain)
     return x_next, AndersonState(dx, df, x, f, state.count + 1)

@@ -46,6 +46,7 @@ def run_rounds(
     carry: Any,
     tol: jax.Array,
     rounds: int,
+    trace: int | None = None,
 ) -> tuple[Any, RoundInfo, jax.Array]:
     """Advance a batch of games until each has run ``rounds`` rounds or met its tolerance.
 
@@ -56,15 +57,31 @@ def run_rounds(
       carry: per-game state the step updates (pytree, leading batch axis B).
       tol: [B]; a tolerance ≤ 0 never stops its game early.
       rounds: the most rounds (static).
+      trace: how many rounds the trace records, from the first (static; None: all ``rounds``,
+        0: none). Its memory and the writes into it are paid only for these rows: a sweep that
+        reads only the answer passes 0 and costs the same at any round cap.
 
-    Returns ``(carry, trace, rounds_run)``: trace fields are [B, rounds], rounds_run is [B] int32.
+    Returns ``(carry, trace, rounds_run)``: trace fields are [B, min(trace, rounds)], rounds_run
+    is [B] int32.
 
     When no game of the batch can stop early (every ``tol`` ≤ 0: the sampled exchange, sweeps of
     a fixed number of rounds) the rounds run as a plain ``lax.scan``: no stop test, no masking.
     """
     batch = tol.shape[0]
+    rows = rounds if trace is None else max(0, min(int(trace), rounds))
     batched_step = jax.vmap(step)
     batched_scale = jax.vmap(scale)
+
+    def record(trace, t, info):
+        """Row t of the trace (rows ≥ ``rows`` land in a spare last row, dropped at the end)."""
+        if rows == 0:
+            return trace
+        at = jnp.minimum(t, rows)
+        return jax.tree.map(
+            lambda r, x: jax.lax.dynamic_update_index_in_dim(r, x.astype(r.dtype), at, 0),
+            trace,
+            info,
+        )
 
     def body(loop):
         t, carry, trace, run, last = loop
@@ -78,11 +95,7 @@ def run_rounds(
             carry = _keep(active, new, carry)
             info = jax.tree.map(lambda x: jnp.where(active, x, jnp.nan), info)
             rel = jnp.where(active, rel, last)
-        trace = jax.tree.map(
-            lambda rows, x: jax.lax.dynamic_update_index_in_dim(rows, x.astype(rows.dtype), t, 0),
-            trace,
-            info,
-        )
+        trace = record(trace, t, info)
         return t + 1, carry, trace, run + active.astype(jnp.int32), rel
 
     def cond(loop):
@@ -90,7 +103,7 @@ def run_rounds(
         return (t < rounds) & jnp.any(~(last < tol))
 
     def until_stopped(carry):
-        nan = jnp.full((rounds, batch), jnp.nan, jnp.float32)
+        nan = jnp.full((rows + 1 if rows else 0, batch), jnp.nan, jnp.float32)
         init = (
             jnp.zeros((), jnp.int32),
             carry,
@@ -99,14 +112,19 @@ def run_rounds(
             jnp.full((batch,), jnp.inf, jnp.float32),
         )
         _, carry, trace, run, _ = jax.lax.while_loop(cond, body, init)
-        return carry, trace, run
+        return carry, jax.tree.map(lambda x: x[:rows], trace), run
 
     def every_round(carry):
         def scan_body(carry, _):
             carry, info = batched_step(context, carry)
             return carry, jax.tree.map(lambda x: x.astype(jnp.float32), info)
 
-        carry, trace = jax.lax.scan(scan_body, carry, length=rounds)
+        def quiet_body(carry, _):
+            return batched_step(context, carry)[0], None
+
+        carry, trace = jax.lax.scan(scan_body, carry, length=rows)
+        if rows < rounds:
+            carry, _ = jax.lax.scan(quiet_body, carry, length=rounds - rows)
         return carry, trace, jnp.full((batch,), rounds, jnp.int32)
 
     carry, trace, run = jax.lax.cond(jnp.any(tol > 0), until_stopped, every_round, carry)

@@ -134,6 +134,7 @@ def make_solver(
     *,
     batched: bool = False,
     draw: str | None = None,
+    trace: int | None = None,
     **options: Any,
 ):
     """The whole solve as a pure function of traced inputs (jit it; sweeps use ``batched``).
@@ -144,6 +145,8 @@ def make_solver(
     (None: the ``samples`` given here). With ``batched=True``
     every argument and output has a leading axis of games, run in lockstep by
     ``gtgen.solvers.loop.run_rounds`` (faster than vmapping the one-game form: see there).
+    ``trace``: how many rounds the returned trace records (None: every round; 0: none, so the
+    round cap costs nothing beyond the rounds run).
     ``options`` are the item readers' round settings (``composition``, ``own_batch``,
     ``flip_prob``, ``noise_std``; see ``gtgen.exchange.RoundSpec``).
     """
@@ -190,8 +193,8 @@ def make_solver(
         context, carry = jax.vmap(prepare)(
             key, alpha, data, weights, damping, burn_in, reference, samples
         )
-        (state, _), trace, t = run_rounds(step, stop_scale, context, carry, tol, rounds)
-        return state, trace, t
+        (state, _), rows, t = run_rounds(step, stop_scale, context, carry, tol, rounds, trace)
+        return state, rows, t
 
     return run_batch if batched else single(run_batch)
 
