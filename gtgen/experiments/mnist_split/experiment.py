@@ -63,7 +63,7 @@ DEFAULT_ALPHAS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 11
 PLAYERS = len(CLASS_SETS)
 IMAGE_KINDS = ("threshold", "mean", "sample")
 CLASSIFIER_SEED = 0
-TRAIN_KEY, EVAL_KEY = 1, 3  # keys of the training chunks and of the evaluation's samples
+TRAIN_KEY, EVAL_KEY, TRACK_KEY = 1, 3, 4  # keys: training chunks, evaluation, coverage curve
 SAMPLE_BLOCK = 10_000  # samples per model drawn at once in the evaluation
 
 # The model for the embedded 8×8 digits, tuned so that the demo's claims hold in a few minutes
@@ -107,6 +107,8 @@ class Config(NamedTuple):
     ``baseline``       also train a pair of models on all digits (α = I), the reference level.
     ``eval_samples``   samples per model for the evaluation (the authors: 60,000).
     ``picture_samples`` samples per model kept for the pictures.
+    ``track_samples``  samples per model classified after every chunk (the coverage curve:
+                       each digit's share against iterations, in the history); 0: none.
     ``classifier_steps`` Adam steps of the reference classifier.
     """
 
@@ -128,6 +130,7 @@ class Config(NamedTuple):
     eval_samples: int = 2000
     eval_images: str = "mean"
     picture_samples: int = 36
+    track_samples: int = 500
     classifier_steps: int = 1500
 
     def hvae(self) -> HVAEConfig:
@@ -251,6 +254,14 @@ def validate(config: Config) -> Config:
         raise TypeError(f"seed must be an integer, got {config.seed!r}")
     if config.seed < 0:
         raise ValueError(f"seed must be non-negative, got {config.seed}")
+    if (
+        isinstance(config.track_samples, bool)
+        or not isinstance(config.track_samples, int | np.integer)
+        or config.track_samples < 0
+    ):
+        raise ValueError(
+            f"track_samples must be a non-negative integer, got {config.track_samples!r}"
+        )
     if config.eval_samples < 2:
         raise ValueError(f"eval_samples must be at least 2, got {config.eval_samples}")
     lr = config.hvae().lr
@@ -504,12 +515,33 @@ def _run_identity(config: Config) -> dict:
     }
 
 
+def coverage_tracker(
+    config: Config, data: SplitData, ent: Entries
+) -> Callable[[int, Any], np.ndarray] | None:
+    """``track(chunk, states) -> [S, 2, 10]``: each model's class fractions among
+    ``track_samples`` fresh samples, classified by the reference classifier (the coverage
+    curve of the history); None when ``track_samples`` is 0."""
+    if not config.track_samples:
+        return None
+    clf, _ = reference_classifier(config, data)
+    sampler = image_sampler(_architecture(config.hvae()), config.track_samples, config.eval_images)
+    every = xla_options.jit(jax.vmap(lambda key, pair: sampler(key, pair)))
+
+    def track(c: int, states: Any) -> np.ndarray:
+        keys = entry_keys(jax.random.fold_in(jax.random.key(TRACK_KEY), c), ent)
+        x = np.asarray(every(keys, states))  # [S, 2, n, H, W]
+        pred = clf.predict(x.reshape(-1, *x.shape[3:])).reshape(x.shape[:3])
+        return np.eye(10)[pred].mean(axis=2)
+
+    return track
+
+
 class Trained(NamedTuple):
     """Trained states ``[S, 2, ...]`` of every entry and the per-chunk loss history."""
 
     states: Any
     entries: Entries
-    history: list[dict]  # one per chunk: iteration, loss_p [S][2], loss_q [S][2]
+    history: list[dict]  # per chunk: iteration, loss_p, loss_q [S][2], class_fractions [S][2][10]
     resumed_from: int  # chunks restored from a checkpoint (0 for a fresh run)
     iterations: int  # rounds run per entry
 
@@ -564,6 +596,8 @@ def train(
         else []
     )
 
+    track = coverage_tracker(config, data, ent)
+
     def on_chunk(c: int, states: Any, losses: Any) -> None:
         losses = host(losses)
         record = {
@@ -572,6 +606,8 @@ def train(
             "loss_p": losses["loss_p"].tolist(),
             "loss_q": losses["loss_q"].tolist(),
         }
+        if track is not None:
+            record["class_fractions"] = np.round(track(c, states), 4).tolist()
         append_history(ckpt, history, record)
         if log is not None and ((c + 1) % log_every == 0 or c + 1 == chunks):
             log(
@@ -602,7 +638,9 @@ def train(
 def image_sampler(model: HVAEConfig, n: int, kind: str) -> Callable:
     """``sample(key, pair_states) -> [2, n, H, W]``: each player's samples as the evaluation
     sees them (``kind`` as ``Config.eval_images``)."""
-    player, decoder = hvae_player(model), networks(model).p_x
+    # the codes are drawn whether or not the players exchange them (same parameters)
+    player = hvae_player(dataclasses.replace(model, share_latents=True))
+    decoder = networks(model).p_x
 
     def one(key: jax.Array, state: Any) -> jax.Array:
         s = player.sample(key, state, n)
