@@ -186,8 +186,8 @@ def test_the_warm_up_trains_every_player_alone_then_the_exchange_starts() -> Non
     rows, counts = np.asarray(data.rows), np.asarray(ent.counts)
     lr = config.hvae().lr
 
-    def chunk(states, weights, warmup):
-        schedule = ms.Schedule(*np.float32([lr, 1.0, 2 * per_chunk, warmup]))
+    def chunk(states, weights, warmup, ramp=0):
+        schedule = ms.Schedule(*np.float32([lr, 1.0, 2 * per_chunk, warmup, ramp]))
         return program(keys, states, rows, counts, weights, schedule)[0]
 
     start = ms.initial_states(config, ent.seeds)
@@ -205,6 +205,22 @@ def test_the_warm_up_trains_every_player_alone_then_the_exchange_starts() -> Non
     )
     with pytest.raises(ValueError, match="warmup must be an integer in"):
         mnist_split.validate(config._replace(warmup=config.iterations))
+    # the ramp: the first of two ramp chunks after the warm-up trains as α halfway to I
+    halfway = 0.5 * (alpha + alone)
+    ramped = chunk(warm, alpha, per_chunk, 2 * per_chunk)
+    for u, v in zip(jax.tree.leaves(ramped), jax.tree.leaves(chunk(warm, halfway, 0))):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    assert not np.array_equal(np.asarray(jax.tree.leaves(ramped)[0]), jax.tree.leaves(after)[0])
+    with pytest.raises(ValueError, match="ramp must be an integer in"):
+        mnist_split.validate(config._replace(ramp=config.iterations + 1))
+
+
+def test_the_ramp_schedule_is_k_over_k_chunks() -> None:
+    schedule = ms.Schedule(*np.float32([1e-3, 1.0, 5000, 1000, 2000]))
+    shares = [float(schedule.exchange(np.float32(c * 500), 500)) for c in range(8)]
+    assert shares == [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    at_once = ms.Schedule(*np.float32([1e-3, 1.0, 5000, 1000, 0]))
+    assert [float(at_once.exchange(np.float32(c * 500), 500)) for c in range(4)] == [0, 0, 1, 1]
 
 
 def test_coverage_curve_and_trend_from_the_tracked_history(tmp_path) -> None:

@@ -21,6 +21,10 @@ How gtgen runs it:
   numbers depend only on its seed and its value of a (``entry_streams``), so an entry trains to
   the same models whatever else the sweep holds (the demo's a = 0.3 of seed 1 is the default
   sweep's);
+- on the digits every player first learns alone (``warmup``), then its self-weight falls from 1
+  to a over ``ramp`` rounds: switched at once, small a wipes out the meaning of the exchanged
+  codes and both players collapse to one blurred digit (docs/design.md); after every chunk a few
+  hundred fresh samples per model are classified (``track_samples``: the coverage curve);
 - long runs go through ``gtgen.experiments.runner.run_chunks``: progress bar, per-chunk losses, orbax
   checkpoints that resume to exactly the uninterrupted result, and ``Diverged`` on NaN.
 
@@ -93,6 +97,9 @@ class Config(NamedTuple):
                        exchange begins: the exchange then starts with each player's digits
                        learnt, instead of building them up from the noise of untrained partners
                        at the slow rate a (0: the authors, who start the exchange at once).
+    ``ramp``           rounds after the warm-up (rounded up to whole chunks) over which the
+                       self-weight falls linearly, chunk by chunk, from 1 to a (a
+                       continuation path to the same equilibrium; 0: at once).
     ``batch``          items per batch: round(batch·a) own images, the rest synthetic.
     ``composition``    ``"shares"``: that batch composition (the authors' code); ``"weighted"``:
                        a full own batch and a full synthetic batch, their losses weighted a and
@@ -118,6 +125,7 @@ class Config(NamedTuple):
     lr_final: float = 1.0
     iterations: int = 10_000
     warmup: int = 2000
+    ramp: int = 4000
     chunk: int = 500
     batch: int = 128
     composition: str = "shares"
@@ -153,6 +161,7 @@ def mnist_config(data_dir: str, **changes: Any) -> Config:
         data_dir=str(data_dir),
         iterations=10**6,
         warmup=0,
+        ramp=0,
         chunk=1000,
         batch=1000,
         eval_samples=60_000,
@@ -187,10 +196,12 @@ def smoke_config(**changes: Any) -> Config:
         model=SMOKE_MODEL,
         iterations=1000,
         warmup=0,
+        ramp=0,
         chunk=250,
         batch=64,
         eval_samples=500,
         picture_samples=16,
+        track_samples=100,
         classifier_steps=400,
     )
     return base._replace(**changes)
@@ -250,6 +261,16 @@ def validate(config: Config) -> Config:
         or not 0 <= config.warmup < config.iterations
     ):
         raise ValueError(f"warmup must be an integer in [0, iterations), got {config.warmup!r}")
+    if (
+        isinstance(config.ramp, bool)
+        or not isinstance(config.ramp, int | np.integer)
+        or not 0 <= config.ramp <= config.iterations - config.warmup
+    ):
+        raise ValueError(
+            f"ramp must be an integer in [0, iterations − warmup] = [0, "
+            f"{config.iterations - config.warmup}] (iterations {config.iterations}, warmup "
+            f"{config.warmup}), got {config.ramp!r}; set a shorter ramp (--ramp) or warm-up"
+        )
     if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
         raise TypeError(f"seed must be an integer, got {config.seed!r}")
     if config.seed < 0:
@@ -389,6 +410,12 @@ def warmup_chunks(config: Config) -> int:
     return math.ceil(config.warmup / per_chunk)
 
 
+def ramp_chunks(config: Config) -> int:
+    """How many chunks after the warm-up move the self-weight from 1 to a (``ramp``)."""
+    _, per_chunk = chunking(config)
+    return math.ceil(config.ramp / per_chunk)
+
+
 class Schedule(NamedTuple):
     """Traced scalars that steer training by the number of updates done (the optimiser's
     count, which is checkpointed, so a resumed run follows the same schedule)."""
@@ -397,6 +424,12 @@ class Schedule(NamedTuple):
     lr_final: jax.Array  # factor reached at the end along a cosine (1: constant)
     total: jax.Array  # updates of the whole run
     warmup: jax.Array = np.float32(0)  # updates in which every player learns alone (α = I)
+    ramp: jax.Array = np.float32(0)  # updates after it in which α moves from I to its value
+
+    def exchange(self, count: jax.Array, chunk: int) -> jax.Array:
+        """The share λ of the way from α = I to α for the chunk that starts after ``count``
+        updates: 0 in the warm-up, then k / K in the k-th of the K ramp chunks, 1 after."""
+        return jnp.clip((count - self.warmup + chunk) / jnp.maximum(self.ramp, chunk), 0.0, 1.0)
 
     def rate(self, count: jax.Array) -> jax.Array:
         """The step size after ``count`` updates."""
@@ -454,9 +487,10 @@ def sweep_program(
     train = make_train(hvae_player(model), PLAYERS, spec)
 
     def one(key, states, rows, counts, alpha, schedule):
-        # the warm-up (set at the start of a chunk): every player on its own data alone
-        alone = updates_done(states) < schedule.warmup
-        alpha = jnp.where(alone, jnp.eye(alpha.shape[0], dtype=alpha.dtype), alpha)
+        # the warm-up and the ramp (set at the start of a chunk): α = I + λ (α − I)
+        eye = jnp.eye(alpha.shape[0], dtype=alpha.dtype)
+        share = schedule.exchange(updates_done(states), iterations)
+        alpha = jnp.where(share < 1, eye + share * (alpha - eye), alpha)  # α itself after it
         states = with_learning_rate(states, schedule.rate)
         states, trace = train(key, states, rows, counts, alpha, iterations)
         return states, {k: v.mean(axis=0) for k, v in trace.metrics[0].items()}
@@ -504,6 +538,7 @@ def _run_identity(config: Config) -> dict:
         "composition": config.composition,
         "own_draw": config.own_draw,
         "warmup_chunks": warmup_chunks(config),
+        "ramp_chunks": ramp_chunks(config),
         "chunk": per_chunk,
         "flip_prob": config.flip_prob,
         "seed": config.seed,
@@ -524,8 +559,7 @@ def coverage_tracker(
     if not config.track_samples:
         return None
     clf, _ = reference_classifier(config, data)
-    sampler = image_sampler(_architecture(config.hvae()), config.track_samples, config.eval_images)
-    every = xla_options.jit(jax.vmap(lambda key, pair: sampler(key, pair)))
+    every = _entries_sampler(_architecture(config.hvae()), config.track_samples, config.eval_images)
 
     def track(c: int, states: Any) -> np.ndarray:
         keys = entry_keys(jax.random.fold_in(jax.random.key(TRACK_KEY), c), ent)
@@ -534,6 +568,14 @@ def coverage_tracker(
         return np.eye(10)[pred].mean(axis=2)
 
     return track
+
+
+@functools.lru_cache(maxsize=8)
+def _entries_sampler(model: HVAEConfig, n: int, kind: str) -> Callable:
+    """``image_sampler`` over every entry at once: ``(keys [S], states) -> [S, 2, n, H, W]``
+    (compiled once per shape and process)."""
+    sampler = image_sampler(model, n, kind)
+    return xla_options.jit(jax.vmap(lambda key, pair: sampler(key, pair)))
 
 
 class Trained(NamedTuple):
@@ -580,6 +622,7 @@ def train(
                 config.lr_final,
                 chunks * per_chunk,
                 warmup_chunks(config) * per_chunk,
+                ramp_chunks(config) * per_chunk,
             ]
         )
     )
@@ -591,7 +634,7 @@ def train(
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     # folders written before the composition option existed hold "shares" runs
     history = (
-        open_checkpoints(ckpt, _run_identity(config), {"composition": "shares"})
+        open_checkpoints(ckpt, _run_identity(config), {"composition": "shares", "ramp_chunks": 0})
         if ckpt is not None
         else []
     )

@@ -26,6 +26,7 @@ from gtgen.experiments.mnist_split.experiment import (
     PLAYERS,
     Results,
     chunking,
+    ramp_chunks,
     warmup_chunks,
 )
 from gtgen.experiments.runner import write_experiment
@@ -301,7 +302,11 @@ def report_text(results: Results) -> str:
     model = config.hvae()
     _, per_chunk = chunking(config)
     warm = warmup_chunks(config) * per_chunk
-    warmup = f" (the first {warm} alone, α = I)" if warm else ""
+    ramp = ramp_chunks(config) * per_chunk
+    warmup = f" (the first {warm} alone, α = I" if warm else ""
+    if ramp:
+        warmup += f"{', then ' if warm else ' ('}the self-weight from 1 to a over {ramp}"
+    warmup += ")" if warmup else ""
     decay = f" cosine to ×{config.lr_final:g}" if config.lr_final < 1 else ""
     lines = [
         (
