@@ -226,7 +226,9 @@ def test_the_ramp_schedule_is_k_over_k_chunks() -> None:
 def test_coverage_curve_and_trend_from_the_tracked_history(tmp_path) -> None:
     """The tracked class fractions become the rarest digit's share of the lower player per a,
     iteration and seed; the report's trend is the mean over seeds, and the last fifth's rise."""
-    config = ms.Config(alphas=(0.1, 1.0), seeds=2, baseline=False, iterations=1000, warmup=0)
+    config = ms.Config(
+        alphas=(0.1, 1.0), seeds=2, baseline=False, iterations=1000, warmup=0, ramp=0
+    )
     eq = equilibrium_fractions(config)  # entries: (0.1, s0), (0.1, s1), (1, s0), (1, s1)
     history = []
     for c in range(10):

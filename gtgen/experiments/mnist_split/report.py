@@ -205,8 +205,11 @@ def coverage_trend(results: Results, points: int = 5) -> list[str]:
     fifth = max(1, len(iterations) // 5)
     for a, values in zip(alphas, rarest):
         mean = values.mean(axis=1)
-        late, before = mean[-fifth:].mean(), mean[-2 * fifth : -fifth].mean()
-        trend = late - before if len(mean) >= 2 * fifth else float("nan")
+        trend = (
+            mean[-fifth:].mean() - mean[-2 * fifth : -fifth].mean()
+            if len(mean) >= 2 * fifth
+            else float("nan")
+        )
         row = "  ".join(f"{100 * mean[i]:>6.1f}%" for i in picks)
         lines.append(f"{f'a = {a:.2f}':<12}{row}   {100 * trend:+.1f} points")
     return lines
