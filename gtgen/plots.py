@@ -194,6 +194,39 @@ def spread_against_alpha(
     return out
 
 
+def curves_against_iterations(
+    iterations: Sequence[int],
+    curves: dict[str, np.ndarray],
+    out: Path,
+    threshold: tuple[float, str] | None = None,
+    ylabel: str = "",
+    title: str = "",
+) -> Path:
+    """Quantities against training iterations over seeds: each ``curves[label] [T, seeds]`` as
+    its mean (line) and min–max band, one colour per label; optionally a threshold
+    ``(y, label)`` (dotted). Values in fractions, the axis in percent."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    colours = plt.get_cmap("viridis")
+    t = np.asarray(iterations, float)
+    for i, (label, values) in enumerate(curves.items()):
+        values = 100 * np.asarray(values, float)
+        colour = colours(i / max(len(curves) - 1, 1))
+        ax.fill_between(t, values.min(axis=1), values.max(axis=1), color=colour, alpha=0.15, lw=0)
+        ax.plot(t, values.mean(axis=1), "-", color=colour, label=label)
+    if threshold is not None:
+        ax.axhline(100 * threshold[0], color="C3", ls=":", lw=1.2, label=threshold[1])
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(f"{ylabel} (%)" if ylabel else "%")
+    ax.set_ylim(bottom=0)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def fraction_maps(
     fractions: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], out: Path
 ) -> Path:

@@ -91,6 +91,12 @@ ARGV_CASES = [
     ("solve-config-missing", ["solve", "{tmp}/missing.toml"], "config:"),
     ("sweep-watchdog-zero", ["sweep", "{tmp}/ok.toml", "--watchdog", "0"], "watchdog:"),
     ("mnist-seed", ["experiment", "mnist-split", "--seed", "-3"], "--seed"),
+    ("mnist-ramp", ["experiment", "mnist-split", "--ramp", "-5", "--out", "{tmp}/o"], "ramp"),
+    (
+        "mnist-ramp-long",
+        ["experiment", "mnist-split", "--iterations", "3000", "--out", "{tmp}/o"],
+        "ramp",
+    ),
 ]
 
 

@@ -17,7 +17,7 @@ import pytest
 from gtgen.cli import main
 from gtgen.data import save_idx
 from gtgen.experiments import mnist_split
-from gtgen.experiments.mnist_split import claims, metrics
+from gtgen.experiments.mnist_split import claims, metrics, report
 from gtgen.experiments.runner import Diverged
 from gtgen.players.neural import HVAEConfig
 from notebooks import run_notebook
@@ -55,6 +55,13 @@ def test_outputs_and_metrics_json(smoke) -> None:
         assert all(np.isfinite(r[k]) for k in ("frechet_own", "frechet_other", "frechet_all"))
     assert len(m["baseline"]) == 2 and "FID" in m["distance"]
     assert len(m["history"]) == 4 and m["iterations"] == 1000
+    # the coverage curve: every chunk, each model's fractions of 100 samples (multiples of 1%)
+    tracked = np.array([h["class_fractions"] for h in m["history"]])
+    assert tracked.shape == (4, 3, 2, 10) and np.allclose(tracked.sum(axis=3), 1.0)
+    assert np.allclose(tracked * 100, np.round(tracked * 100), atol=1e-6)
+    np.testing.assert_allclose(  # the report's curve is the minimum over digits and players
+        report.coverage_curve(results)[2][:, -1, 0], tracked[-1, :2].min(axis=(1, 2))
+    )
     assert [c["alpha"] for c in m["claims"]] == [0.3, 1.0]
     assert m["runs"] == json.loads(json.dumps(metrics(results)["runs"]))
     png = b"\x89PNG\r\n\x1a\n"
@@ -62,6 +69,7 @@ def test_outputs_and_metrics_json(smoke) -> None:
         "samples.png",
         "frechet.png",
         "class_fractions.png",
+        "coverage_curves.png",
         "samples/a0.30_player1.png",
         "samples/baseline_player0.png",
     ):
@@ -245,11 +253,14 @@ def test_mnist_path_on_fake_idx_files(tmp_path) -> None:
         chunk=2,
         batch=8,
         eval_samples=20,
+        track_samples=20,
         classifier_steps=20,
     )
     results = mnist_split.run(config, out_dir=tmp_path / "run", progress=False)
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["dataset"].startswith("MNIST") and len(m["runs"]) == 4 and m["iterations"] == 4
+    tracked = np.asarray(m["history"][-1]["class_fractions"])  # a = 0.5, 1, baseline
+    assert tracked.shape == (3, 2, 10) and np.allclose(tracked.sum(axis=2), 1.0)
     assert results.evaluation.pictures.shape[-2:] == (28, 28)
 
 

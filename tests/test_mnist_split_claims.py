@@ -186,8 +186,8 @@ def test_the_warm_up_trains_every_player_alone_then_the_exchange_starts() -> Non
     rows, counts = np.asarray(data.rows), np.asarray(ent.counts)
     lr = config.hvae().lr
 
-    def chunk(states, weights, warmup):
-        schedule = ms.Schedule(*np.float32([lr, 1.0, 2 * per_chunk, warmup]))
+    def chunk(states, weights, warmup, ramp=0):
+        schedule = ms.Schedule(*np.float32([lr, 1.0, 2 * per_chunk, warmup, ramp]))
         return program(keys, states, rows, counts, weights, schedule)[0]
 
     start = ms.initial_states(config, ent.seeds)
@@ -205,3 +205,60 @@ def test_the_warm_up_trains_every_player_alone_then_the_exchange_starts() -> Non
     )
     with pytest.raises(ValueError, match="warmup must be an integer in"):
         mnist_split.validate(config._replace(warmup=config.iterations))
+    # the ramp: the first of two ramp chunks after the warm-up trains as α halfway to I
+    halfway = 0.5 * (alpha + alone)
+    ramped = chunk(warm, alpha, per_chunk, 2 * per_chunk)
+    for u, v in zip(jax.tree.leaves(ramped), jax.tree.leaves(chunk(warm, halfway, 0))):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    assert not np.array_equal(np.asarray(jax.tree.leaves(ramped)[0]), jax.tree.leaves(after)[0])
+    with pytest.raises(ValueError, match="ramp must be an integer in"):
+        mnist_split.validate(config._replace(ramp=config.iterations + 1))
+
+
+def test_the_ramp_schedule_is_k_over_k_chunks() -> None:
+    schedule = ms.Schedule(*np.float32([1e-3, 1.0, 5000, 1000, 2000]))
+    shares = [float(schedule.exchange(np.float32(c * 500), 500)) for c in range(8)]
+    assert shares == [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    at_once = ms.Schedule(*np.float32([1e-3, 1.0, 5000, 1000, 0]))
+    assert [float(at_once.exchange(np.float32(c * 500), 500)) for c in range(4)] == [0, 0, 1, 1]
+
+
+def test_coverage_curve_and_trend_from_the_tracked_history(tmp_path) -> None:
+    """The tracked class fractions become the rarest digit's share of the lower player per a,
+    iteration and seed; the report's trend is the mean over seeds, and the last fifth's rise."""
+    config = ms.Config(
+        alphas=(0.1, 1.0), seeds=2, baseline=False, iterations=1000, warmup=0, ramp=0
+    )
+    eq = equilibrium_fractions(config)  # entries: (0.1, s0), (0.1, s1), (1, s0), (1, s1)
+    history = []
+    for c in range(10):
+        f = eq.copy()
+        low = 0.01 * c  # a = 0.1, seed 1, player 1: digit 2 rises from 0% by 1 point a chunk
+        f[1, 1, 2], f[1, 1, 7] = low, f[1, 1, 7] + f[1, 1, 2] - low
+        losses = np.zeros((4, 2)).tolist()
+        history.append(
+            {
+                "chunk": c,
+                "iteration": 100 * (c + 1),
+                "loss_p": losses,
+                "loss_q": losses,
+                "class_fractions": f.tolist(),
+            }
+        )
+    results = fake_results(config, eq)._replace(
+        trained=fake_results(config, eq).trained._replace(history=history)
+    )
+    iterations, alphas, rarest = report.coverage_curve(results)
+    assert iterations == list(range(100, 1001, 100)) and alphas == [0.1, 1.0]
+    assert rarest.shape == (2, 10, 2)  # [a, iteration, seed]
+    np.testing.assert_allclose(rarest[0, :, 0], 0.9 / 9.5)  # seed 0 at the equilibrium
+    np.testing.assert_allclose(rarest[0, :, 1], [min(0.01 * c, 0.9 / 9.5) for c in range(10)])
+    np.testing.assert_allclose(rarest[1], 0.0)  # a = 1: the other's digits are absent
+    lines = report.coverage_trend(results)
+    row = next(x for x in lines if x.startswith("a = 0.10"))
+    # last fifth (chunks 8, 9) against the fifth before (6, 7), seed 1's digit: +2 points / 2
+    assert row.endswith("+1.0 points")
+    assert row.split()[3] == f"{100 * (0.9 / 9.5 + 0.0) / 2:.1f}%"  # first chunk, mean of seeds
+    out = report.write_outputs(results, tmp_path / "run")
+    assert (out / "coverage_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "coverage against iterations" in (out / "report.txt").read_text()

@@ -42,8 +42,8 @@ def digits(args: argparse.Namespace) -> int:
     write_outputs(results, out)
     print(report_text(results))
     print(
-        f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, class_fractions.png, metrics.json, "
-        "report.txt"
+        f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, coverage_curves.png, "
+        "class_fractions.png, metrics.json, report.txt"
     )
     return 0
 

@@ -39,7 +39,16 @@ def register(which: argparse._SubParsersAction) -> None:
     m.add_argument(
         "--iterations",
         type=int,
-        help="rounds per model (default: 6000 on the digits, 10^6 on MNIST)",
+        help="rounds per model (default: 10,000 on the digits, 10^6 on MNIST)",
+    )
+    m.add_argument(
+        "--warmup", type=int, help="rounds alone (α = I) before the exchange (default 2000 digits)"
+    )
+    m.add_argument(
+        "--ramp",
+        type=int,
+        help="rounds after the warm-up over which the self-weight falls from 1 to a "
+        "(default 4000 digits; 0: at once, as the authors)",
     )
     m.add_argument("--chunk", type=int, help="rounds between checkpoints")
     m.add_argument("--batch", type=int, help="batch size (default: 128 digits, 1000 MNIST)")
@@ -73,6 +82,8 @@ def config_from(args: argparse.Namespace):
     options = {
         "alphas": [a for group in args.alphas for a in group] if args.alphas else None,
         "iterations": args.iterations,
+        "warmup": args.warmup,
+        "ramp": args.ramp,
         "chunk": args.chunk,
         "batch": args.batch,
         "learning_rate": args.lr,
@@ -101,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(report_text(results))
     print(
-        f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, class_fractions.png, metrics.json, "
+        f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, coverage_curves.png, "
+        "class_fractions.png, metrics.json, "
         f"report.txt (checkpoints in {out}/checkpoints)"
     )
     return 0

@@ -26,6 +26,7 @@ from gtgen.experiments.mnist_split.experiment import (
     PLAYERS,
     Results,
     chunking,
+    ramp_chunks,
     warmup_chunks,
 )
 from gtgen.experiments.runner import write_experiment
@@ -175,6 +176,45 @@ def coverage_table(results: Results) -> list[str]:
     return lines
 
 
+def coverage_curve(results: Results) -> tuple[list[int], list[float], np.ndarray] | None:
+    """The tracked coverage: ``(iterations [T], alphas [A], rarest [A, T, seeds])``, the rarest
+    digit's share of the lower player after every chunk (``Config.track_samples`` samples per
+    model); None when the run tracked none."""
+    hist = [h for h in results.trained.history if "class_fractions" in h]
+    if not hist:
+        return None
+    rarest = np.array([np.asarray(h["class_fractions"]).min(axis=2).min(axis=1) for h in hist])
+    alphas, per = by_alpha(results, rarest.T)  # [A, seeds, T]
+    return [int(h["iteration"]) for h in hist], alphas, per.transpose(0, 2, 1)
+
+
+def coverage_trend(results: Results, points: int = 5) -> list[str]:
+    """Lines: per value of a, the rarest digit's share (lower player, mean over seeds) at
+    ``points`` iterations of the run, and whether it still rose over the last fifth."""
+    curve = coverage_curve(results)
+    if curve is None:
+        return []
+    iterations, alphas, rarest = curve
+    picks = sorted({round(k * (len(iterations) - 1) / (points - 1)) for k in range(points)})
+    head = "  ".join(f"{iterations[i]:>7}" for i in picks)
+    lines = [
+        f"coverage against iterations (rarest digit, lower player, mean over seeds, "
+        f"{results.config.track_samples} samples per model):",
+        f"{'iteration':<12}{head}   last fifth",
+    ]
+    fifth = max(1, len(iterations) // 5)
+    for a, values in zip(alphas, rarest):
+        mean = values.mean(axis=1)
+        trend = (
+            mean[-fifth:].mean() - mean[-2 * fifth : -fifth].mean()
+            if len(mean) >= 2 * fifth
+            else float("nan")
+        )
+        row = "  ".join(f"{100 * mean[i]:>6.1f}%" for i in picks)
+        lines.append(f"{f'a = {a:.2f}':<12}{row}   {100 * trend:+.1f} points")
+    return lines
+
+
 def _pct(values: np.ndarray) -> str:
     return " / ".join(f"{100 * v:.1f}%" for v in values)
 
@@ -265,7 +305,11 @@ def report_text(results: Results) -> str:
     model = config.hvae()
     _, per_chunk = chunking(config)
     warm = warmup_chunks(config) * per_chunk
-    warmup = f" (the first {warm} alone, α = I)" if warm else ""
+    ramp = ramp_chunks(config) * per_chunk
+    warmup = f" (the first {warm} alone, α = I" if warm else ""
+    if ramp:
+        warmup += f"{', then ' if warm else ' ('}the self-weight from 1 to a over {ramp}"
+    warmup += ")" if warmup else ""
     decay = f" cosine to ×{config.lr_final:g}" if config.lr_final < 1 else ""
     lines = [
         (
@@ -311,6 +355,8 @@ def report_text(results: Results) -> str:
     found = claims(results)
     if found:
         lines += ["", *coverage_table(results)]
+        trend = coverage_trend(results)
+        lines += ["", *trend] if trend else []
         lines += ["", "the paper's claims, per value of a and seed:"]
         lines += [f"  [{'yes' if c.holds else 'NO '}] {c.text}" for c in found]
         lines += ["", "verdict over every value of a and seed of this run:"]
@@ -334,9 +380,10 @@ def by_alpha(results: Results, values: np.ndarray) -> tuple[list[float], np.ndar
 
 def pictures(results: Results, folder: Path) -> list[Path]:
     """samples.png (the first seed's models), samples/<a>[_seed<s>]_player<p>.png,
-    frechet.png, coverage.png, class_fractions.png."""
+    frechet.png, coverage.png, coverage_curves.png (when tracked), class_fractions.png."""
     from gtgen.plots import (
         curves_against_alpha,
+        curves_against_iterations,
         fraction_maps,
         sample_panels,
         save_image_grid,
@@ -404,6 +451,21 @@ def pictures(results: Results, folder: Path) -> list[Path]:
             f"seed{'s' if config.seeds > 1 else ''} (mean, min–max, each seed)",
         )
     )
+    curve = coverage_curve(results)
+    if curve is not None:
+        iterations, alphas, rarest = curve
+        written.append(
+            curves_against_iterations(
+                iterations,
+                {f"a = {a:g}": values for a, values in zip(alphas, rarest)},
+                folder / "coverage_curves.png",
+                threshold=(COVERAGE_MIN, f"claim (a ≤ 0.5): ≥ {COVERAGE_MIN:.0%}"),
+                ylabel="rarest digit's share (the lower player)",
+                title=f"coverage during training: mean and min–max over {config.seeds} "
+                f"seed{'s' if config.seeds > 1 else ''} ({config.track_samples} samples "
+                "per model and chunk)",
+            )
+        )
     return written
 
 
