@@ -266,3 +266,27 @@ def test_inconsistent_declarations_are_refused_with_one_message():
             Batch({"a": jnp.zeros(2, jnp.int32), "b": jnp.zeros(2)}, jnp.ones(2)),
             Batch({"a": jnp.zeros(2, jnp.int32), "b": jnp.zeros(2)}, jnp.ones(2)),
         )
+
+
+def test_stagger_choice_is_uniform_among_each_items_missing_variables_that_are_not_fresh():
+    """Per item the staggered redraw visits one of *its* missing, non-fresh variables, each
+    equally often (binomial bounds), and none where there is no such variable."""
+    from gtgen.players.gibbs import stagger_choice
+
+    n = 30_000
+    kind = (
+        np.arange(n) % 3
+    )  # 0: own (z, s missing, s fresh); 1: received (d, z, x, x fresh); 2: none
+    missing = {
+        "d": jnp.asarray(kind == 1),
+        "z": jnp.asarray(kind < 2),
+        "s": jnp.asarray(kind == 0),
+        "x": jnp.asarray(kind == 1),
+    }
+    fresh = {"d": jnp.zeros(n, bool), "z": jnp.zeros(n, bool), "s": missing["s"], "x": missing["x"]}
+    pick = np.asarray(stagger_choice(jax.random.key(0), missing, fresh))
+    assert np.all(pick[kind == 0] == 1)  # z: the only non-fresh missing variable of own items
+    assert np.all(pick[kind == 2] == -1)
+    rec = pick[kind == 1]
+    assert set(np.unique(rec)) == {0, 1}  # d or z, never the fresh x
+    close(np.bincount(rec, minlength=2)[:2] / rec.size, np.array([0.5, 0.5]), rec.size)
