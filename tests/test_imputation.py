@@ -290,3 +290,25 @@ def test_stagger_choice_is_uniform_among_each_items_missing_variables_that_are_n
     rec = pick[kind == 1]
     assert set(np.unique(rec)) == {0, 1}  # d or z, never the fresh x
     close(np.bincount(rec, minlength=2)[:2] / rec.size, np.array([0.5, 0.5]), rec.size)
+
+
+def test_held_variables_keep_their_uniform_start_and_the_rest_follows_them():
+    """Gibbs(hold=("a",)): a missing a stays at its uniform random start (never visited, never
+    fresh), and e is drawn from p(e | a, b) given that a (enumeration)."""
+    n = 30_000
+    player = tabular(Gibbs(sweeps=2, order="fixed", hold=("a",)))
+    state = player.init(jax.random.key(0))
+    b = jnp.asarray((np.arange(n) % 2).astype(np.float32))
+    own, synth = Batch({"b": b}, jnp.ones(n)), Batch({"b": b[:2]}, jnp.ones(2))
+    own_c = jax.jit(lambda k: impute(k, player, state, own, synth))(jax.random.key(1))[0]
+    a, e = np.asarray(own_c.items["a"]), np.asarray(own_c.items["e"])
+    close(np.bincount(a, minlength=3) / n, np.full(3, 1 / 3), n)
+    assert "a" not in own_c.fresh and np.asarray(own_c.fresh["e"]).all()
+    p = joint()
+    for av in range(3):
+        for bv in (0, 1):
+            rows = (a == av) & (np.asarray(b) == bv)
+            exact = p[av, bv, :] / p[av, bv, :].sum()
+            close(np.bincount(e[rows], minlength=2) / rows.sum(), exact, rows.sum())
+    with pytest.raises(ValueError, match="gibbs.hold: .* models no variable q"):
+        impute(jax.random.key(1), tabular(Gibbs(hold=("q",))), state, own, synth)

@@ -36,12 +36,15 @@ Draw = Callable[[jax.Array, dict], jax.Array]  # draw(key, values) -> a new valu
 class Gibbs(NamedTuple):
     """How a player completes what it lacks: ``sweeps`` Gibbs sweeps per learning step in
     ``order``; ``persist`` keeps the chains across steps (``slots`` items: the own plus received
-    items of one step)."""
+    items of one step). ``hold`` names variables that, where an item lacks them, keep their
+    random start (uniform for a categorical) instead of being visited: the authors' IV-C gives
+    received (c, s) pairs a uniform style d and never redraws it."""
 
     sweeps: int = 10
     order: str = "random"
     persist: bool = False
     slots: int = 0
+    hold: tuple[str, ...] = ()
 
 
 def check_gibbs(gibbs: Gibbs) -> Gibbs:
@@ -57,6 +60,8 @@ def check_gibbs(gibbs: Gibbs) -> Gibbs:
             "gibbs.slots: persistent chains need the number of items of one learning step "
             f"(own plus received), got {gibbs.slots!r}"
         )
+    if not isinstance(gibbs.hold, tuple) or not all(isinstance(v, str) for v in gibbs.hold):
+        raise TypeError(f"gibbs.hold: expected a tuple of variable names, got {gibbs.hold!r}")
     return gibbs
 
 
