@@ -266,3 +266,49 @@ def test_inconsistent_declarations_are_refused_with_one_message():
             Batch({"a": jnp.zeros(2, jnp.int32), "b": jnp.zeros(2)}, jnp.ones(2)),
             Batch({"a": jnp.zeros(2, jnp.int32), "b": jnp.zeros(2)}, jnp.ones(2)),
         )
+
+
+def test_stagger_choice_is_uniform_among_each_items_missing_variables_that_are_not_fresh():
+    """Per item the staggered redraw visits one of *its* missing, non-fresh variables, each
+    equally often (binomial bounds), and none where there is no such variable."""
+    from gtgen.players.gibbs import stagger_choice
+
+    n = 30_000
+    kind = (
+        np.arange(n) % 3
+    )  # 0: own (z, s missing, s fresh); 1: received (d, z, x, x fresh); 2: none
+    missing = {
+        "d": jnp.asarray(kind == 1),
+        "z": jnp.asarray(kind < 2),
+        "s": jnp.asarray(kind == 0),
+        "x": jnp.asarray(kind == 1),
+    }
+    fresh = {"d": jnp.zeros(n, bool), "z": jnp.zeros(n, bool), "s": missing["s"], "x": missing["x"]}
+    pick = np.asarray(stagger_choice(jax.random.key(0), missing, fresh))
+    assert np.all(pick[kind == 0] == 1)  # z: the only non-fresh missing variable of own items
+    assert np.all(pick[kind == 2] == -1)
+    rec = pick[kind == 1]
+    assert set(np.unique(rec)) == {0, 1}  # d or z, never the fresh x
+    close(np.bincount(rec, minlength=2)[:2] / rec.size, np.array([0.5, 0.5]), rec.size)
+
+
+def test_held_variables_keep_their_uniform_start_and_the_rest_follows_them():
+    """Gibbs(hold=("a",)): a missing a stays at its uniform random start (never visited, never
+    fresh), and e is drawn from p(e | a, b) given that a (enumeration)."""
+    n = 30_000
+    player = tabular(Gibbs(sweeps=2, order="fixed", hold=("a",)))
+    state = player.init(jax.random.key(0))
+    b = jnp.asarray((np.arange(n) % 2).astype(np.float32))
+    own, synth = Batch({"b": b}, jnp.ones(n)), Batch({"b": b[:2]}, jnp.ones(2))
+    own_c = jax.jit(lambda k: impute(k, player, state, own, synth))(jax.random.key(1))[0]
+    a, e = np.asarray(own_c.items["a"]), np.asarray(own_c.items["e"])
+    close(np.bincount(a, minlength=3) / n, np.full(3, 1 / 3), n)
+    assert "a" not in own_c.fresh and np.asarray(own_c.fresh["e"]).all()
+    p = joint()
+    for av in range(3):
+        for bv in (0, 1):
+            rows = (a == av) & (np.asarray(b) == bv)
+            exact = p[av, bv, :] / p[av, bv, :].sum()
+            close(np.bincount(e[rows], minlength=2) / rows.sum(), exact, rows.sum())
+    with pytest.raises(ValueError, match="gibbs.hold: .* models no variable q"):
+        impute(jax.random.key(1), tabular(Gibbs(hold=("q",))), state, own, synth)

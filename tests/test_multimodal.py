@@ -41,3 +41,38 @@ def test_player_a_learns_through_the_round_and_classifies_by_gibbs():
     )
     np.testing.assert_allclose(np.asarray(marginal).sum(-1), 1.0, rtol=1e-5)
     assert (np.asarray(labels) == test.c).mean() > 0.5  # chance is 0.1
+
+
+@pytest.mark.parametrize("order", ["fixed", "random"])
+def test_every_missing_conditional_learns_on_own_and_on_received_items(order):
+    """After the imputation of one step, each variable A lacks is not the chain's last draw on
+    some of the items that lack it (so its conditional gets a non-zero weight there, as in the
+    authors' code: z fresh on half of each batch, s or x on the other half), and never on items
+    that carry it."""
+    from gtgen.exchange.imputation import impute
+    from gtgen.players.base import Batch
+
+    config = MultimodalConfig(z=4, hidden=(8,), gibbs=Gibbs(sweeps=2, order=order))
+    player = multimodal_player(config)
+    state = player.init(jax.random.key(0))
+    n, (h, w) = 64, config.shape
+    key = jax.random.key(1)
+    own = Batch(
+        {
+            "c": jnp.arange(n) % 10,
+            "d": jnp.arange(n) % 5,
+            "x": jax.random.normal(key, (n, h, w, 3)),
+        },
+        jnp.ones(n),
+    )
+    pairs = Batch(
+        {"c": jnp.arange(n) % 10, "s": jax.random.bernoulli(key, 0.3, (n, h, w)).astype(float)},
+        jnp.ones(n),
+    )
+    own_c, pairs_c, _ = jax.jit(lambda k: impute(k, player, state, own, pairs))(jax.random.key(2))
+    for batch, lacking in ((own_c, ("z", "s")), (pairs_c, ("d", "z", "x"))):
+        for v in lacking:
+            learns = ~np.asarray(batch.fresh[v])
+            assert 0.2 < learns.mean() < 1.0, (v, learns.mean())
+        for v in set(batch.fresh) - set(lacking):
+            assert not np.asarray(batch.fresh[v]).any(), v

@@ -10,6 +10,9 @@ an item carries clamped. Variables a sender sends that the receiver does not mod
 items, and ``Batch.fresh`` marks each item's last draw (the odd items redraw one more variable
 after the sweeps, so that every conditional has imputed items to learn from, as in the authors'
 code): a conditional skips the items whose own variable was just drawn from it.
+Variables named in ``Gibbs.hold`` are not visited: where an item lacks them they keep their
+random start (the authors' uniform style d of received (c, s) pairs), and their conditional learns
+on them as on observed values.
 
 Chains restart from random values at every step (the authors' code), or, with
 ``Gibbs(persist=True, slots=...)``, start where the previous step's chains ended (slot k of the
@@ -79,8 +82,12 @@ def impute(
     for v in names:
         m = missing[v].reshape(missing[v].shape + (1,) * (values[v].ndim - 1))
         values[v] = jnp.where(m, start[v].astype(values[v].dtype), values[v])
+    unknown = sorted(set(gibbs.hold) - set(variables))
+    if unknown:
+        raise ValueError(f"gibbs.hold: {player.name} models no variable {', '.join(unknown)}")
+    visited = {v: m for v, m in missing.items() if v not in gibbs.hold}
     values, fresh = run(
-        k_run, player.draws(state), values, missing, gibbs.sweeps, gibbs.order, stagger=True
+        k_run, player.draws(state), values, visited, gibbs.sweeps, gibbs.order, stagger=True
     )
     values = jax.lax.stop_gradient(values)
     if gibbs.persist:

@@ -36,12 +36,15 @@ Draw = Callable[[jax.Array, dict], jax.Array]  # draw(key, values) -> a new valu
 class Gibbs(NamedTuple):
     """How a player completes what it lacks: ``sweeps`` Gibbs sweeps per learning step in
     ``order``; ``persist`` keeps the chains across steps (``slots`` items: the own plus received
-    items of one step)."""
+    items of one step). ``hold`` names variables that, where an item lacks them, keep their
+    random start (uniform for a categorical) instead of being visited: the authors' IV-C gives
+    received (c, s) pairs a uniform style d and never redraws it."""
 
     sweeps: int = 10
     order: str = "random"
     persist: bool = False
     slots: int = 0
+    hold: tuple[str, ...] = ()
 
 
 def check_gibbs(gibbs: Gibbs) -> Gibbs:
@@ -57,6 +60,8 @@ def check_gibbs(gibbs: Gibbs) -> Gibbs:
             "gibbs.slots: persistent chains need the number of items of one learning step "
             f"(own plus received), got {gibbs.slots!r}"
         )
+    if not isinstance(gibbs.hold, tuple) or not all(isinstance(v, str) for v in gibbs.hold):
+        raise TypeError(f"gibbs.hold: expected a tuple of variable names, got {gibbs.hold!r}")
     return gibbs
 
 
@@ -109,6 +114,16 @@ def no_fresh(values: dict, missing: Mapping[str, jax.Array]) -> dict:
     return {v: jnp.zeros_like(m) for v, m in missing.items()}
 
 
+def stagger_choice(key: jax.Array, missing: Mapping[str, jax.Array], fresh: dict) -> jax.Array:
+    """Per item, the index (into ``missing``'s names) of the variable its staggered redraw
+    visits: uniform among the item's missing variables that are not fresh; −1 where there is
+    none (an item missing at most one variable)."""
+    names = tuple(missing)
+    ok = jnp.stack([missing[v] & ~fresh[v] for v in names], axis=-1)  # [n, V]
+    score = jnp.where(ok, jax.random.uniform(key, ok.shape), -1.0)
+    return jnp.where(ok.any(-1), jnp.argmax(score, axis=-1), -1)
+
+
 def sweep(
     key: jax.Array,
     draws: Mapping[str, Draw],
@@ -156,9 +171,12 @@ def run(
     With ``stagger`` it returns ``(values, fresh)`` instead: ``fresh[v] [n]`` marks the items
     whose ``v`` is the chain's last draw, made from v's own conditional given the rest as it now
     is (training that conditional on it has expected gradient zero; the authors skip such items).
-    To leave every conditional something to learn from, after the sweeps the odd items redraw
-    one more variable (one drawn at random, or the fixed order's first), as the authors' code
-    redraws s or x for half of each batch after its z–s or z–x alternations."""
+    To leave every conditional something to learn from, after the sweeps each odd item redraws
+    one more of *its own* missing variables, drawn uniformly among those that are not its chain's
+    last draw (``stagger_choice``), as the authors' code redraws s (or x) for half of each batch
+    after its s–z (x–z) alternations, so that z is the last draw on one half and s (x) on the
+    other. (Choosing one variable for the whole batch, e.g. the fixed order's first, redraws
+    nothing on items that lack another set of variables, and one conditional never learns there.)"""
     names = tuple(missing)
     k_sweeps, k_tail = jax.random.split(key)
 
@@ -182,11 +200,13 @@ def run(
     if stagger and len(names) > 1:
         _, branches = _updates(draws, missing)
         k_pick, k_draw = jax.random.split(k_tail)
-        j = jax.random.randint(k_pick, (), 0, len(names)) if order == "random" else 0
         n = next(iter(missing.values())).shape[0]
         odd = (jnp.arange(n) % 2) == 1
-        masks = jnp.stack([missing[v] for v in names])
-        values, fresh = _visit(j, branches, k_draw, (values, fresh), masks[j] & odd)
+        pick = stagger_choice(k_pick, missing, fresh)
+        carry = (values, fresh)
+        for j, (name, k) in enumerate(zip(names, jax.random.split(k_draw, len(names)))):
+            carry = branches[j](k, carry, missing[name] & odd & (pick == j))
+        values, fresh = carry
     if stagger:
         return values, fresh
     return values if track is None else (values, avg)

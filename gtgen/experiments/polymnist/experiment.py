@@ -5,8 +5,9 @@ Schlesinger & Flach (FLICS 2025), PAPERS.md §1 ("IV-C in the authors' code"). P
 conditionals (gtgen.players.neural.multimodal); its data hold (c, d, x). The (c, s) side is
 either a data sender of real (c, s) pairs (gtgen.players.sender) or player B, a conditional VAE
 of masks given class trained by symmetric learning (gtgen.players.neural.masks) on plain binarised
-digits. A completes what it lacks — s and z of its own items, d, z and x of received (c, s) pairs —
-by Gibbs sweeps inside the one exchange round (gtgen.exchange.imputation), then learns.
+digits. A completes what it lacks — s and z of its own items, z and x of received (c, s) pairs,
+whose style d is drawn uniformly and held (``Gibbs(hold=("d",))``, the authors' code) — by Gibbs
+sweeps inside the one exchange round (gtgen.exchange.imputation), then learns.
 
 Settings (``SETTINGS``):
 
@@ -90,7 +91,7 @@ class Config(NamedTuple):
 
     settings: tuple[str, ...] = SETTINGS
     player_a: MultimodalConfig = MultimodalConfig(
-        z=8, hidden=(128,), lr=2e-3, gibbs=Gibbs(sweeps=4, order="fixed"), x_mean=True
+        z=8, hidden=(128,), lr=2e-3, gibbs=Gibbs(sweeps=4, order="fixed", hold=("d",)), x_mean=True
     )
     player_b: MaskConfig = MaskConfig(z=16, hidden=(128,), lr=2e-3, alternations=10)
     seeds: int = 3
@@ -124,7 +125,7 @@ def polymnist_config(data: str, mnist_dir: str, **changes: Any) -> Config:
             z=16,
             hidden=(512,),
             lr=1e-4,
-            gibbs=Gibbs(sweeps=10, order="fixed"),
+            gibbs=Gibbs(sweeps=10, order="fixed", hold=("d",)),
             x_mean=True,
         ),
         player_b=MaskConfig(shape=(28, 28), z=16, hidden=(512,), lr=1e-4, alternations=100),
@@ -144,7 +145,9 @@ def polymnist_config(data: str, mnist_dir: str, **changes: Any) -> Config:
 def smoke_config(**changes: Any) -> Config:
     """A run of seconds for tests and notebooks (tiny players, few steps)."""
     base = Config(
-        player_a=MultimodalConfig(z=4, hidden=(32,), lr=3e-3, gibbs=Gibbs(sweeps=1, order="fixed")),
+        player_a=MultimodalConfig(
+            z=4, hidden=(32,), lr=3e-3, gibbs=Gibbs(sweeps=1, order="fixed", hold=("d",))
+        ),
         player_b=MaskConfig(z=4, hidden=(32,), lr=3e-3, alternations=2),
         seeds=2,
         iterations=20,
