@@ -28,7 +28,8 @@ run: $(VENV)/.installed
 	$(BIN)/gtgen demo
 
 # The default suite (under ~15 min on 2 cores); tests marked `slow` (compile-bound end-to-end runs,
-# minutes each on a CPU) form their own tier, `make test-slow`, which CI runs after it.
+# minutes each on a CPU) form their own tier, `make test-slow`, run beside the benchmarks
+# (CI runs the default suite).
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not slow"
 
