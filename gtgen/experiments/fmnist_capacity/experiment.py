@@ -49,7 +49,13 @@ import numpy as np
 from gtgen import xla_options
 from gtgen.data import Dataset, disjoint_slices, load_digits, load_mnist
 from gtgen.exchange import RoundSpec, init_states, make_context, make_play
-from gtgen.experiments.runner import append_history, host, open_checkpoints, run_chunks
+from gtgen.experiments.runner import (
+    append_history,
+    host,
+    open_checkpoints,
+    positive_int,
+    run_chunks,
+)
 from gtgen.game import Group
 from gtgen.players.base import Batch
 from gtgen.players.neural import DIGITS_CAPACITIES, FMNIST_CAPACITIES, JointConfig, joint_player
@@ -137,12 +143,6 @@ def smoke_config(**changes: Any) -> Config:
 # validation
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def validate(config: Config) -> Config:
     """``config`` checked and normalised; ValueError / TypeError names the field that is wrong."""
     if not isinstance(config, Config):
@@ -165,11 +165,11 @@ def validate(config: Config) -> Config:
         raise ValueError(
             f"sizes: must be a non-empty list of images per class, got {config.sizes!r}"
         )
-    sizes = tuple(_positive_int("sizes", b) for b in config.sizes)
+    sizes = tuple(positive_int("sizes", b) for b in config.sizes)
     if len(set(sizes)) != len(sizes):
         raise ValueError(f"sizes: values repeat in {list(sizes)}")
     for name in ("seeds", "iterations", "chunk", "upper_batch", "test_per_class"):
-        _positive_int(name, getattr(config, name))
+        positive_int(name, getattr(config, name))
     if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
         raise TypeError(f"seed: must be an integer, got {config.seed!r}")
     lr = config.learning_rate

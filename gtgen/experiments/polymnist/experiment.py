@@ -59,7 +59,13 @@ from gtgen.data import (
     polydigits,
 )
 from gtgen.exchange import RoundSpec, make_context, make_play
-from gtgen.experiments.runner import append_history, host, open_checkpoints, run_chunks
+from gtgen.experiments.runner import (
+    append_history,
+    host,
+    open_checkpoints,
+    positive_int,
+    run_chunks,
+)
 from gtgen.game import Group
 from gtgen.players.base import Variable
 from gtgen.players.gibbs import Gibbs
@@ -165,12 +171,6 @@ def smoke_config(**changes: Any) -> Config:
 # validation
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def validate(config: Config) -> Config:
     """``config`` checked and normalised; ValueError / TypeError names the field that is wrong."""
     if not isinstance(config, Config):
@@ -194,10 +194,10 @@ def validate(config: Config) -> Config:
             f"{config.player_a.shape} images; they must agree"
         )
     for name in ("seeds", "iterations", "chunk", "pretrain", "batch", "pool", "test_sweeps"):
-        _positive_int(name, getattr(config, name))
-    _positive_int("test_per_class", config.test_per_class)
+        positive_int(name, getattr(config, name))
+    positive_int("test_per_class", config.test_per_class)
     if config.test_limit is not None:
-        _positive_int("test_limit", config.test_limit)
+        positive_int("test_limit", config.test_limit)
     if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
         raise TypeError(f"seed: must be an integer, got {config.seed!r}")
     a = config.alpha_self
