@@ -242,6 +242,7 @@ def test_wrong_image_size_in_idx_files(capsys, tmp_path) -> None:
     assert status == 2 and "[n, 28, 28]" in err, err
 
 
+@pytest.mark.slow  # compiles the 28×28 models (~1 min on 2 cores); the idx reader is tested in test_data
 def test_mnist_path_on_fake_idx_files(tmp_path) -> None:
     folder = fake_mnist(tmp_path / "mnist")
     tiny = HVAEConfig(event_shape=(28, 28), z0=4, z1=8, prior_hidden=(16,), hidden=(16,))

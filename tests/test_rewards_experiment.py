@@ -148,7 +148,7 @@ def test_cli_runs_the_2d_setting_with_the_authors_directions(capsys, tmp_path) -
         (["--betas", "x"], "--betas"),
         (["--betas", "1", "1"], "betas: must be distinct"),
         (["--party-size", "1"], "party_size: must be an integer >= 2"),
-        (["--candidates", "0"], "candidates: must be an integer >= 1"),
+        (["--candidates", "0"], "candidates: must be a positive integer"),
         (["--early-stop", "1.5"], "early_stop: must be a number in (0, 1]"),
         (["--datasets", "mnist"], "--datasets"),
         (["--pool", "mine"], "--pool"),

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
+from gtgen.checks import integer
+
 
 def _check_labels(labels: np.ndarray) -> np.ndarray:
     """``labels`` as a 1-D non-negative integer numpy array, or ValueError."""
@@ -23,13 +25,6 @@ def _check_labels(labels: np.ndarray) -> np.ndarray:
     if labels.size and labels.min() < 0:
         raise ValueError(f"labels must be non-negative, found {labels.min()}")
     return labels.astype(np.int64)
-
-
-def _check_positive_int(name: str, value: int) -> int:
-    """``value`` as an int, or ValueError naming ``name`` unless it is an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _rng(key_or_seed: int | jax.Array | None) -> np.random.Generator:
@@ -92,8 +87,8 @@ def disjoint_slices(
     Raises ValueError if some class has fewer than ``n_players * per_class`` images.
     """
     labels = _check_labels(labels)
-    n_players = _check_positive_int("n_players", n_players)
-    per_class = _check_positive_int("per_class", per_class)
+    n_players = integer("n_players", n_players)
+    per_class = integer("per_class", per_class)
     rng = None if key_or_seed is None else _rng(key_or_seed)
     need = n_players * per_class
     parts: list[list[np.ndarray]] = [[] for _ in range(n_players)]
@@ -123,7 +118,7 @@ def dirichlet(
     images when ``concentration`` is small. Same seed or key, same split.
     """
     labels = _check_labels(labels)
-    n_players = _check_positive_int("n_players", n_players)
+    n_players = integer("n_players", n_players)
     conc = float(concentration)
     if not (np.isfinite(conc) and conc > 0):
         raise ValueError(f"concentration must be a positive number, got {concentration!r}")

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from gtgen.checks import integer
 from gtgen.experiments.runner import write_experiment
 from gtgen.mechanisms import valuation as val
 
@@ -129,12 +130,6 @@ class Config(NamedTuple):
     seed: int = 0
 
 
-def _positive_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def _choices(name: str, values: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
     values = (values,) if isinstance(values, str) else tuple(values)
     if not values or any(v not in allowed for v in values) or len(set(values)) != len(values):
@@ -178,12 +173,12 @@ def validate(config: Config) -> Config:
     return config._replace(
         datasets=_choices("datasets", config.datasets, DATASETS),
         splits=_choices("splits", config.splits, SPLITS),
-        party_size=_positive_int("party_size", config.party_size, 2),
-        candidates=_positive_int("candidates", config.candidates),
-        digits_candidates=_positive_int("digits_candidates", config.digits_candidates),
-        digits_dims=_positive_int("digits_dims", config.digits_dims),
-        data_seed=_positive_int("data_seed", config.data_seed, 0),
-        seed=_positive_int("seed", config.seed, 0),
+        party_size=integer("party_size", config.party_size, 2),
+        candidates=integer("candidates", config.candidates),
+        digits_candidates=integer("digits_candidates", config.digits_candidates),
+        digits_dims=integer("digits_dims", config.digits_dims),
+        data_seed=integer("data_seed", config.data_seed, 0),
+        seed=integer("seed", config.seed, 0),
         betas=betas,
     )
 

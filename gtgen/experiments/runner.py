@@ -36,13 +36,6 @@ class Diverged(ValueError):
     """The state went NaN or infinite; the message names the last good checkpoint."""
 
 
-def positive_int(name: str, value: Any) -> int:
-    """``value`` as an int; ValueError naming ``name`` unless it is an integer >= 1 (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def all_finite(tree: Any) -> bool:
     leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
     return bool(all(jnp.all(jnp.isfinite(x)) for x in leaves))

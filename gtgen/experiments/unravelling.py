@@ -36,10 +36,11 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from gtgen.checks import integer
 from gtgen.experiments.runner import write_experiment
 from gtgen.mechanisms import verification as vf
 from gtgen.mechanisms.verification.guarantee import check_delta, check_eps
-from gtgen.mechanisms.verification.model import check_number, check_positive_int
+from gtgen.mechanisms.verification.model import check_number
 
 DEFAULT_FLIP = tuple(float((1 - 3.0**-j) / 2) for j in range(5))
 DEFAULT_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 2.0)
@@ -116,7 +117,7 @@ def validate(config: Config) -> Config:
     if 1.0 not in fractions.tolist():
         raise ValueError("fractions: must include 1 (the guaranteed m itself)")
     for name in ("replicates", "max_rounds"):
-        check_positive_int(getattr(config, name), name)
+        integer(name, getattr(config, name))
     if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
         raise TypeError(f"seed: must be an integer, got {config.seed!r}")
     check_number(config.cost, "cost", low=0.0)

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gtgen import linalg
+from gtgen.checks import integer
 from gtgen.players import statistic_laws as laws
 from gtgen.players.base import Variable, Variables
 
@@ -165,7 +166,7 @@ def _named(name: str, variable: str) -> str:
 @functools.cache
 def gaussian(dim: int, variable: str = "x") -> ExpFamPlayer:
     """Diagonal Gaussian on R^dim. T(x) = (x, x²), so μ = (E x, E x²) and K = 2·dim."""
-    d = _positive_int(dim, "dim")
+    d = integer("dim", dim)
 
     def split(mu):
         m, s2 = mu[:d], mu[d:]
@@ -236,7 +237,7 @@ def gaussian_full(dim: int, variable: str = "x", ridge: float = 0.0) -> ExpFamPl
     dimensions, or samples on a subspace), which the player refuses without it. The mean
     parameters, and so the best response and the equilibrium, are unchanged.
     """
-    d = _positive_int(dim, "dim")
+    d = integer("dim", dim)
     ridge = _ridge(ridge)
     eye = np.eye(d, dtype=np.float32)
     shift = max(ridge, _EPS)
@@ -333,7 +334,7 @@ def _binary_support(data: np.ndarray) -> str | None:
 @functools.cache
 def bernoulli(dim: int, variable: str = "x") -> ExpFamPlayer:
     """Independent Bernoullis on {0,1}^dim. T(x) = x, μ = p, η = logit p, A = Σ softplus η."""
-    d = _positive_int(dim, "dim")
+    d = integer("dim", dim)
 
     def natural(mu):
         p = jnp.clip(mu, _EPS, 1.0 - _EPS)
@@ -372,7 +373,7 @@ def categorical(num_classes: int, variable: str = "x") -> ExpFamPlayer:
     The parametrisation is over-complete (η is defined up to a constant), which the Bregman
     form of the KL and A(η) = logsumexp(η) handle without a reference class.
     """
-    k = _positive_int(num_classes, "num_classes")
+    k = integer("num_classes", num_classes)
     if k < 2:
         raise ValueError(f"num_classes: a categorical needs at least 2 classes, got {k}")
     if k > MAX_CLASSES:
@@ -421,7 +422,7 @@ def _count_support(data: np.ndarray) -> str | None:
 @functools.cache
 def poisson(dim: int, variable: str = "x") -> ExpFamPlayer:
     """Independent Poisson counts on N^dim. T(x) = x, μ = λ, η = log λ, h(x) = 1 / Π x!."""
-    d = _positive_int(dim, "dim")
+    d = integer("dim", dim)
 
     def sample_each(key, mu):
         return jax.random.poisson(key, mu).astype(mu.dtype)
@@ -502,9 +503,3 @@ def _ridge(value: Any) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"ridge: must be a finite number ≥ 0, got {value!r}")
     return float(value)
-
-
-def _positive_int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{field}: must be a positive integer, got {value!r}")
-    return int(value)

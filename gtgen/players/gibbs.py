@@ -26,6 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gtgen.checks import integer
 from gtgen.players.base import Variable
 
 ORDERS = ("random", "fixed")
@@ -51,8 +52,7 @@ def check_gibbs(gibbs: Gibbs) -> Gibbs:
     """``gibbs`` if well-formed, else ValueError naming the field."""
     if not isinstance(gibbs, Gibbs):
         raise TypeError(f"gibbs: expected a gtgen Gibbs(...), got {type(gibbs).__name__}")
-    if isinstance(gibbs.sweeps, bool) or not isinstance(gibbs.sweeps, int) or gibbs.sweeps < 1:
-        raise ValueError(f"gibbs.sweeps: must be a positive integer, got {gibbs.sweeps!r}")
+    integer("gibbs.sweeps", gibbs.sweeps)
     if gibbs.order not in ORDERS:
         raise ValueError(f"gibbs.order: must be one of {', '.join(ORDERS)}, got {gibbs.order!r}")
     if gibbs.persist and (not isinstance(gibbs.slots, int) or gibbs.slots < 1):

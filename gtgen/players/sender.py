@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gtgen.checks import integer
 from gtgen.players.base import Batch, Variables, check_variables
 from gtgen.players.neural.common import NeuralPlayer
 
@@ -34,8 +35,7 @@ class SenderState(NamedTuple):
 def data_sender(label: str, variables: Variables, rows: int) -> NeuralPlayer:
     """A player holding up to ``rows`` rows of ``variables``; it sends uniform draws (with
     replacement) from the rows its state holds."""
-    if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows < 1:
-        raise ValueError(f"data_sender: rows must be a positive integer, got {rows!r}")
+    rows = integer("data_sender: rows", rows)
     variables = tuple(variables)
     rows = int(rows)
 

@@ -7,6 +7,8 @@ import os
 
 import jax
 
+from gtgen.checks import integer
+
 
 def cpu_core_count() -> int:
     """Cores this process may run on (its affinity mask where the OS has one)."""
@@ -34,8 +36,7 @@ def use_cpu_cores(count: int | None = None) -> int:
       ValueError: count is not a positive integer.
     """
     count = cpu_core_count() if count is None else count
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count: must be a positive integer, got {count!r}")
+    count = integer("count", count)
     jax.config.update("jax_num_cpu_devices", count)
     return count
 
@@ -59,8 +60,8 @@ def initialize(
     given = [coordinator is not None, num_processes is not None, process_id is not None]
     if any(given) and not all(given):
         raise ValueError("coordinator: give coordinator, num_processes and process_id together")
-    if num_processes is not None and (not isinstance(num_processes, int) or num_processes < 1):
-        raise ValueError(f"num_processes: must be a positive integer, got {num_processes!r}")
+    if num_processes is not None:
+        integer("num_processes", num_processes)
     if process_id is not None and (
         not isinstance(process_id, int) or not 0 <= process_id < (num_processes or 1)
     ):

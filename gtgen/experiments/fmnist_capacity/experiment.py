@@ -47,13 +47,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from gtgen import xla_options
+from gtgen.checks import integer
 from gtgen.data import Dataset, disjoint_slices, load_digits, load_mnist
 from gtgen.exchange import RoundSpec, init_states, make_context, make_play
 from gtgen.experiments.runner import (
     append_history,
     host,
     open_checkpoints,
-    positive_int,
     run_chunks,
 )
 from gtgen.game import Group
@@ -165,11 +165,11 @@ def validate(config: Config) -> Config:
         raise ValueError(
             f"sizes: must be a non-empty list of images per class, got {config.sizes!r}"
         )
-    sizes = tuple(positive_int("sizes", b) for b in config.sizes)
+    sizes = tuple(integer("sizes", b) for b in config.sizes)
     if len(set(sizes)) != len(sizes):
         raise ValueError(f"sizes: values repeat in {list(sizes)}")
     for name in ("seeds", "iterations", "chunk", "upper_batch", "test_per_class"):
-        positive_int(name, getattr(config, name))
+        integer(name, getattr(config, name))
     if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
         raise TypeError(f"seed: must be an integer, got {config.seed!r}")
     lr = config.learning_rate

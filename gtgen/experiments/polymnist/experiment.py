@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gtgen import xla_options
+from gtgen.checks import integer
 from gtgen.data import (
     DIGITS_THRESHOLD,
     MNIST_THRESHOLD,
@@ -63,7 +64,6 @@ from gtgen.experiments.runner import (
     append_history,
     host,
     open_checkpoints,
-    positive_int,
     run_chunks,
 )
 from gtgen.game import Group
@@ -194,10 +194,10 @@ def validate(config: Config) -> Config:
             f"{config.player_a.shape} images; they must agree"
         )
     for name in ("seeds", "iterations", "chunk", "pretrain", "batch", "pool", "test_sweeps"):
-        positive_int(name, getattr(config, name))
-    positive_int("test_per_class", config.test_per_class)
+        integer(name, getattr(config, name))
+    integer("test_per_class", config.test_per_class)
     if config.test_limit is not None:
-        positive_int("test_limit", config.test_limit)
+        integer("test_limit", config.test_limit)
     if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
         raise TypeError(f"seed: must be an integer, got {config.seed!r}")
     a = config.alpha_self

@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from gtgen.checks import integer
+
 
 class LQGame(NamedTuple):
     """Agents x_{t+1} = A x_t + B u_t + w_t with stage cost ‖x − y_t‖²_Q + ‖x − Γx̄ − η‖²_Q̄ + ‖u‖²_R.
@@ -161,12 +163,6 @@ def _uncontrollable_mode(A: np.ndarray, B: np.ndarray) -> complex | None:
     return None
 
 
-def _positive_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def lq_game(
     A: Any,
     B: Any,
@@ -274,7 +270,7 @@ def lq_game(
                 f"1, got {w.tolist()}"
             )
     if horizon is not None:
-        horizon = _positive_int("horizon", horizon)
+        horizon = integer("horizon", horizon)
     if (
         isinstance(discount, bool)
         or not isinstance(discount, (int, float, np.floating))
@@ -315,7 +311,7 @@ def _check_infinite(A, B, Qe, beta) -> None:
 def population(game: LQGame, players: int) -> np.ndarray:
     """Agents per class for a population of ``players`` (largest remainder of the shares, each
     class at least one agent)."""
-    players = _positive_int("players", players, low=game.classes)
+    players = integer("players", players, low=game.classes)
     raw = game.weights * players
     counts = np.maximum(np.floor(raw).astype(np.int64), 1)
     while counts.sum() < players:

@@ -35,12 +35,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from gtgen import xla_options
+from gtgen.checks import integer
 from gtgen.mechanisms.verification.guarantee import check_eps
 from gtgen.mechanisms.verification.model import (
     MIN_TEST_SAMPLES,
     Task,
     alone_risk,
-    check_positive_int,
     check_reports,
     equal_weights,
     estimate_types,
@@ -97,7 +97,7 @@ def verification(
     """Reports, a test of m samples with tolerance ε (exclusion), weights from the reports."""
     eps = check_eps(eps)
     if math.isfinite(eps):
-        m = check_positive_int(verification_samples, "verification_samples", MIN_TEST_SAMPLES)
+        m = integer("verification_samples", verification_samples, MIN_TEST_SAMPLES)
     else:
         m = 0
     if isinstance(reports, str) and reports not in REPORTS:
@@ -305,10 +305,8 @@ def simulate(
             "mechanisms: expected a non-empty list of Mechanism (pooling(), "
             "full_information(), verification(eps, m))"
         )
-    replicates = check_positive_int(replicates, "replicates")
-    rounds = (
-        2 * task.agents + 2 if max_rounds is None else check_positive_int(max_rounds, "max_rounds")
-    )
+    replicates = integer("replicates", replicates)
+    rounds = 2 * task.agents + 2 if max_rounds is None else integer("max_rounds", max_rounds)
     profiles = _profiles(task, profiles, replicates)
     padded = mechanisms + [pooling()] * (mechanism_bucket(len(mechanisms)) - len(mechanisms))
     params = [_resolve(task, m) for m in padded]

@@ -30,11 +30,11 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from gtgen.checks import integer
 from gtgen.mechanisms.verification.dynamics import TIE_TOLERANCE
 from gtgen.mechanisms.verification.model import (
     MIN_TEST_SAMPLES,
     Task,
-    check_positive_int,
     check_reports,
     estimate_types,
 )
@@ -104,7 +104,7 @@ def verification_passes(
     """[N] who passes the test: m samples of each player's own-data model and m trusted samples
     give estimates of its (bias, noise), compared with its report (default truthful)."""
     _require_mean(task)
-    m = check_positive_int(m, "verification_samples", MIN_TEST_SAMPLES)
+    m = integer("verification_samples", m, MIN_TEST_SAMPLES)
     reports = task.types if reports is None else check_reports(task, reports)
     with jax.enable_x64(True):
         est = np.asarray(
@@ -144,7 +144,7 @@ def play_exchange(
     reported_alone = kl_from_target(gaussian_moments(task._replace(types=rep)), task.scale)
     passed = np.ones(n, bool) if passes is None else np.asarray(passes, bool).reshape(n)
     admit = admission(policy, passed, reported_alone, alone)
-    rounds = 2 * n + 2 if max_rounds is None else check_positive_int(max_rounds, "max_rounds")
+    rounds = 2 * n + 2 if max_rounds is None else integer("max_rounds", max_rounds)
 
     def risk_with(members: np.ndarray) -> np.ndarray:
         """KL of each player in the game of ``members`` with that player in."""

@@ -27,11 +27,11 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
+from gtgen.checks import integer
 from gtgen.mechanisms.verification.model import (
     MIN_TEST_SAMPLES,
     Task,
     check_number,
-    check_positive_int,
     closed_form,
 )
 
@@ -82,7 +82,7 @@ def hoeffding_samples(bound: float, eps: float, delta: float, estimates: int) ->
     bound = check_number(bound, "bound", low=0.0, low_open=True)
     eps = check_number(check_eps(eps), "eps")
     delta = check_delta(delta)
-    estimates = check_positive_int(estimates, "estimates")
+    estimates = integer("estimates", estimates)
     return math.ceil(bound**2 / (2.0 * eps**2) * math.log(2.0 * estimates / delta) - 1e-9)
 
 
@@ -107,7 +107,7 @@ def guarantee(task: Task, eps: float, delta: float) -> Guarantee:
 def pass_probability(task: Task, eps: float, m: int) -> float:
     """The exact probability that every agent's truthful report passes a test of m samples."""
     eps = check_eps(eps)
-    m = check_positive_int(m, "verification_samples", MIN_TEST_SAMPLES)
+    m = integer("verification_samples", m, MIN_TEST_SAMPLES)
     if math.isinf(eps):
         return 1.0
     if task.kind == "classification":

@@ -23,6 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
+from gtgen.checks import integer
+
 KINDS = ("mean", "classification")
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 MIN_TEST_SAMPLES = 2  # the spread estimate needs two samples
@@ -70,18 +72,6 @@ def _vector(value: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return arr
-
-
-def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    """``value`` as an int ≥ ``minimum``, or ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value}")
-    return int(value)
 
 
 def check_number(
@@ -139,7 +129,7 @@ def mean_estimation(
     return Task(
         "mean",
         np.stack([b, s], axis=1),
-        check_positive_int(samples, "samples"),
+        integer("samples", samples),
         check_number(cost, "cost", low=0.0),
         check_number(target_noise, "target_noise", low=0.0, low_open=True),
     )
@@ -160,9 +150,9 @@ def classification(flip: Any, samples: int = 100, dim: int = 50, cost: float = 0
     return Task(
         "classification",
         theta[:, None],
-        check_positive_int(samples, "samples"),
+        integer("samples", samples),
         check_number(cost, "cost", low=0.0),
-        float(check_positive_int(dim, "dim", 2)),
+        float(integer("dim", dim, 2)),
     )
 
 

@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gtgen.checks import integer
 from gtgen.players.base import Batch, categorical, real
 from gtgen.players.neural.common import (
     MLP,
@@ -185,9 +186,7 @@ def _check(config: JointConfig) -> None:
             f"got {config.event_shape}"
         )
     for name in ("classes", "z0", "z1", "width"):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"JointConfig.{name}: must be a positive integer, got {value!r}")
+        integer(f"JointConfig.{name}", getattr(config, name))
 
 
 def joint_player(config: JointConfig | None = None) -> NeuralPlayer:

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gtgen.checks import integer
 from gtgen.players.base import Batch, binary, categorical
 from gtgen.players.neural.common import (
     MLP,
@@ -70,9 +71,7 @@ def _check(config: MaskConfig) -> None:
     if len(config.shape) != 2 or any(int(v) < 1 for v in config.shape):
         raise ValueError(f"MaskConfig.shape must be (H, W), got {config.shape!r}")
     for name in ("classes", "z"):
-        v = getattr(config, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"MaskConfig.{name} must be a positive integer, got {v!r}")
+        integer(f"MaskConfig.{name}", getattr(config, name))
     a = config.alternations
     if isinstance(a, bool) or not isinstance(a, int) or a < 0:
         raise ValueError(f"MaskConfig.alternations must be a non-negative integer, got {a!r}")
