@@ -201,7 +201,7 @@ def _scale_inputs(n: int, m: int, d: int, data_size: int):
 
 
 def scale_players(quick: bool = False) -> dict:
-    sizes = [1000, 3000, 10_000] if quick else [10, 100, 1000, 10_000, 100_000, 1_000_000]
+    sizes = [1000, 10_000] if quick else [10, 100, 1000, 10_000, 100_000, 1_000_000]
     m, d, data_size = 100, 2, 16
     round_ms, xla_mb, rss_mb, setup_s = [], [], [], []
     for n in sizes:
