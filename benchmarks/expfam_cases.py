@@ -30,7 +30,7 @@ import numpy as np
 
 import gtgen
 from benchmarks.reference import numpy_loop
-from benchmarks.timing import median_seconds, warm_all
+from benchmarks.timing import median_seconds
 
 
 def gaussian_game(
@@ -60,36 +60,28 @@ def gaussian_game(
     return gtgen.Game([gtgen.expfam.gaussian(d)] * n, alpha, data)
 
 
-def _solve_fn(game: gtgen.Game, samples: int, rounds: int, routing: str, draw: str):
-    """A call of the sampled solve timed by ``_round_seconds``."""
-    key = jax.random.key(1)
-    return lambda: (
-        gtgen.solve(
-            game, key, method="sampled", rounds=rounds, samples=samples, routing=routing, draw=draw
-        ).state
-    )
-
-
-def _warm_solves(runs: list[tuple]) -> None:
-    """Compile the solves that ``_round_seconds`` will time for these (game, samples, rounds,
-    routing, draw), side by side (benchmarks.timing.warm_all), each at ``rounds`` and at 1."""
-    warm_all(
-        {
-            (i, r): _solve_fn(game, samples, r, routing, draw)
-            for i, (game, samples, rounds, routing, draw) in enumerate(runs)
-            for r in (rounds, 1)
-        }
-    )
-
-
 def _round_seconds(
     game: gtgen.Game, samples: int, rounds: int, routing: str, repeats: int, draw: str = "samples"
 ) -> float:
     """Seconds per round: (T(rounds) − T(1)) / (rounds − 1), so that the per-solve set-up (own
     moments, the O(N²) routing plan, transfers) is not counted as round time."""
+    key = jax.random.key(1)
 
     def timed(r):
-        return median_seconds(_solve_fn(game, samples, r, routing, draw), repeats=repeats)
+        return median_seconds(
+            lambda: (
+                gtgen.solve(
+                    game,
+                    key,
+                    method="sampled",
+                    rounds=r,
+                    samples=samples,
+                    routing=routing,
+                    draw=draw,
+                ).state
+            ),
+            repeats=repeats,
+        )
 
     return max(timed(rounds) - timed(1), 1e-9) / (rounds - 1)
 
@@ -99,9 +91,6 @@ def expfam_gaussian_n64(quick: bool = False) -> dict:
     rounds = 10 if quick else 50
     repeats = 2 if quick else 5
     game = gaussian_game(n, d)
-    _warm_solves(
-        [(game, m, rounds, "expected", "samples"), (game, m, rounds, "expected", "statistics")]
-    )
     t_round = _round_seconds(game, m, rounds, "expected", repeats)
 
     own = np.asarray(game.own_moments()[0], np.float64)
@@ -167,15 +156,12 @@ def expfam_scaling(quick: bool = False) -> dict:
     d = 16
     sizes = [10, 100, 1000] if quick else [10, 100, 1000, 10_000]
     m = 100 if quick else 1000
-    runs = [
-        (gaussian_game(n, d, n_data=50), m, 10 if n * m <= 1_000_000 else 3, "meanfield", "samples")
-        for n in sizes
-    ]
-    _warm_solves(runs)
-    times = [
-        _round_seconds(game, m, rounds, routing, 2 if quick or n >= 10_000 else 3, draw)
-        for n, (game, m, rounds, routing, draw) in zip(sizes, runs)
-    ]
+    times = []
+    for n in sizes:
+        rounds = 10 if n * m <= 1_000_000 else 3
+        game = gaussian_game(n, d, n_data=50)
+        repeats = 2 if quick or n >= 10_000 else 3
+        times.append(_round_seconds(game, m, rounds, "meanfield", repeats=repeats))
     floor = jax.jit(lambda k: jax.random.normal(k, (sizes[-1], m, d)))
     t_floor = median_seconds(lambda: floor(jax.random.key(3)), repeats=2 if quick else 3)
     slope = float(np.polyfit(np.log(sizes), np.log(times), 1)[0])

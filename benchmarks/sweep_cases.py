@@ -59,7 +59,7 @@ import jax
 import numpy as np
 
 import gtgen
-from benchmarks.timing import interleaved_medians, median_seconds, warm_all
+from benchmarks.timing import interleaved_medians, median_seconds
 from gtgen import xla_options
 from gtgen.sweep import alpha_matrix, parse_config, sweep, synthetic_data
 from gtgen.sweep.distributed import cpu_core_count
@@ -209,24 +209,20 @@ def scale_players(quick: bool = False) -> dict:
         shape, inputs = _scale_inputs(n, m, d, data_size)
         setup_s.append(time.perf_counter() - start)
         repeats = 1 if n >= 1_000_000 else 3  # a 12-round call takes ~10-40 s there
-        programs = {r: expfam_program({**shape, "rounds": r}) for r in (2, 12)}
-        args = [inputs[k] for k in programs[2][1]]
-        compiled = warm_all(  # the two compiles side by side
-            {
-                r: lambda f=fn, a=args: jax.jit(f).lower(*a).compile()
-                for r, (fn, _) in programs.items()
-            }
-        )
-        times = {
-            r: median_seconds(lambda c=c, a=args: c(*a), repeats=repeats)
-            for r, c in compiled.items()
-        }
-        mem = compiled[12].memory_analysis()
-        xla_mb.append(
-            (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes) / 2**20
-            if mem
-            else math.nan
-        )
+        times = {}
+        for rounds in (2, 12):
+            fn, names = expfam_program({**shape, "rounds": rounds})
+            args = [inputs[k] for k in names]
+            compiled = jax.jit(fn).lower(*args).compile()
+            times[rounds] = median_seconds(lambda c=compiled, a=args: c(*a), repeats=repeats)
+            if rounds == 12:
+                mem = compiled.memory_analysis()
+                xla_mb.append(
+                    (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes)
+                    / 2**20
+                    if mem
+                    else math.nan
+                )
         round_ms.append(1e3 * max(times[12] - times[2], 1e-9) / 10)
         rss_mb.append(_peak_rss_mb())
     slope = float(np.polyfit(np.log(sizes), np.log(round_ms), 1)[0])
@@ -374,10 +370,10 @@ def sweep_peer(quick: bool = False) -> dict:
     for name, ways in baselines.items():
         for way, fn in ways.items():
             sides[f"{name}_{way}"] = fn
-    first = warm_all(sides)  # every side's compile, side by side
-    star = np.asarray(first["floor_gtgen_options"])
+    star = np.asarray(sides["floor_gtgen_options"]())
     errors = {}
-    for name, out in first.items():
+    for name, fn in sides.items():
+        out = fn()
         value = out[0] if isinstance(out, tuple) else out
         errors[name] = float(np.max(np.abs(np.asarray(value) - star)))
     ms = {k: 1e3 * v for k, v in interleaved_medians(sides, 5 if quick else 15).items()}
