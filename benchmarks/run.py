@@ -2,6 +2,10 @@
 
 Every figure is a ratio measured in this run against a named baseline (see each case's module
 docstring). Output: a table, or with --json one object ``{"cases": [...], "machine": ...}``.
+Every case also reports where its wall time went: ``case_wall_s`` in all, ``case_compile_s`` of
+it in XLA compilations (jax's own backend-compile events), ``case_trace_s`` in tracing and
+lowering to MLIR, and ``case_compilations``, their number (a case's child processes are not
+counted).
 """
 
 from __future__ import annotations
@@ -69,22 +73,66 @@ def parse_only(only: list[str] | None) -> list[str] | None:
     return names or None
 
 
+class CompileClock:
+    """XLA compilations in this process while it is open: their number and seconds, and the
+    seconds of tracing and lowering (jax.monitoring's compile-duration events)."""
+
+    COMPILE = "/jax/core/compile/backend_compile_duration"
+    TRACE = (
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    )
+
+    def __init__(self):
+        self.count, self.seconds, self.trace_seconds = 0, 0.0, 0.0
+
+    def _on_event(self, name: str, duration: float, **_) -> None:
+        if name == self.COMPILE:
+            self.count += 1
+            self.seconds += duration
+        elif name in self.TRACE:
+            self.trace_seconds += duration
+
+    def __enter__(self):
+        from jax import monitoring
+
+        monitoring.register_event_duration_secs_listener(self._on_event)
+        return self
+
+    def __exit__(self, *_):
+        from jax import monitoring
+
+        monitoring.unregister_event_duration_listener(self._on_event)
+
+
 def run(quick: bool = False, only: list[str] | None = None, progress=print) -> dict:
     only = parse_only(only)
     cases = []
     total = time.perf_counter()
-    for case in all_cases():
-        label = case.__name__.replace("_", "-")
-        if only and not any(o.lower() in label.lower() for o in only):
-            continue
-        start = time.perf_counter()
-        result = case(quick=quick)
-        result["case_wall_s"] = time.perf_counter() - start
-        progress(f"  {result['name']}: {result['case_wall_s']:.1f} s")
-        cases.append(result)
+    with CompileClock() as clock:
+        for case in all_cases():
+            label = case.__name__.replace("_", "-")
+            if only and not any(o.lower() in label.lower() for o in only):
+                continue
+            cases.append(_timed_case(case, quick, clock, progress))
     total = time.perf_counter() - total
     progress(f"  total: {total:.1f} s")
     return {"cases": cases, "machine": machine(), "quick": quick, "total_s": total}
+
+
+def _timed_case(case, quick: bool, clock: CompileClock, progress) -> dict:
+    start = time.perf_counter()
+    before = clock.count, clock.seconds, clock.trace_seconds
+    result = case(quick=quick)
+    result["case_wall_s"] = time.perf_counter() - start
+    result["case_compilations"] = clock.count - before[0]
+    result["case_compile_s"] = clock.seconds - before[1]
+    result["case_trace_s"] = clock.trace_seconds - before[2]
+    progress(
+        f"  {result['name']}: {result['case_wall_s']:.1f} s ({result['case_compilations']} "
+        f"compilations: {result['case_compile_s']:.1f} s, tracing {result['case_trace_s']:.1f} s)"
+    )
+    return result
 
 
 def format_table(results: dict) -> str:
@@ -113,7 +161,9 @@ def format_table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (compile-bound: minutes on 2 CPU cores)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--only",

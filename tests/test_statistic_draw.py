@@ -264,3 +264,21 @@ def test_draw_settings_are_checked():
         gtgen.solve(game, jax.random.key(0), draw="moments")
     with pytest.raises(ValueError, match="draw: only the sampled method"):
         gtgen.solve(game, jax.random.key(0), method="exact", draw="statistics")
+
+
+@pytest.mark.parametrize("fam,common", [("gaussian", False), ("gaussian-full", True)])
+def test_many_senders_are_drawn_in_blocks_with_the_same_numbers(monkeypatch, fam, common):
+    """Above SENDER_BLOCK senders the draw runs block after block (a remainder block included):
+    each sender keeps its own key, so the numbers are those of one vmap over every sender (to
+    float32 rounding: the two programs fuse differently; another key would differ by O(1))."""
+    from gtgen.exchange import statistics as st
+
+    player = expfam.family(fam, 3)
+    data = jax.random.normal(jax.random.key(1), (10, 30, 3)) + jnp.arange(10.0)[:, None, None]
+    params = jax.vmap(player.init)(data, jnp.ones((10, 30)))
+    key = jax.random.key(2)
+    whole = st.draw_group_statistics(player, key, params, 50.0, common)
+    monkeypatch.setattr(st, "SENDER_BLOCK", 4)
+    blocks = st.draw_group_statistics(player, key, params, 50.0, common)
+    for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(blocks)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)

@@ -11,7 +11,7 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run the performance benchmarks (ratios measured in one run)")
     p.add_argument(
-        "--quick", action="store_true", help="small sizes: about a minute on 2 CPU cores"
+        "--quick", action="store_true", help="small sizes (compile-bound: minutes on 2 CPU cores)"
     )
     p.add_argument("--json", action="store_true", help='print {"cases": [...]} as JSON')
     p.add_argument(

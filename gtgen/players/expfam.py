@@ -88,11 +88,13 @@ class ExpFamPlayer(NamedTuple):
 
     def init(self, data: jax.Array, weights: jax.Array) -> jax.Array:
         """Maximum-likelihood mean parameters of weighted data ``[n, *event]`` (padding: weight 0)."""
-        t = jax.vmap(self.stats)(data)
+        t = jax.vmap(self.stats, out_axes=1)(data)  # [K, n]: the items on the minor axis
         w = weights / jnp.sum(weights)
-        # a fused multiply-sum, not a dot: XLA CPU fuses the statistics into it (one pass over
-        # the data), and batched over a sweep's games it avoids thousands of tiny dot products
-        return jnp.sum(w[:, None] * t, axis=0)
+        # a fused multiply-sum over the minor axis, not a dot: XLA CPU fuses the statistics into
+        # it (one pass over the data), batched over a sweep's games it avoids thousands of tiny
+        # dot products, and a minor-axis reduction is XLA CPU's fast one (the [n, K] form, summed
+        # over its major axis, took twice as long on sweep-peer's 1000 games)
+        return jnp.sum(t * w, axis=1)
 
     def best_response(self, mixed_moments: jax.Array) -> jax.Array:
         """Maximum likelihood on a mixture with these expected statistics: moment matching."""

@@ -47,6 +47,7 @@ def run_rounds(
     tol: jax.Array,
     rounds: int,
     trace: int | None = None,
+    can_stop: bool = True,
 ) -> tuple[Any, RoundInfo, jax.Array]:
     """Advance a batch of games until each has run ``rounds`` rounds or met its tolerance.
 
@@ -60,6 +61,9 @@ def run_rounds(
       trace: how many rounds the trace records, from the first (static; None: all ``rounds``,
         0: none). Its memory and the writes into it are paid only for these rows: a sweep that
         reads only the answer passes 0 and costs the same at any round cap.
+      can_stop: False where no game can ever stop early (the sampled exchange: its ``tol`` is
+        always ≤ 0): only the plain scan is built, so the program holds the round once, not
+        twice (half the compile time).
 
     Returns ``(carry, trace, rounds_run)``: trace fields are [B, min(trace, rounds)], rounds_run
     is [B] int32.
@@ -127,7 +131,10 @@ def run_rounds(
             carry, _ = jax.lax.scan(quiet_body, carry, length=rounds - rows)
         return carry, trace, jnp.full((batch,), rounds, jnp.int32)
 
-    carry, trace, run = jax.lax.cond(jnp.any(tol > 0), until_stopped, every_round, carry)
+    if can_stop:
+        carry, trace, run = jax.lax.cond(jnp.any(tol > 0), until_stopped, every_round, carry)
+    else:
+        carry, trace, run = every_round(carry)
     return carry, RoundInfo(*(x.T for x in trace)), run
 
 

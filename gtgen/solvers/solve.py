@@ -193,7 +193,9 @@ def make_solver(
         context, carry = jax.vmap(prepare)(
             key, alpha, data, weights, damping, burn_in, reference, samples
         )
-        (state, _), rows, t = run_rounds(step, stop_scale, context, carry, tol, rounds, trace)
+        (state, _), rows, t = run_rounds(
+            step, stop_scale, context, carry, tol, rounds, trace, can_stop=method != "sampled"
+        )
         return state, rows, t
 
     return run_batch if batched else single(run_batch)

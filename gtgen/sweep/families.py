@@ -14,8 +14,10 @@
 
 Random families draw from ``numpy.random.default_rng([seed, 1])``.
 
-Synthetic data: player i's n = ``data_size`` private samples come from
-``numpy.random.default_rng([seed, 2, i])``, so adding players leaves the others' data unchanged:
+Synthetic data, drawn for all players at once (no per-player loop): each player's parameters
+(the c_i, A_i or g_i below) come from ``numpy.random.default_rng([seed, 2, 0])`` and its n =
+``data_size`` private samples from ``numpy.random.default_rng([seed, 2, 1])``, both streams
+filled player after player, so adding players leaves the others' data unchanged:
 
 - gaussian:       x = c_i + ε, c_i ~ N(0, spread² I), ε ~ N(0, I)
 - gaussian-full:  x = c_i + A_i ε, A_i = I + 0.3 · G_i (G_i standard normal): correlated coordinates
@@ -156,31 +158,45 @@ def synthetic_data(s: dict[str, Any]) -> np.ndarray:
     """Every player's private data for one point: [N, data_size, *event] (see module doc)."""
     n, size, dim, spread = s["players"], s["data_size"], s["dim"], s["spread"]
     fam = s["family"]
-    out = None
-    for i in range(n):
-        x = _player_data(fam, np.random.default_rng([s["seed"], DATA_STREAM, i]), size, dim, spread)
-        if out is None:
-            out = np.empty((n, *x.shape), x.dtype)
-        out[i] = x
-    return out
-
-
-def _player_data(fam: str, rng: np.random.Generator, n: int, d: int, spread: float) -> np.ndarray:
+    if fam not in _DATA_FAMILIES:
+        raise ValueError(f"family: no synthetic data for {fam!r}")
+    params = np.random.default_rng([s["seed"], DATA_STREAM, PARAMS_SUBSTREAM])
+    items = np.random.default_rng([s["seed"], DATA_STREAM, ITEMS_SUBSTREAM])
     if fam == "gaussian":
-        return spread * rng.standard_normal(d) + rng.standard_normal((n, d))
+        centre = spread * params.standard_normal((n, 1, dim))
+        return centre + items.standard_normal((n, size, dim))
     if fam == "gaussian-full":
-        mix = np.eye(d) + 0.3 * rng.standard_normal((d, d))
-        return spread * rng.standard_normal(d) + rng.standard_normal((n, d)) @ mix.T
+        g = params.standard_normal((n, dim * dim + dim))  # player i's A_i and c_i, in its row
+        mix = np.eye(dim) + 0.3 * g[:, : dim * dim].reshape(n, dim, dim)
+        centre = spread * g[:, None, dim * dim :]
+        return centre + np.einsum("ind,ied->ine", items.standard_normal((n, size, dim)), mix)
+    g = params.standard_normal((n, dim))
     if fam == "bernoulli":
-        p = 1.0 / (1.0 + np.exp(-spread * rng.standard_normal(d)))
-        return (rng.random((n, d)) < p).astype(np.float64)
+        p = 1.0 / (1.0 + np.exp(-spread * g))
+        return (items.random((n, size, dim)) < p[:, None, :]).astype(np.float64)
     if fam == "poisson":
-        return rng.poisson(np.exp(0.5 * spread * rng.standard_normal(d)), (n, d)).astype(np.float64)
-    if fam == "categorical":
-        logits = spread * rng.standard_normal(d)
-        p = np.exp(logits - logits.max())
-        return rng.choice(d, size=n, p=p / p.sum()).astype(np.int64)
-    raise ValueError(f"family: no synthetic data for {fam!r}")
+        rate = np.broadcast_to(np.exp(0.5 * spread * g)[:, None, :], (n, size, dim))
+        return items.poisson(rate).astype(np.float64)
+    return _categorical(spread * g, items.random((n, size)))
+
+
+_DATA_FAMILIES = ("gaussian", "gaussian-full", "bernoulli", "poisson", "categorical")
+PARAMS_SUBSTREAM, ITEMS_SUBSTREAM = 0, 1
+_CATEGORICAL_CHUNK = 2**24  # comparisons per block of players: bounds the temporary memory
+
+
+def _categorical(logits: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Class of each uniform u [N, n] under softmax(logits) [N, d] by the inverse CDF, numpy's
+    ``Generator.choice`` rule: the number of normalised CDF values ≤ u."""
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    cdf = np.cumsum(p, axis=1)
+    cdf /= cdf[:, -1:]
+    out = np.empty(u.shape, np.int64)
+    rows = max(1, _CATEGORICAL_CHUNK // max(1, u.shape[1] * cdf.shape[1]))
+    for lo in range(0, len(u), rows):  # blocks of players, not one player at a time
+        block = u[lo : lo + rows, :, None] >= cdf[lo : lo + rows, None, :-1]
+        out[lo : lo + rows] = block.sum(axis=2)
+    return out
 
 
 def synthetic_data_batch(settings: list[dict[str, Any]]) -> np.ndarray:

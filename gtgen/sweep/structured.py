@@ -83,7 +83,9 @@ def make_structured_solver(player, kind: str, method: str, rounds: int):
         context, carry = jax.vmap(prepare)(
             key, self_weight, index, weight, data, weights, damping, burn_in, reference, samples
         )
-        (state, _), trace, t = run_rounds(step, stop_scale, context, carry, tol, rounds)
+        (state, _), trace, t = run_rounds(
+            step, stop_scale, context, carry, tol, rounds, can_stop=method != "sampled"
+        )
         params = jnp.where(state.count[:, None, None] > 0, state.average[0], state.params[0])
         return params, trace, t
 
