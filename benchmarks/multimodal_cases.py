@@ -106,7 +106,9 @@ def multimodal_round(quick: bool = False, sizes: dict | None = None) -> dict:
     s.update(sizes or {})
     load_before = _load()
     config = MultimodalConfig(
-        z=s["z"], hidden=tuple(s["hidden"]), gibbs=Gibbs(sweeps=s["sweeps"], order="fixed")
+        z=s["z"],
+        hidden=tuple(s["hidden"]),
+        gibbs=Gibbs(sweeps=s["sweeps"], order="fixed", hold=("d",)),  # the pairs' d: uniform
     )
     own, pairs = _data()
     rows = len(pairs["c"])
