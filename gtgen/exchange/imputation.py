@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from gtgen.players.base import Batch, variable_map
-from gtgen.players.gibbs import random_values, run
+from gtgen.players.gibbs import random_values, run_blocks
 
 
 def imputes(player: Any) -> bool:
@@ -146,11 +146,17 @@ def _complete(key, draws, values: dict, missing: dict, gibbs, own: Batch, synthe
     visited = [v for v in missing if any(v in vis for _, _, vis in blocks)]
     parts_v: dict[str, list] = {v: [] for v in values}
     parts_f: dict[str, list] = {v: [] for v in visited}
-    for i, (lo, hi, vis) in enumerate(blocks):
-        k = key if len(blocks) == 1 else jax.random.fold_in(key, i)
-        vals = {v: x[lo:hi] for v, x in values.items()}
-        mask = {v: missing[v][lo:hi] for v in vis}
-        vals, fresh = run(k, draws, vals, mask, gibbs.sweeps, gibbs.order, stagger=True, first=lo)
+    done = run_blocks(
+        key,
+        draws,
+        [
+            ({v: x[lo:hi] for v, x in values.items()}, {v: missing[v][lo:hi] for v in vis}, lo)
+            for lo, hi, vis in blocks
+        ],
+        gibbs.sweeps,
+        gibbs.order,
+    )
+    for (lo, hi, _), (vals, fresh) in zip(blocks, done):
         for v in values:
             parts_v[v].append(vals[v])
         for v in visited:
