@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import jax
 
@@ -34,3 +39,34 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int = 9) 
             jax.block_until_ready(fn())
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def one_core_child(module: str, *args: str) -> dict | None:
+    """``python -m module *args`` in a child process that calls ``pin_to_bench_core()`` before
+    JAX starts (XLA sizes its thread pool from the cores it may use then, so the program runs on
+    one thread, as a PyTorch loop at ``set_num_threads(1)`` does); its last stdout line, parsed as
+    JSON. None where there is one core only or no affinity call (nothing to compare)."""
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        return None
+    core = min(os.sched_getaffinity(0))
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, GTGEN_BENCH_CORE=str(core))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} one-core child process failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def pin_to_bench_core() -> None:
+    """In a ``one_core_child``: this process on the core its parent named (before JAX starts)."""
+    core = os.environ.get("GTGEN_BENCH_CORE")
+    if core is not None:
+        os.sched_setaffinity(0, {int(core)})

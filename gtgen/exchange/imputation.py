@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from gtgen.players.base import Batch, variable_map
-from gtgen.players.gibbs import random_values, run
+from gtgen.players.gibbs import random_values, run_blocks
 
 
 def imputes(player: Any) -> bool:
@@ -78,17 +78,14 @@ def impute(
             )
         start = state.chains
     else:
-        start = random_values(k_start, {v: variables[v] for v in names}, n_own + n_syn)
+        start = _random_start(k_start, variables, own, synthetic)
     for v in names:
         m = missing[v].reshape(missing[v].shape + (1,) * (values[v].ndim - 1))
         values[v] = jnp.where(m, start[v].astype(values[v].dtype), values[v])
     unknown = sorted(set(gibbs.hold) - set(variables))
     if unknown:
         raise ValueError(f"gibbs.hold: {player.name} models no variable {', '.join(unknown)}")
-    visited = {v: m for v, m in missing.items() if v not in gibbs.hold}
-    values, fresh = run(
-        k_run, player.draws(state), values, visited, gibbs.sweeps, gibbs.order, stagger=True
-    )
+    values, fresh = _complete(k_run, player.draws(state), values, missing, gibbs, own, synthetic)
     values = jax.lax.stop_gradient(values)
     if gibbs.persist:
         state = state._replace(chains={**state.chains, **{v: values[v] for v in state.chains}})
@@ -105,3 +102,66 @@ def impute(
         {v: f[n_own:] for v, f in fresh.items()},
     )
     return own, synthetic, state
+
+
+def _random_start(key: jax.Array, variables: dict, own: Batch, synthetic: Batch) -> dict:
+    """Random starting values ``{v: [n_own + n_syn, ...]}`` of the variables some item may lack;
+    zeros for the items of a batch that carries v everywhere (they are never used)."""
+    parts: dict[str, list] = {
+        v: [] for v in variables if v in own.present or v in synthetic.present
+    }
+    for k, batch in zip(jax.random.split(key), (own, synthetic)):
+        n = batch.weights.shape[0]
+        drawn = random_values(k, {v: variables[v] for v in parts if v in batch.present}, n)
+        for v in parts:
+            parts[v].append(drawn[v] if v in drawn else _zeros(variables[v], n))
+    return {v: jnp.concatenate(p) for v, p in parts.items()}
+
+
+def _zeros(var, n: int) -> jax.Array:
+    return jnp.zeros((n, *var.shape), var.dtype)
+
+
+def _complete(key, draws, values: dict, missing: dict, gibbs, own: Batch, synthetic: Batch):
+    """The Gibbs sweeps over the concatenated own-then-received items: ``(values, fresh)``.
+
+    Which variables a batch may lack is static (those with a presence mask: ``with_blanks`` gives
+    one to every variable the batch does not carry). Where the own and the received batch may
+    lack the same variables they run as one batch of chains; otherwise each visits only its own
+    (IV-C: s and z for A's own items, x and z for received (c, s) pairs), so that no conditional
+    runs on items that all carry its variable."""
+    visits = [
+        tuple(v for v in missing if v in b.present and v not in gibbs.hold)
+        for b in (own, synthetic)
+    ]
+    n_own, n_all = own.weights.shape[0], next(iter(values.values())).shape[0]
+    blocks = (
+        [(0, n_all, visits[0])]
+        if visits[0] == visits[1]
+        else [
+            (0, n_own, visits[0]),
+            (n_own, n_all, visits[1]),
+        ]
+    )
+    visited = [v for v in missing if any(v in vis for _, _, vis in blocks)]
+    parts_v: dict[str, list] = {v: [] for v in values}
+    parts_f: dict[str, list] = {v: [] for v in visited}
+    done = run_blocks(
+        key,
+        draws,
+        [
+            ({v: x[lo:hi] for v, x in values.items()}, {v: missing[v][lo:hi] for v in vis}, lo)
+            for lo, hi, vis in blocks
+        ],
+        gibbs.sweeps,
+        gibbs.order,
+    )
+    for (lo, hi, _), (vals, fresh) in zip(blocks, done):
+        for v in values:
+            parts_v[v].append(vals[v])
+        for v in visited:
+            parts_f[v].append(fresh[v] if v in fresh else jnp.zeros((hi - lo,), bool))
+    return (
+        {v: p[0] if len(p) == 1 else jnp.concatenate(p) for v, p in parts_v.items()},
+        {v: p[0] if len(p) == 1 else jnp.concatenate(p) for v, p in parts_f.items()},
+    )

@@ -100,12 +100,22 @@ def _select(items: dict, names) -> dict:
     return {n: items[n] for n in names}
 
 
-def _receives(receiver, groups) -> tuple[list[str], dict[str, list[bool]]]:
-    """The receiver's variables, and for each the sender groups that send it (a variable some
-    sender lacks is one the receiver completes itself: the Game checked that)."""
+def source_groups(receiver, groups) -> list[int]:
+    """Positions of the groups whose samples can reach ``receiver``: every other group, and its
+    own when it has several members (no player receives its own samples); in a one-player game
+    its own (the items then carry weight 0). Static: what α says about them is traced."""
+    out = [p for p, h in enumerate(groups) if h is not receiver or len(h.members) > 1]
+    return out or list(range(len(groups)))
+
+
+def _sent_by(receiver, groups) -> tuple[list[str], list[int], dict[str, list[int]]]:
+    """The receiver's variables, its source groups, and for each variable the source groups
+    that send it (a variable some sender lacks is one the receiver completes itself: the Game
+    checked that)."""
     names = [v for v, _ in receiver.player.variables]
-    sends = {v: [v in variable_map(h.player) for h in groups] for v in names}
-    return names, sends
+    senders = source_groups(receiver, groups)
+    sends = {v: [p for p in senders if v in variable_map(groups[p].player)] for v in names}
+    return names, senders, sends
 
 
 def _blank(receiver, name: str, shape: tuple[int, ...]) -> jax.Array:
@@ -115,27 +125,30 @@ def _blank(receiver, name: str, shape: tuple[int, ...]) -> jax.Array:
 
 def sampled_batch(receiver, groups, pools, sources: jax.Array, n: int):
     """Items ``{name: [n_g, m, ...]}`` for every member of ``receiver`` and their presence masks
-    (``Batch.present``); slot k of receiver i is sample k of its sender ``sources[i, k]``; only
-    the variables the receiver models are taken."""
+    (``Batch.present``; none for a variable every source group sends); slot k of receiver i is
+    sample k of its sender ``sources[i, k]``; only the variables the receiver models are taken,
+    and only the pools of its ``source_groups`` are read (the others may be None)."""
     src = sources[index(receiver)]
     slot = jnp.arange(src.shape[1])[None, :]
-    names, sends = _receives(receiver, groups)
+    names, senders, sends = _sent_by(receiver, groups)
     out, present = {}, {}
     for v in names:
+        if not sends[v]:
+            out[v], present[v] = _blank(receiver, v, src.shape), jnp.zeros(src.shape, bool)
+            continue
+        if len(senders) == 1:  # the one source group (another's source carries weight 0)
+            local, _ = local_index(groups[senders[0]], n)
+            out[v] = pools[senders[0]][v][jnp.asarray(local)[src], slot]
+            continue
         acc, mask_acc = 0, False  # a bool mask (0 | bool would be an int mask)
-        for h, pool, sent in zip(groups, pools, sends[v]):
-            if not sent:
-                continue
-            if len(groups) == 1:
-                acc = pool[v][src, slot]
-                break
-            local, member = local_index(h, n)
-            x = pool[v][jnp.asarray(local)[src], slot]
+        for p in sends[v]:
+            local, member = local_index(groups[p], n)
+            x = pools[p][v][jnp.asarray(local)[src], slot]
             mask = jnp.asarray(member)[src]
             acc = acc + jnp.where(mask.reshape(mask.shape + (1,) * (x.ndim - 2)), x, 0)
             mask_acc = mask_acc | mask
-        out[v] = acc.astype(pools[sends[v].index(True)][v].dtype)
-        if not all(sends[v]):
+        out[v] = acc.astype(pools[sends[v][0]][v].dtype)
+        if len(sends[v]) < len(senders):
             present[v] = mask_acc
     return out, present or None
 
@@ -144,31 +157,26 @@ def pooled_batch(receiver, groups, pools, plan: RoutingPlan):
     """Every other sender's whole pool, the same items for every receiver ``{name: [M, ...]}``,
     their presence masks, and each receiver's weights ``[n_g, M]``: α_ij / m on sender j's samples
     (0 on its own). A receiver alone in its group skips its own pool (it would weigh 0)."""
-    names, sends = _receives(receiver, groups)
-    first = next(iter(pools[0].values()))
-    m = first.shape[1]
-    keep = [h is not receiver or len(h.members) > 1 for h in groups]
-    keep = keep if any(keep) else [True] * len(groups)  # a one-player game: its pool, weight 0
-    senders = [
-        (h, p, sends_h)
-        for h, p, sends_h, k in zip(groups, pools, zip(*(sends[v] for v in names)), keep)
-        if k
-    ]
+    names, senders, sends = _sent_by(receiver, groups)
+    m = next(iter(pools[senders[0]].values())).shape[1]
     items, present = {}, {}
-    for i, v in enumerate(names):
+    for v in names:
         parts = [
-            p[v].reshape((-1, *p[v].shape[2:]))
-            if sent[i]
-            else _blank(receiver, v, (len(h.members) * m,))
-            for h, p, sent in senders
+            pools[p][v].reshape((-1, *pools[p][v].shape[2:]))
+            if p in sends[v]
+            else _blank(receiver, v, (len(groups[p].members) * m,))
+            for p in senders
         ]
         items[v] = jnp.concatenate(parts)
-        if not all(sent[i] for _, _, sent in senders):
+        if len(sends[v]) < len(senders):
             present[v] = jnp.concatenate(
-                [jnp.full((len(h.members) * m,), sent[i]) for h, _, sent in senders]
+                [jnp.full((len(groups[p].members) * m,), p in sends[v]) for p in senders]
             )
     weights = jnp.concatenate(
-        [jnp.repeat(plan.off[index(receiver)][:, index(h)], m, axis=1) / m for h, _, _ in senders],
+        [
+            jnp.repeat(plan.off[index(receiver)][:, index(groups[p])], m, axis=1) / m
+            for p in senders
+        ],
         axis=1,
     )
     return items, present or None, weights

@@ -49,6 +49,7 @@ from gtgen.exchange.items import (
     own_batch,
     pooled_batch,
     sampled_batch,
+    source_groups,
 )
 from gtgen.exchange.routing import RoutingPlan, routing_plan
 from gtgen.exchange.statistics import (
@@ -258,6 +259,8 @@ def make_round(groups: Sequence, spec: RoundSpec):
         getattr(g.player, "sample_each", None) is not None for g in groups
     )
 
+    read = pools_read(groups, routing)
+
     def learn_statistics(g, state, own, plan, received, damping):
         a = plan.self_weight[index(g)][:, None]
         new = jax.vmap(g.player.learn, in_axes=(0, 0, 0, 0, None))(state, own, a, received, damping)
@@ -285,7 +288,11 @@ def make_round(groups: Sequence, spec: RoundSpec):
         learn = functools.partial(g.player.learn, shared_slots=mixing == "shares")
         if imputes(g.player):  # a conditionals player first completes what it lacks
             learn = _imputing(g.player, learn)
-        if routing == "sampled":
+        if routing == "sampled" and not receives(g):  # it ignores synthetic items: none
+            synth, present = {}, None
+            own_w, synth_w = composition_weights(a, mine.weights, m, mixing)
+            axes = (0, 0, 0, 0)
+        elif routing == "sampled":
             synth, present = sampled_batch(g, groups, pools, sources, n)
             own_w, synth_w = composition_weights(a, mine.weights, m, mixing)
             axes = (0, 0, 0, 0)
@@ -339,8 +346,8 @@ def make_round(groups: Sequence, spec: RoundSpec):
             route_key = stat_key = keys[0]
             k_sample, k_own, k_learn = keys[1:].reshape(3, n)
             pools = [
-                jax.vmap(_sampler(g.player, m))(k_sample[index(g)], st)
-                for g, st in zip(groups, states)
+                jax.vmap(_sampler(g.player, m))(k_sample[index(g)], st) if drawn else None
+                for g, st, drawn in zip(groups, states, read)
             ]
         else:
             stat_key, route_key = jax.random.split(key)
@@ -359,6 +366,27 @@ def make_round(groups: Sequence, spec: RoundSpec):
         return _collect(out)
 
     return round_fn
+
+
+def receives(group) -> bool:
+    """Whether the group's players learn from what they receive (not a data sender's)."""
+    return getattr(group.player, "receives", True)
+
+
+def pools_read(groups: Sequence, routing: str) -> list[bool]:
+    """Per group, whether anyone reads its samples (static): a statistics reader reads every
+    pool; under sampled routing an item reader reads the pools of its ``source_groups`` that send
+    a variable it models, unless it ``receives`` nothing. A pool nobody reads is never drawn."""
+    read = [False] * len(groups)
+    for g in groups:
+        if g.player.reads == "statistics" or routing != "sampled":
+            return [True] * len(groups)
+        if not receives(g):
+            continue
+        mine = set(variable_map(g.player))
+        for p in source_groups(g, groups):
+            read[p] = read[p] or bool(mine & set(variable_map(groups[p].player)))
+    return read
 
 
 def _imputing(player, learn):

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import optax
 
 from gtgen.players.base import Batch, Variable, Variables, check_variables
-from gtgen.players.gibbs import Draw, Gibbs, check_gibbs, random_values, run
+from gtgen.players.gibbs import Draw, Gibbs, check_gibbs, flat, random_values, run
 from gtgen.players.neural.common import Metrics, adam, gaussian_nll, weighted_mean
 
 Params = Any
@@ -58,9 +58,9 @@ def draw(var: Variable, key: jax.Array, out: Any) -> jax.Array:
     if var.kind == "categorical":
         return jax.random.categorical(key, out, axis=-1).astype(jnp.int32)
     if var.kind == "binary":
-        return jax.random.bernoulli(key, jax.nn.sigmoid(out)).astype(jnp.float32)
+        return (flat(jax.random.uniform, key, out.shape) < jax.nn.sigmoid(out)).astype(jnp.float32)
     mean, log_sigma = out
-    return mean + jnp.exp(log_sigma) * jax.random.normal(key, mean.shape, mean.dtype)
+    return mean + jnp.exp(log_sigma) * flat(jax.random.normal, key, mean.shape, mean.dtype)
 
 
 def nll(var: Variable, out: Any, value: jax.Array) -> jax.Array:

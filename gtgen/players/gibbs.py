@@ -4,8 +4,9 @@ A player that models several variables through conditionals p(v | rest) complete
 it lacks by Gibbs sampling: starting from some values, every sweep visits each variable to be
 completed once and redraws it from its conditional given the current values of all the others.
 Everything here is vectorised over the batch (every item runs its own chain) and traced:
-``sweep`` is a ``lax.scan`` over the visiting order with one ``lax.switch`` over the variables, so
-a sweep compiles every conditional once whatever the order, and ``run`` scans the sweeps.
+``sweep`` visits the variables in line in the fixed order, and in the random order as a ``lax.scan``
+over the visiting order with one ``lax.switch`` over the variables; either way a sweep compiles
+every conditional once, and ``run`` scans the sweeps.
 
 Per item, ``missing[v] [n]`` says whether the item's ``v`` is redrawn (True) or clamped (False):
 only the variables named in ``missing`` are visited, and where an item carries a variable its
@@ -20,7 +21,8 @@ when the conditionals are those of one joint distribution.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import jax
@@ -65,6 +67,15 @@ def check_gibbs(gibbs: Gibbs) -> Gibbs:
     return gibbs
 
 
+def flat(sample: Callable, key: jax.Array, shape: tuple, *args):
+    """``sample(key, shape, *args)`` drawn as ``[n, prod(rest)]`` and reshaped: the same law, and
+    on the CPU several times faster for images (JAX's partitionable threefry builds its counters
+    from one iota per axis, so a ``[n, H, W, 3]`` draw costs about 4× a ``[n, H·W·3]`` one)."""
+    if len(shape) <= 2:
+        return sample(key, shape, *args)
+    return sample(key, (shape[0], math.prod(shape[1:])), *args).reshape(shape)
+
+
 def random_values(key: jax.Array, variables: Mapping[str, Variable], n: int) -> dict:
     """Starting values for ``n`` chains: binary Bernoulli(½), categorical uniform, real and count
     standard normal (rounded to non-negative integers for counts)."""
@@ -72,13 +83,13 @@ def random_values(key: jax.Array, variables: Mapping[str, Variable], n: int) -> 
     for k, (name, var) in zip(jax.random.split(key, max(len(variables), 1)), variables.items()):
         shape = (n, *var.shape)
         if var.kind == "binary":
-            out[name] = jax.random.bernoulli(k, 0.5, shape).astype(jnp.float32)
+            out[name] = (flat(jax.random.uniform, k, shape) < 0.5).astype(jnp.float32)
         elif var.kind == "categorical":
             out[name] = jax.random.randint(k, shape, 0, var.classes, jnp.int32)
         elif var.kind == "count":
-            out[name] = jnp.abs(jnp.round(jax.random.normal(k, shape)))
+            out[name] = jnp.abs(jnp.round(flat(jax.random.normal, k, shape)))
         else:
-            out[name] = jax.random.normal(k, shape)
+            out[name] = flat(jax.random.normal, k, shape)
     return out
 
 
@@ -135,22 +146,30 @@ def sweep(
     """One Gibbs sweep: every variable of ``missing`` redrawn once from ``draws[v](key, values)``
     where ``missing[v]`` is True, in a fixed or a fresh random order. With ``fresh`` (a dict of
     masks, see ``run``) returns ``(values, fresh)``."""
+    keys = jax.random.split(key, len(missing) + 1)
+    out = _sweep(keys, draws, values, missing, order, fresh)
+    return out[0] if fresh is None else out
+
+
+def _sweep(keys, draws, values, missing, order, fresh):
+    """``sweep`` with its keys drawn: ``keys [V + 1]``, one per visit and one for the order;
+    returns ``(values, fresh)``."""
     names, branches = _updates(draws, missing)
+    carry = (values, no_fresh(values, missing) if fresh is None else fresh)
     if not names:
-        return values if fresh is None else (values, fresh)
-    k_order, k_draw = jax.random.split(key)
-    visit = (
-        jax.random.permutation(k_order, len(names)) if order == "random" else jnp.arange(len(names))
-    )
+        return carry
+    if order == "fixed":  # the visits in line: no switch, each conditional fused with its update
+        for j, name in enumerate(names):
+            carry = branches[j](keys[j], carry, missing[name])
+        return carry
+    visit = jax.random.permutation(keys[-1], len(names))
     masks = jnp.stack([missing[v] for v in names])
-    carry0 = (values, no_fresh(values, missing) if fresh is None else fresh)
 
     def body(carry, step):
         j, k = step
         return _visit(j, branches, k, carry, masks[j]), None
 
-    (values, out), _ = jax.lax.scan(body, carry0, (visit, jax.random.split(k_draw, len(names))))
-    return values if fresh is None else (values, out)
+    return jax.lax.scan(body, carry, (visit, keys[:-1]))[0]
 
 
 def run(
@@ -163,6 +182,7 @@ def run(
     track: Callable[[dict], jax.Array] | None = None,
     decay: float = 0.9,
     stagger: bool = False,
+    first: int = 0,
 ):
     """``sweeps`` sweeps (a ``lax.scan``); returns the values, or with ``track`` ``(values,
     avg)``: the running average ``avg ← decay·avg + (1 − decay)·track(values)`` after every sweep
@@ -176,37 +196,79 @@ def run(
     last draw (``stagger_choice``), as the authors' code redraws s (or x) for half of each batch
     after its s–z (x–z) alternations, so that z is the last draw on one half and s (x) on the
     other. (Choosing one variable for the whole batch, e.g. the fixed order's first, redraws
-    nothing on items that lack another set of variables, and one conditional never learns there.)"""
-    names = tuple(missing)
-    k_sweeps, k_tail = jax.random.split(key)
+    nothing on items that lack another set of variables, and one conditional never learns there.)
+    ``first``: the index of the first item in a larger batch completed in parts (the parity of
+    the odd items is counted there)."""
+    done, avg = _run(key, draws, [(values, missing, first)], sweeps, order, track, decay, stagger)
+    values, fresh = done[0]
+    if stagger:
+        return values, fresh
+    return values if track is None else (values, avg)
 
-    def body(carry, k):
-        vals, fresh, avg, first = carry
-        vals, fresh = sweep(k, draws, vals, missing, order, fresh)
+
+def run_blocks(
+    key: jax.Array,
+    draws: Mapping[str, Draw],
+    blocks: Sequence[tuple[dict, Mapping[str, jax.Array], int]],
+    sweeps: int,
+    order: str = "random",
+) -> list[tuple[dict, dict]]:
+    """``run(..., stagger=True)`` of several batches of chains at once, each ``(values, missing,
+    first)`` with its own variables to visit: one ``lax.scan`` whose sweep visits every block
+    (independent chains: XLA may run the blocks side by side). Returns ``(values, fresh)`` per
+    block; block i draws from ``fold_in(·, i)`` of what one block would use."""
+    return _run(key, draws, blocks, sweeps, order, None, 0.9, True)[0]
+
+
+def _block_keys(key: jax.Array, count: int) -> list[jax.Array]:
+    return [key] if count == 1 else [jax.random.fold_in(key, i) for i in range(count)]
+
+
+def _run(key, draws, blocks, sweeps, order, track, decay, stagger):
+    """The sweeps of ``run`` over ``blocks`` [(values, missing, first)] (``track`` needs one)."""
+    k_sweeps, k_tail = jax.random.split(key)
+    masks = [m for _, m, _ in blocks]
+    # every sweep's keys drawn at once (one threefry call per block, not three per sweep)
+    keys = tuple(
+        jax.random.split(kb, sweeps * (len(m) + 1)).reshape(sweeps, len(m) + 1)
+        for kb, m in zip(_block_keys(k_sweeps, len(blocks)), masks)
+    )
+
+    def body(carry, ks):
+        states, avg, first = carry
+        states = tuple(
+            _sweep(kb, draws, vals, m, order, fresh)
+            for kb, (vals, fresh), m in zip(ks, states, masks)
+        )
         if track is None:
-            return (vals, fresh, avg, first), None
-        t = track(vals)
+            return (states, avg, first), None
+        t = track(states[0][0])
         avg = jnp.where(first, t, decay * avg + (1.0 - decay) * t)
-        return (vals, fresh, avg, jnp.zeros((), bool)), None
+        return (states, avg, jnp.zeros((), bool)), None
 
     if track is None:
         avg0 = jnp.zeros(())
     else:
-        like = jax.eval_shape(track, values)
+        like = jax.eval_shape(track, blocks[0][0])
         avg0 = jnp.zeros(like.shape, like.dtype)
-    keys = jax.random.split(k_sweeps, sweeps)
-    carry = (values, no_fresh(values, missing), avg0, jnp.ones((), bool))
-    (values, fresh, avg, _), _ = jax.lax.scan(body, carry, keys)
-    if stagger and len(names) > 1:
-        _, branches = _updates(draws, missing)
-        k_pick, k_draw = jax.random.split(k_tail)
-        n = next(iter(missing.values())).shape[0]
-        odd = (jnp.arange(n) % 2) == 1
-        pick = stagger_choice(k_pick, missing, fresh)
-        carry = (values, fresh)
-        for j, (name, k) in enumerate(zip(names, jax.random.split(k_draw, len(names)))):
-            carry = branches[j](k, carry, missing[name] & odd & (pick == j))
-        values, fresh = carry
-    if stagger:
-        return values, fresh
-    return values if track is None else (values, avg)
+    states = tuple((vals, no_fresh(vals, m)) for vals, m, _ in blocks)
+    (states, avg, _), _ = jax.lax.scan(body, (states, avg0, jnp.ones((), bool)), keys)
+    if not stagger:
+        return list(states), avg
+    done = []
+    for kb, (values, fresh), (_, missing, first) in zip(
+        _block_keys(k_tail, len(blocks)), states, blocks
+    ):
+        names = tuple(missing)
+        if len(names) > 1:
+            _, branches = _updates(draws, missing)
+            k_pick, *k_draw = jax.random.split(kb, len(names) + 1)
+            n = next(iter(missing.values())).shape[0]
+            odd = ((jnp.arange(n) + first) % 2) == 1
+            pick = stagger_choice(k_pick, missing, fresh)
+            carry = (values, fresh)
+            for j, (name, k) in enumerate(zip(names, k_draw)):
+                carry = branches[j](k, carry, missing[name] & odd & (pick == j))
+            values, fresh = carry
+        done.append((values, fresh))
+    return done, avg

@@ -55,7 +55,15 @@ def data_sender(label: str, variables: Variables, rows: int) -> NeuralPlayer:
 
     names = tuple(n for n, _ in variables)
     player = NeuralPlayer(
-        f"data_sender({label}, rows={rows})", variables, names, label, init, sample, loss, learn
+        f"data_sender({label}, rows={rows})",
+        variables,
+        names,
+        label,
+        init,
+        sample,
+        loss,
+        learn,
+        receives=False,
     )
     check_variables(player, f"data_sender({label!r})")
     return player

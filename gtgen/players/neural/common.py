@@ -46,6 +46,9 @@ class NeuralPlayer(NamedTuple):
                    otherwise, so the step runs on B items instead of 2B.
     ``completes``  the variables it completes itself (like its own data) when a sender does not
                    send them, e.g. the HVAE's codes.
+    ``receives``   False for a player whose learning step ignores what it receives (a data
+                   sender): the round hands it no synthetic items, and a player whose samples
+                   nobody else receives draws none.
     """
 
     name: str
@@ -57,6 +60,7 @@ class NeuralPlayer(NamedTuple):
     loss: Callable[[jax.Array, State, Samples, jax.Array], jax.Array]
     learn: Callable[..., tuple[State, Metrics]]
     completes: tuple[str, ...] = ()  # variables it completes itself when a sender lacks them
+    receives: bool = True  # False: its learning step ignores synthetic items (a data sender)
 
     reads = "items"  # the exchange round hands it weighted batches of items
 
