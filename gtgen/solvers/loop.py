@@ -63,7 +63,7 @@ def run_rounds(
         reads only the answer passes 0 and costs the same at any round cap.
       can_stop: False where no game can ever stop early (the sampled exchange: its ``tol`` is
         always ≤ 0): only the plain scan is built, so the program holds the round once, not
-        twice (half the compile time).
+        twice (the ``lax.cond`` between the two loops compiles both).
 
     Returns ``(carry, trace, rounds_run)``: trace fields are [B, min(trace, rounds)], rounds_run
     is [B] int32.
