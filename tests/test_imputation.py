@@ -312,3 +312,75 @@ def test_held_variables_keep_their_uniform_start_and_the_rest_follows_them():
             close(np.bincount(e[rows], minlength=2) / rows.sum(), exact, rows.sum())
     with pytest.raises(ValueError, match="gibbs.hold: .* models no variable q"):
         impute(jax.random.key(1), tabular(Gibbs(hold=("q",))), state, own, synth)
+
+
+def test_own_and_received_items_lacking_different_variables_run_as_separate_chains():
+    """Own items carry b (a and e imputed), received ones carry a and b everywhere (only e
+    imputed: no presence mask, so its chains never visit a): both follow their posteriors
+    (enumeration), and a is never fresh on the received items."""
+    n = 20000
+    player = tabular(Gibbs(sweeps=6, order="fixed"))
+    state = player.init(jax.random.key(0))
+    b = (np.arange(n) % 2).astype(np.float32)
+    a_sent = np.random.default_rng(2).integers(0, 3, n).astype(np.int32)
+    own = Batch({"b": jnp.asarray(b)}, jnp.ones(n))
+    synth = Batch({"a": jnp.asarray(a_sent), "b": jnp.asarray(b)}, jnp.ones(n))
+    own_c, synth_c, _ = jax.jit(lambda k: impute(k, player, state, own, synth))(jax.random.key(1))
+    p = joint()
+    a, e = np.asarray(own_c.items["a"]), np.asarray(own_c.items["e"])
+    for bv in (0, 1):
+        rows = b == bv
+        emp = np.zeros((3, 2))
+        np.add.at(emp, (a[rows], e[rows]), 1.0)
+        close(emp / rows.sum(), p[:, bv, :] / p[:, bv, :].sum(), rows.sum())
+    assert np.array_equal(np.asarray(synth_c.items["a"]), a_sent)
+    e2 = np.asarray(synth_c.items["e"])
+    for av in range(3):
+        for bv in (0, 1):
+            rows = (a_sent == av) & (b == bv)
+            exact = p[av, bv, :] / p[av, bv, :].sum()
+            close(np.bincount(e2[rows], minlength=2) / rows.sum(), exact, rows.sum())
+    assert np.asarray(synth_c.fresh["e"]).all() and not np.asarray(synth_c.fresh["a"]).any()
+    fa, fe = np.asarray(own_c.fresh["a"]), np.asarray(own_c.fresh["e"])
+    assert np.all(fa ^ fe) and 0 < fa.mean() < 1  # the odd own items redrew a after e
+
+
+def test_a_pool_nobody_reads_is_never_drawn_and_the_receiver_learns_the_same():
+    """A conditionals player and a data sender (which receives nothing): the player's own
+    samples reach no one, so the round never draws them (its sample is never traced); with a
+    sender that does receive, they are drawn, and the player's step is the same to the bit (its
+    items come from the sender alone either way, with the same keys)."""
+    from gtgen.game import Group
+    from gtgen.players.sender import data_sender, sender_state
+
+    plain = tabular(Gibbs(sweeps=2, order="fixed"))
+    traced = []
+
+    def counted(key, state, n):
+        traced.append(n)
+        return plain.sample(key, state, n)
+
+    receiver = plain._replace(sample=counted)
+    rows = {"a": np.array([0, 1, 2, 1], np.int32), "b": np.array([0.0, 1.0, 1.0, 0.0], np.float32)}
+    spec = RoundSpec(8, routing="sampled", composition="weighted", own_batch=8)
+    alpha = jnp.asarray([[0.5, 0.5], [0.0, 1.0]], jnp.float32)
+    own = {"b": jnp.asarray((np.arange(12) % 2).astype(np.float32))[None]}
+    out = []
+    for receives in (False, True):
+        sender = data_sender("ab", (("a", categorical(3)), ("b", binary())), 4)
+        sender = sender._replace(receives=receives)
+        groups = (Group(receiver, (0,)), Group(sender, (1,)))
+        states = init_states(groups, jax.random.key(0), (None, None))
+        states = (states[0], jax.tree.map(lambda v: v[None], sender_state(sender, rows)))
+        data = (own, {k: jnp.asarray(v)[None, :1] for k, v in rows.items()})
+        weights = tuple(jnp.ones((1, next(iter(d.values())).shape[1])) for d in data)
+        context = make_context(groups, alpha, data, weights, spec)
+        traced.clear()
+        new, _ = jax.jit(make_round(groups, spec))(jax.random.key(3), states, context)
+        out.append((len(traced), new))
+    (drawn_without, skipped), (drawn_with, full) = out
+    assert drawn_without == 0 and drawn_with == 1
+    for x, y in zip(jax.tree.leaves(skipped), jax.tree.leaves(full)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    moved = jax.tree.leaves(skipped[0].params)[0] - jax.tree.leaves(states[0].params)[0]
+    assert float(jnp.abs(moved).max()) > 0  # the receiver did learn

@@ -4,9 +4,11 @@ Before a conditionals player (``gtgen.players.conditionals``) learns, the round 
 items and the received items to ``impute``: every variable the player models but an item lacks —
 the latent and unobserved variables of its own data, the variables a sender does not send
 (``Batch.present``) — is filled by Gibbs sweeps with the player's own conditionals
-(``gtgen.players.gibbs``), all items of the step as one vectorised batch of chains, the variables
-an item carries clamped. Variables a sender sends that the receiver does not model never reach it
-(the routing takes only the receiver's variables). The presence masks travel on with the completed
+(``gtgen.players.gibbs``), all items of the step as vectorised chains, the variables an item
+carries clamped: one batch of chains, or two blocks in one loop where the own and the received
+items may lack different variables (each then visits only its own; ``_complete``). Variables a
+sender sends that the receiver does not model never reach it (the routing takes only the
+receiver's variables). The presence masks travel on with the completed
 items, and ``Batch.fresh`` marks each item's last draw (the odd items redraw one more variable
 after the sweeps, so that every conditional has imputed items to learn from, as in the authors'
 code): a conditional skips the items whose own variable was just drawn from it.
