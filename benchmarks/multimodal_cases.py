@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.neural_cases import NO_TORCH, _compile, _load, _options, _torch_available
-from benchmarks.timing import median_seconds, one_core_child, pin_to_bench_core
+from benchmarks.timing import loop_repeats, median_seconds, one_core_child, pin_to_bench_core
 from gtgen import xla_options
 from gtgen.data import DIGITS_THRESHOLD, load_digits, polydigits
 from gtgen.exchange import RoundSpec, init_states, make_context, make_play
@@ -110,6 +110,7 @@ def _sizes(quick: bool, sizes: dict | None) -> dict:
         "rounds": 10 if quick else 40,
         "loop_steps": 3 if quick else 10,
         "repeats": 2 if quick else 3,
+        "all_cores_repeats": 1 if quick else 3,  # the PyTorch loop at all cores: ~35x slower here
         "one_core": not quick,  # --quick: all cores only (the one-core child compiles it again)
         "compiler_options": None,
     }
@@ -176,7 +177,9 @@ def multimodal_round(quick: bool = False, sizes: dict | None = None) -> dict:
     else:
         cores = os.cpu_count() or 1
         loop = {
-            t: _torch_step_seconds(config, own, pairs, s["batch"], s["loop_steps"], s["repeats"], t)
+            t: _torch_step_seconds(
+                config, own, pairs, s["batch"], s["loop_steps"], loop_repeats(s, t), t
+            )
             for t in sorted({1, cores})
         }
         best = min(loop, key=loop.get)
