@@ -9,11 +9,13 @@ one Adam step of every conditional. Figures, all measured in one run on the same
 - ``round_ms``: one round (K rounds in one ``lax.scan``, compile excluded; median of repeats / K),
   the faster of all cores (``round_ms_all_cores``) and every thread pinned to one core
   (``round_ms_one_core``; ``round_cores`` says which), as the baseline is the faster of its one
-  thread and all cores. The round does the baseline's work: the pairs' d is held at its uniform
-  start (``Gibbs(hold=("d",))``), A's own items visit s and z and the pairs x and z (separate
-  chains: ``gtgen.exchange.imputation``), and A draws no pool of its own (the data sender receives
-  nothing, so nobody reads it). Beyond the baseline: odd items redraw one more variable after the
-  sweeps (the stagger: 2 draws per batch), so that z's conditional learns on half the items;
+  thread and all cores (``--quick``: all cores only, ``round_cores_timed`` lists what was timed:
+  the one-core child would compile the round a second time). The round does the baseline's work:
+  the pairs' d is held at its uniform start (``Gibbs(hold=("d",))``), A's own items visit s and
+  z and the pairs x and z (separate chains: ``gtgen.exchange.imputation``), and A draws no
+  pool of its own (the data sender receives nothing, so nobody reads it). Beyond the baseline: odd
+  items redraw one more variable after the sweeps (the stagger: 2 draws per batch), so that z's
+  conditional learns on half the items;
 - ``ratio_vs_loop``: against benchmarks/reference/torch_multimodal.py (PyTorch eager, the authors'
   per-step loop: two batches completed by Gibbs sweeps in Python, then one Adam step per
   conditional), at 1 thread and at all cores; the faster is the baseline (``loop_threads``).
@@ -38,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.neural_cases import NO_TORCH, _compile, _load, _options, _torch_available
-from benchmarks.timing import median_seconds, one_core_child, pin_to_bench_core
+from benchmarks.timing import loop_repeats, median_seconds, one_core_child, pin_to_bench_core
 from gtgen import xla_options
 from gtgen.data import DIGITS_THRESHOLD, load_digits, polydigits
 from gtgen.exchange import RoundSpec, init_states, make_context, make_play
@@ -108,6 +110,8 @@ def _sizes(quick: bool, sizes: dict | None) -> dict:
         "rounds": 10 if quick else 40,
         "loop_steps": 3 if quick else 10,
         "repeats": 2 if quick else 3,
+        "all_cores_repeats": 1 if quick else 3,  # the PyTorch loop at all cores: ~35x slower here
+        "one_core": not quick,  # --quick: all cores only (the one-core child compiles it again)
         "compiler_options": None,
     }
     s.update(sizes or {})
@@ -127,14 +131,15 @@ def _round_seconds(s: dict) -> tuple[float, float]:
     own, pairs = _data()
     rows = len(pairs["c"])
     a, sender, groups, program = _program(_config(s), rows, s["batch"], s["rounds"])
-    states = init_states(groups, jax.random.key(0), (None, None))
-    held = jax.tree.map(lambda v: v[None], sender_state(sender, pairs))
-    states = (states[0], held)
+    # one compiled program for the players' initial states (eager, ~110 small compilations)
+    states = jax.jit(lambda k: init_states(groups, k, (None, None))[0])(jax.random.key(0))
+    held = jax.tree.map(lambda v: np.asarray(v)[None], sender_state(sender, pairs))
+    states = (states, held)
     data = (
-        {k: jnp.asarray(v)[None] for k, v in own.items()},
-        {k: jnp.asarray(v)[None, :1] for k, v in pairs.items()},
+        {k: np.asarray(v)[None] for k, v in own.items()},
+        {k: np.asarray(v)[None, :1] for k, v in pairs.items()},
     )
-    alpha = jnp.asarray([[0.5, 0.5], [0.0, 1.0]], jnp.float32)
+    alpha = np.asarray([[0.5, 0.5], [0.0, 1.0]], np.float32)
     args = (jax.random.key(1), states, data, alpha)
     _, compiled, compile_s = _compile(program, args, _options(s))
     return median_seconds(lambda: compiled(*args), repeats=s["repeats"]) / s["rounds"], compile_s
@@ -146,7 +151,11 @@ def multimodal_round(quick: bool = False, sizes: dict | None = None) -> dict:
     config = _config(s)
     own, pairs = _data()
     t_all, compile_s = _round_seconds(s)
-    one = one_core_child("benchmarks.multimodal_cases", "round", json.dumps(s))
+    one = (
+        one_core_child("benchmarks.multimodal_cases", "round", json.dumps(s))
+        if s["one_core"]
+        else None
+    )
     timed = {"all_cores": t_all, **({} if one is None else {"one_core": one["round_s"]})}
     cores_used = min(timed, key=timed.get)
     t_round = timed[cores_used]
@@ -157,6 +166,7 @@ def multimodal_round(quick: bool = False, sizes: dict | None = None) -> dict:
         "hidden": list(s["hidden"]),
         "round_ms": 1e3 * t_round,
         "round_cores": cores_used,
+        "round_cores_timed": sorted(timed),
         **{f"round_ms_{k}": 1e3 * t for k, t in timed.items()},
         "compile_s": compile_s,
         "projected_hours": t_round * 1e6 / 3600,
@@ -167,7 +177,9 @@ def multimodal_round(quick: bool = False, sizes: dict | None = None) -> dict:
     else:
         cores = os.cpu_count() or 1
         loop = {
-            t: _torch_step_seconds(config, own, pairs, s["batch"], s["loop_steps"], s["repeats"], t)
+            t: _torch_step_seconds(
+                config, own, pairs, s["batch"], s["loop_steps"], loop_repeats(s, t), t
+            )
             for t in sorted({1, cores})
         }
         best = min(loop, key=loop.get)

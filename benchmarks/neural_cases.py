@@ -55,7 +55,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.timing import median_seconds
+from benchmarks.timing import loop_repeats, median_seconds
 from gtgen import xla_options
 from gtgen.data import disjoint_slices, load_digits, stack_players
 from gtgen.exchange import RoundSpec, init_states, make_train
@@ -275,7 +275,7 @@ def _vae_kind(kind: str, s: dict, parts, data, counts, alpha, matmul_rate: float
             alpha,
             batch,
             s["loop_rounds"][kind],
-            s["repeats"],
+            loop_repeats(s, threads),
             threads,
             lr=config.lr,
             **model_args,
@@ -301,6 +301,8 @@ def neural_vae_n8(quick: bool = False, sizes: dict | None = None) -> dict:
         "rounds": {"mlp": 20 if quick else 100, "conv": 3 if quick else 10},
         "loop_rounds": {"mlp": 5 if quick else 20, "conv": 2 if quick else 4},
         "repeats": 2 if quick else 3,
+        "all_cores_repeats": 1 if quick else 3,  # the PyTorch loop at all cores (oversubscribed
+        # on a shared 2-core machine: ~25x its 1-thread time, so --quick times it once)
         "matmul_size": 1024 if quick else 2048,
         "vae": {},  # VAEConfig overrides (tests: a tiny model)
         "compiler_options": None,  # XLA options (tests: fast, unoptimised compiles)

@@ -70,3 +70,10 @@ def pin_to_bench_core() -> None:
     core = os.environ.get("GTGEN_BENCH_CORE")
     if core is not None:
         os.sched_setaffinity(0, {int(core)})
+
+
+def loop_repeats(sizes: dict, threads: int) -> int:
+    """Repeats of a PyTorch baseline loop at ``threads`` threads: ``sizes["repeats"]`` at one
+    thread, ``sizes["all_cores_repeats"]`` (default the same) at more: --quick times the
+    oversubscribed all-core loop (tens of times slower on a shared 2-core machine) once."""
+    return sizes["repeats"] if threads == 1 else sizes.get("all_cores_repeats", sizes["repeats"])

@@ -48,6 +48,7 @@ def run_rounds(
     rounds: int,
     trace: int | None = None,
     can_stop: bool = True,
+    limit: jax.Array | None = None,
 ) -> tuple[Any, RoundInfo, jax.Array]:
     """Advance a batch of games until each has run ``rounds`` rounds or met its tolerance.
 
@@ -64,6 +65,9 @@ def run_rounds(
       can_stop: False where no game can ever stop early (the sampled exchange: its ``tol`` is
         always ≤ 0): only the plain scan is built, so the program holds the round once, not
         twice (the ``lax.cond`` between the two loops compiles both).
+      limit: a traced round count (int32 scalar, at most ``rounds``) that every game runs in
+        place of ``rounds``, so that one program serves every count up to ``rounds`` (a
+        benchmark's T(R) − T(1)); only where no game can stop early and ``trace`` is 0.
 
     Returns ``(carry, trace, rounds_run)``: trace fields are [B, min(trace, rounds)], rounds_run
     is [B] int32.
@@ -73,6 +77,8 @@ def run_rounds(
     """
     batch = tol.shape[0]
     rows = rounds if trace is None else max(0, min(int(trace), rounds))
+    if limit is not None and (can_stop or rows):
+        raise ValueError("run_rounds: a traced limit needs can_stop=False and trace=0")
     batched_step = jax.vmap(step)
     batched_scale = jax.vmap(scale)
 
@@ -126,6 +132,15 @@ def run_rounds(
         def quiet_body(carry, _):
             return batched_step(context, carry)[0], None
 
+        if limit is not None:
+            count = jnp.minimum(jnp.asarray(limit, jnp.int32), rounds)
+            step_only = lambda _, c: batched_step(context, c)[0]  # noqa: E731
+            carry = jax.lax.fori_loop(0, count, step_only, carry)
+            return (
+                carry,
+                RoundInfo(*(jnp.zeros((0, batch), jnp.float32),) * 2),
+                jnp.full((batch,), count, jnp.int32),
+            )
         carry, trace = jax.lax.scan(scan_body, carry, length=rows)
         if rows < rounds:
             carry, _ = jax.lax.scan(quiet_body, carry, length=rounds - rows)

@@ -146,7 +146,9 @@ def make_solver(
     every argument and output has a leading axis of games, run in lockstep by
     ``gtgen.solvers.loop.run_rounds`` (faster than vmapping the one-game form: see there).
     ``trace``: how many rounds the returned trace records (None: every round; 0: none, so the
-    round cap costs nothing beyond the rounds run).
+    round cap costs nothing beyond the rounds run). ``limit`` (sampled method, ``trace=0``): a
+    traced round count up to ``rounds`` run in place of ``rounds`` (one program for every count;
+    ``gtgen.solvers.loop.run_rounds``).
     ``options`` are the item readers' round settings (``composition``, ``own_batch``,
     ``flip_prob``, ``noise_std``; see ``gtgen.exchange.RoundSpec``).
     """
@@ -187,14 +189,24 @@ def make_solver(
             state, info = advance(state, unravel(flat), None, reference)
         return (state, extra), info
 
-    def run_batch(key, alpha, data, weights, damping, burn_in, tol, reference, samples=None):
+    def run_batch(
+        key, alpha, data, weights, damping, burn_in, tol, reference, samples=None, limit=None
+    ):
         if samples is None:
             samples = jnp.full(tol.shape, spec.samples, jnp.float32)
         context, carry = jax.vmap(prepare)(
             key, alpha, data, weights, damping, burn_in, reference, samples
         )
         (state, _), rows, t = run_rounds(
-            step, stop_scale, context, carry, tol, rounds, trace, can_stop=method != "sampled"
+            step,
+            stop_scale,
+            context,
+            carry,
+            tol,
+            rounds,
+            trace,
+            can_stop=method != "sampled",
+            limit=None if limit is None else jnp.max(limit),
         )
         return state, rows, t
 
