@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.commands.experiments import comma_separated, log_of, prepare, replace_set, report
 from gtgen.seeds import seed_argument
 
 NAME = "meanfield"
 
 
 def _numbers(kind):
-    def parse(text: str) -> list:
-        try:
-            return [kind(x) for x in text.split(",") if x.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"not a comma-separated list of {kind.__name__}: {text!r}"
-            ) from None
-
-    return parse
+    return comma_separated(kind, f"a comma-separated list of {kind.__name__}")
 
 
 def register(which: argparse._SubParsersAction) -> None:
@@ -85,19 +78,17 @@ def config_from(args: argparse.Namespace):
         "exchange_players": args.exchange_players,
         "exchange_rounds": args.exchange_rounds,
     }
-    return base._replace(seed=args.seed, **{k: v for k, v in options.items() if v is not None})
+    return replace_set(base, options, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import meanfield
-    from gtgen.experiments.runner import check_out_dir
 
-    out = check_out_dir(args.out)
-    config = meanfield.validate(config_from(args))
-    results = meanfield.run(config, out_dir=out, log=None if args.quiet else print)
-    print(meanfield.report_text(results))
-    print(
+    out, config = prepare(args, meanfield, config_from)
+    results = meanfield.run(config, out_dir=out, log=log_of(args))
+    return report(
+        meanfield,
+        results,
         f"wrote {out}/results.json, report.txt, forecasts.png, costs.png, gap_vs_n.png, "
-        "coupling.png"
+        "coupling.png",
     )
-    return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.commands.experiments import log_of, prepare, report
 from gtgen.seeds import seed_argument
 
 NAME = "rewards"
@@ -94,12 +95,8 @@ def config_from(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import rewards
-    from gtgen.experiments.runner import check_out_dir
 
-    out = check_out_dir(args.out)
-    config = rewards.validate(config_from(args))
-    results = rewards.run(config, out_dir=out, log=None if args.quiet else print)
-    print(rewards.report_text(results))
+    out, config = prepare(args, rewards, config_from)
+    results = rewards.run(config, out_dir=out, log=log_of(args))
     names = ", ".join(f"scatter_{d}.png, bars_{d}.png" for d in config.datasets)
-    print(f"wrote {out}/results.json, report.txt, {names}")
-    return 0
+    return report(rewards, results, f"wrote {out}/results.json, report.txt, {names}")

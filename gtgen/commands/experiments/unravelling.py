@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.commands.experiments import prepare, report
 from gtgen.seeds import seed_argument
 
 NAME = "unravelling"
@@ -52,13 +53,11 @@ def config_from(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import unravelling
-    from gtgen.experiments.runner import check_out_dir
 
-    out = check_out_dir(args.out)
-    results = unravelling.run(unravelling.validate(config_from(args)), out_dir=out)
-    print(unravelling.report_text(results))
-    print(
+    out, config = prepare(args, unravelling, config_from)
+    return report(
+        unravelling,
+        unravelling.run(config, out_dir=out),
         f"wrote {out}/results.json, report.txt, coalition_size.png, stability.png, "
-        f"accuracies.png, exchange.png"
+        f"accuracies.png, exchange.png",
     )
-    return 0
