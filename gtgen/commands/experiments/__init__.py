@@ -33,6 +33,16 @@ def flat(groups: list[list] | None) -> list | None:
     return [v for group in groups for v in group] if groups else None
 
 
+def as_tuple(values: list | None) -> tuple | None:
+    """A list option's values as a tuple (None if unset)."""
+    return tuple(values) if values else None
+
+
+def given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The options ``names`` (attributes of ``args`` named as the configuration's fields)."""
+    return {name: getattr(args, name) for name in names}
+
+
 def replace_set(base: Any, options: dict[str, Any], **fixed: Any) -> Any:
     """``base`` (a NamedTuple configuration) with ``fixed`` and every option that was set."""
     return base._replace(**fixed, **{k: v for k, v in options.items() if v is not None})

@@ -14,6 +14,7 @@ import argparse
 from gtgen.commands.experiments import (
     comma_separated,
     flat,
+    given,
     log_of,
     names,
     prepare,
@@ -80,11 +81,8 @@ def config_from(args: argparse.Namespace):
     options = {
         "sizes": flat(args.sizes),
         "methods": flat(args.methods),
-        "seeds": args.seeds,
-        "iterations": args.iterations,
-        "chunk": args.chunk,
         "learning_rate": args.lr,
-        "alpha_self": args.alpha_self,
+        **given(args, "seeds", "iterations", "chunk", "alpha_self"),
     }
     return replace_set(base, options, seed=args.seed)
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import argparse
 
-from gtgen.commands.experiments import comma_separated, log_of, prepare, replace_set, report
+from gtgen.commands.experiments import (
+    as_tuple,
+    comma_separated,
+    given,
+    log_of,
+    prepare,
+    replace_set,
+    report,
+)
 from gtgen.seeds import seed_argument
 
 NAME = "meanfield"
@@ -68,15 +76,18 @@ def config_from(args: argparse.Namespace):
 
     base = small_config() if args.small else Config()
     options = {
-        "series": tuple(args.series) if args.series else None,
-        "steps": args.steps,
-        "agents": args.agents,
-        "coupling": args.coupling,
-        "coupling_grid": tuple(args.coupling_grid) if args.coupling_grid else None,
-        "gap_agents": tuple(args.gap_agents) if args.gap_agents else None,
-        "coupled_agents": args.coupled_agents,
-        "exchange_players": args.exchange_players,
-        "exchange_rounds": args.exchange_rounds,
+        "series": as_tuple(args.series),
+        "coupling_grid": as_tuple(args.coupling_grid),
+        "gap_agents": as_tuple(args.gap_agents),
+        **given(
+            args,
+            "steps",
+            "agents",
+            "coupling",
+            "coupled_agents",
+            "exchange_players",
+            "exchange_rounds",
+        ),
     }
     return replace_set(base, options, seed=args.seed)
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import argparse
 
-from gtgen.commands.experiments import comma_separated, flat, log_of, prepare, report
+from gtgen.commands.experiments import (
+    comma_separated,
+    flat,
+    given,
+    log_of,
+    prepare,
+    replace_set,
+    report,
+)
 from gtgen.seeds import seed_argument
 
 NAME = "mnist-split"
@@ -76,18 +84,22 @@ def config_from(args: argparse.Namespace):
     base = Config() if args.data_dir is None else mnist_config(args.data_dir)
     options = {
         "alphas": flat(args.alphas),
-        "iterations": args.iterations,
-        "warmup": args.warmup,
-        "ramp": args.ramp,
-        "chunk": args.chunk,
-        "batch": args.batch,
         "learning_rate": args.lr,
-        "model": args.model,
-        "eval_samples": args.eval_samples,
-        "composition": args.composition,
+        **given(
+            args,
+            "iterations",
+            "warmup",
+            "ramp",
+            "chunk",
+            "batch",
+            "model",
+            "eval_samples",
+            "composition",
+        ),
     }
-    changes = {k: v for k, v in options.items() if v is not None}
-    return base._replace(seed=args.seed, seeds=args.seeds, baseline=not args.no_baseline, **changes)
+    return replace_set(
+        base, options, seed=args.seed, seeds=args.seeds, baseline=not args.no_baseline
+    )
 
 
 def run(args: argparse.Namespace) -> int:

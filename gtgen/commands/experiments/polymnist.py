@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from gtgen.commands.experiments import flat, log_of, names, prepare, replace_set, report
+from gtgen.commands.experiments import flat, given, log_of, names, prepare, replace_set, report
 from gtgen.seeds import seed_argument
 
 NAME = "polymnist"
@@ -64,13 +64,9 @@ def config_from(args: argparse.Namespace):
     )
     options = {
         "settings": flat(args.settings),
-        "seeds": args.seeds,
-        "iterations": args.iterations,
-        "pretrain": args.pretrain,
-        "chunk": args.chunk,
-        "batch": args.batch,
-        "alpha_self": args.alpha_self,
-        "test_sweeps": args.test_sweeps,
+        **given(
+            args, "seeds", "iterations", "pretrain", "chunk", "batch", "alpha_self", "test_sweeps"
+        ),
     }
     return replace_set(base, options, seed=args.seed)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from gtgen.commands.experiments import log_of, prepare, report
+from gtgen.commands.experiments import as_tuple, given, log_of, prepare, report
 from gtgen.seeds import seed_argument
 
 NAME = "rewards"
@@ -76,16 +76,19 @@ def config_from(args: argparse.Namespace):
     from gtgen.experiments.rewards import Config
 
     options = {
-        "datasets": tuple(args.datasets) if args.datasets else None,
-        "splits": tuple(args.splits) if args.splits else None,
-        "betas": tuple(args.betas) if args.betas else None,
-        "party_size": args.party_size,
-        "candidates": args.candidates,
-        "digits_candidates": args.digits_candidates,
-        "generator": args.generator,
-        "condition": args.condition,
-        "pool": args.pool,
-        "early_stop": args.early_stop,
+        "datasets": as_tuple(args.datasets),
+        "splits": as_tuple(args.splits),
+        "betas": as_tuple(args.betas),
+        **given(
+            args,
+            "party_size",
+            "candidates",
+            "digits_candidates",
+            "generator",
+            "condition",
+            "pool",
+            "early_stop",
+        ),
     }
     changes = {k: v for k, v in options.items() if v is not None}
     if args.no_early_stop:

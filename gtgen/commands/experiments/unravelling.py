@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from gtgen.commands.experiments import prepare, report
+from gtgen.commands.experiments import given, prepare, replace_set, report
 from gtgen.seeds import seed_argument
 
 NAME = "unravelling"
@@ -40,15 +40,8 @@ def config_from(args: argparse.Namespace):
     """The study's configuration the options describe (unset options keep the defaults)."""
     from gtgen.experiments.unravelling import Config
 
-    options = {
-        "replicates": args.replicates,
-        "eps": args.eps,
-        "cls_eps": args.cls_eps,
-        "delta": args.delta,
-        "cost": args.cost,
-        "samples": args.samples,
-    }
-    return Config(seed=args.seed, **{k: v for k, v in options.items() if v is not None})
+    options = given(args, "replicates", "eps", "cls_eps", "delta", "cost", "samples")
+    return replace_set(Config(), options, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
