@@ -13,6 +13,23 @@ import numpy as np
 from matplotlib.patches import Ellipse
 
 
+def _save(fig, out: Path, dpi: int = 120) -> Path:
+    """Lay ``fig`` out, write it to ``out`` and close it."""
+    fig.tight_layout()
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
+def _percent_axes(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """Axis labels of a plot in percent from 0, and its title (if any)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{ylabel} (%)" if ylabel else "%")
+    ax.set_ylim(bottom=0)
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
 def _ellipse(mean: np.ndarray, cov: np.ndarray, **kw) -> Ellipse:
     """The 2-σ ellipse of a 2-D Gaussian."""
     vals, vecs = np.linalg.eigh(cov)
@@ -52,10 +69,7 @@ def ellipse_paths(
     ax.set_aspect("equal")
     ax.autoscale_view()
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def image_tiles(images: np.ndarray, columns: int | None = None, pad: int = 1) -> np.ndarray:
@@ -91,6 +105,15 @@ def save_image_grid(
     return out
 
 
+def save_image_rows(rows: np.ndarray, out: Path, min_size: int = 240) -> Path:
+    """``save_image_grid`` of ``rows [r, c, H, W]`` (or ``[r, c, H, W, 3]``): one grid row per
+    row of images."""
+    rows = np.asarray(rows)
+    return save_image_grid(
+        rows.reshape(-1, *rows.shape[2:]), out, columns=rows.shape[1], min_size=min_size
+    )
+
+
 def sample_panels(
     pictures: np.ndarray,
     row_labels: Sequence[str],
@@ -115,10 +138,7 @@ def sample_panels(
                 ax.set_ylabel(row_labels[r], fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out, dpi=100)
 
 
 def curves_against_alpha(
@@ -144,10 +164,7 @@ def curves_against_alpha(
     if title:
         ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def spread_against_alpha(
@@ -182,16 +199,9 @@ def spread_against_alpha(
         ax.plot(reference[0], 100 * np.asarray(reference[1]), "k--", lw=1, label=reference[2])
     if threshold is not None:
         ax.axhline(100 * threshold[0], color="C3", ls=":", lw=1.2, label=threshold[1])
-    ax.set_xlabel("self-weight a")
-    ax.set_ylabel(f"{ylabel} (%)" if ylabel else "%")
-    ax.set_ylim(bottom=0)
-    if title:
-        ax.set_title(title, fontsize=9)
+    _percent_axes(ax, "self-weight a", ylabel, title)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def curves_against_iterations(
@@ -215,16 +225,9 @@ def curves_against_iterations(
         ax.plot(t, values.mean(axis=1), "-", color=colour, label=label)
     if threshold is not None:
         ax.axhline(100 * threshold[0], color="C3", ls=":", lw=1.2, label=threshold[1])
-    ax.set_xlabel("iteration")
-    ax.set_ylabel(f"{ylabel} (%)" if ylabel else "%")
-    ax.set_ylim(bottom=0)
-    if title:
-        ax.set_title(title, fontsize=9)
+    _percent_axes(ax, "iteration", ylabel, title)
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def fraction_maps(
@@ -256,7 +259,4 @@ def fraction_maps(
         ax.set_yticks(range(n_rows), row_labels if c == 0 else [""] * n_rows)
         ax.set_title(column_labels[c], fontsize=9)
         ax.set_xlabel("class (%)")
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)

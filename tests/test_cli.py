@@ -270,3 +270,23 @@ def test_bench_only_refuses_a_name_that_matches_no_case(capsys):
     status, out, err = run_cli(capsys, "bench", "--only", "expfam-gaussian,no-such-case")
     assert status == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "no-such-case" in err
+
+
+def test_experiment_option_helpers_keep_unset_options_at_their_defaults():
+    import argparse
+    from typing import NamedTuple
+
+    from gtgen.commands.experiments import comma_separated, flat, given, replace_set
+
+    ints = comma_separated(int, "an integer or comma-separated integers")
+    assert ints(" 2, 5,") == [2, 5] and flat([[2, 5], [7]]) == [2, 5, 7] and flat(None) is None
+    with pytest.raises(argparse.ArgumentTypeError, match="^not an integer or comma-sep"):
+        ints("2,x")
+
+    class C(NamedTuple):
+        a: int = 1
+        b: int = 2
+        seed: int = 0
+
+    args = argparse.Namespace(a=None, b=5)
+    assert replace_set(C(), given(args, "a", "b"), seed=3) == C(a=1, b=5, seed=3)

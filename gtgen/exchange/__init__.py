@@ -16,6 +16,7 @@ from gtgen.exchange.round import (
     make_play,
     make_round,
     make_train,
+    play_weighted_alike,
     prepare_own,
     statistic_draw_applies,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "make_play",
     "make_round",
     "make_train",
+    "play_weighted_alike",
     "prepare_own",
     "statistic_draw_applies",
 ]

@@ -227,6 +227,13 @@ def make_context(
     )
 
 
+def play_weighted_alike(play, groups: Sequence, spec: RoundSpec, key, states, data, alpha, rounds):
+    """``play(key, states, context, rounds)`` (a ``make_play``) for one game whose own rows all
+    weigh 1 (``data``: a dict per group of ``[members, n, ...]``): ``(states, trace)``."""
+    weights = tuple(jnp.ones((1, next(iter(d.values())).shape[1])) for d in data)
+    return play(key, states, make_context(groups, alpha, data, weights, spec), rounds)
+
+
 def init_states(groups: Sequence, key: jax.Array, own: Sequence) -> tuple:
     """Every player's starting state: an exponential family's own-data fit, a neural player's
     fresh initialisation (key ``split(key, N)[i]`` for player i)."""

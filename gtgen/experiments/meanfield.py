@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.signal import lfilter
 
+from gtgen.checks import any_integer
 from gtgen.experiments.runner import write_experiment
 from gtgen.mechanisms import meanfield as mf
 
@@ -161,8 +162,7 @@ def validate(config: Config) -> Config:
     sizes = tuple(_int("exchange_sizes", v, 2) for v in config.exchange_sizes)
     if len(sizes) < 2:
         raise ValueError("exchange_sizes: needs at least two population sizes for a slope")
-    if isinstance(config.seed, bool) or not isinstance(config.seed, (int, np.integer)):
-        raise TypeError(f"seed: must be an integer, got {config.seed!r}")
+    any_integer("seed", config.seed)
     coupled = _int("coupled_agents", config.coupled_agents, len(CLASSES))
     if coupled * 2 > mf.nplayer.COUPLED_MAX_STATE:
         raise ValueError(f"coupled_agents: at most {mf.nplayer.COUPLED_MAX_STATE // 2}")

@@ -276,3 +276,26 @@ def write_experiment(
         pictures(tmp)
 
     return write_folder_atomically(out_dir, fill)
+
+
+def checkpoints_under(out_dir: str | Path | None, checkpoint_dir: str | Path | None) -> Path | None:
+    """Where a run keeps its checkpoints: ``checkpoint_dir`` if given, else
+    ``out_dir/checkpoints`` (None without either: no checkpoints)."""
+    if checkpoint_dir is None and out_dir is not None:
+        return Path(out_dir) / "checkpoints"
+    return checkpoint_dir
+
+
+def compute_and_write(
+    compute: Callable[..., Any],
+    write_outputs: Callable[[Any, str | Path], object],
+    config: Any,
+    out_dir: str | Path | None,
+    **options: Any,
+) -> Any:
+    """``compute(config, out_dir=out_dir, **options)``'s results, written to ``out_dir`` by
+    ``write_outputs`` when there is one: an experiment's ``run``."""
+    results = compute(config, out_dir=out_dir, **options)
+    if out_dir is not None:
+        write_outputs(results, out_dir)
+    return results

@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from gtgen.checks import integer
+from gtgen.checks import any_integer, integer
 from gtgen.experiments.runner import write_experiment
 from gtgen.mechanisms import verification as vf
 from gtgen.mechanisms.verification.guarantee import check_delta, check_eps
@@ -118,8 +118,7 @@ def validate(config: Config) -> Config:
         raise ValueError("fractions: must include 1 (the guaranteed m itself)")
     for name in ("replicates", "max_rounds"):
         integer(name, getattr(config, name))
-    if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
-        raise TypeError(f"seed: must be an integer, got {config.seed!r}")
+    any_integer("seed", config.seed)
     check_number(config.cost, "cost", low=0.0)
     return config._replace(fractions=tuple(sorted(set(fractions.tolist()))))
 

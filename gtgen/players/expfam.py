@@ -324,6 +324,26 @@ def gaussian_full(dim: int, variable: str = "x", ridge: float = 0.0) -> ExpFamPl
     )
 
 
+def _coordinatewise(
+    family: str, kind: str, d: int, variable: str, sample_each: Callable, **law: Any
+) -> ExpFamPlayer:
+    """A product of ``d`` independent one-parameter families with T(x) = x on ``kind^d``;
+    ``law``: the family's natural/mean maps, normalisers, support check and ``stats_law``."""
+    return ExpFamPlayer(
+        name=_named(f"{family}(dim={d})", variable),
+        variable=_variable_name(variable),
+        value=Variable(kind, (d,)),
+        event_shape=(d,),
+        num_stats=d,
+        space=f"{kind}^{d}",
+        sample_dtype=jnp.float32,
+        stats=lambda x: x,
+        sample=_n_samples(sample_each),
+        sample_each=sample_each,
+        **law,
+    )
+
+
 # --- product of Bernoullis ----------------------------------------------------------------
 
 
@@ -345,22 +365,17 @@ def bernoulli(dim: int, variable: str = "x") -> ExpFamPlayer:
     def sample_each(key, mu):
         return jax.random.bernoulli(key, mu).astype(mu.dtype)
 
-    return ExpFamPlayer(
-        name=_named(f"bernoulli(dim={d})", variable),
-        variable=_variable_name(variable),
-        value=Variable("binary", (d,)),
-        event_shape=(d,),
-        num_stats=d,
-        space=f"binary^{d}",
-        sample_dtype=jnp.float32,
-        stats=lambda x: x,
-        sample=_n_samples(sample_each),
+    return _coordinatewise(
+        "bernoulli",
+        "binary",
+        d,
+        variable,
+        sample_each,
         natural=natural,
         mean=jax.nn.sigmoid,
         log_normalizer=lambda eta: jnp.sum(jax.nn.softplus(eta)),
         log_base_measure=lambda x: jnp.zeros((), x.dtype),
         check_support=_binary_support,
-        sample_each=sample_each,
         stats_law=laws.binomial,
     )
 
@@ -429,22 +444,17 @@ def poisson(dim: int, variable: str = "x") -> ExpFamPlayer:
     def sample_each(key, mu):
         return jax.random.poisson(key, mu).astype(mu.dtype)
 
-    return ExpFamPlayer(
-        name=_named(f"poisson(dim={d})", variable),
-        variable=_variable_name(variable),
-        value=Variable("count", (d,)),
-        event_shape=(d,),
-        num_stats=d,
-        space=f"count^{d}",
-        sample_dtype=jnp.float32,
-        stats=lambda x: x,
-        sample=_n_samples(sample_each),
+    return _coordinatewise(
+        "poisson",
+        "count",
+        d,
+        variable,
+        sample_each,
         natural=lambda mu: jnp.log(jnp.clip(mu, _EPS, None)),
         mean=jnp.exp,
         log_normalizer=lambda eta: jnp.sum(jnp.exp(eta)),
         log_base_measure=lambda x: -jnp.sum(jax.scipy.special.gammaln(x + 1.0)),
         check_support=_count_support,
-        sample_each=sample_each,
         stats_law=laws.poisson,
     )
 

@@ -92,6 +92,14 @@ def _groups(rows, keys):
     return out
 
 
+def _nanmedians(rows, members, field: str, by: str, values) -> list:
+    """For each of ``values``: the NaN-ignoring median of ``field`` over the ``members`` whose
+    ``by`` equals it (NaN, without a warning, where all of them are NaN)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return [np.nanmedian([rows[i][field] for i in members if rows[i][by] == v]) for v in values]
+
+
 def plot_distance_vs_rounds(rows, traces, path: Path) -> None:
     """Median distance to the closed form after each round, one line per (method, α, a)."""
     fig, ax = _figure()
@@ -130,12 +138,7 @@ def plot_rate_vs_a(rows, path: Path) -> None:
         order = np.unique(a)
         rho = [np.mean([rows[i]["rate"] for i in members if rows[i]["a"] == v]) for v in order]
         ax.plot(order, rho, "o-", label=f"ρ(B), {alpha}", ms=4)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            seen = [
-                np.nanmedian([rows[i]["observed_rate"] for i in members if rows[i]["a"] == v])
-                for v in order
-            ]
+        seen = _nanmedians(rows, members, "observed_rate", "a", order)
         if method != "sampled" and np.isfinite(seen).any():
             ax.plot(order, seen, "x", label=f"observed, {alpha}, {method}")
     grid = np.linspace(0, 1, 50)
@@ -153,12 +156,7 @@ def plot_error_vs_samples(rows, path: Path) -> None:
     for (method, alpha), members in sorted(_groups(rows, ("method", "alpha")).items()):
         m = np.array([rows[i]["samples"] for i in members])
         xs = np.unique(m)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ys = [
-                np.nanmedian([rows[i]["distance"] for i in members if rows[i]["samples"] == v])
-                for v in xs
-            ]
+        ys = _nanmedians(rows, members, "distance", "samples", xs)
         ax.plot(xs, ys, "o-", ms=4, label=f"{method}, {alpha}")
         if method == "sampled" and np.isfinite(ys[0]) and ys[0] > 0:
             ax.plot(xs, ys[0] * np.sqrt(xs[0] / xs), ":", color="gray", lw=1)

@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.commands.experiments import (
+    comma_separated,
+    flat,
+    given,
+    log_of,
+    names,
+    prepare,
+    replace_set,
+    report,
+)
 from gtgen.seeds import seed_argument
 
 NAME = "fmnist-capacity"
 
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an integer or comma-separated integers: {text!r}"
-        ) from None
-
-
-def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+_ints = comma_separated(int, "an integer or comma-separated integers")
 
 
 def register(which: argparse._SubParsersAction) -> None:
@@ -49,7 +48,7 @@ def register(which: argparse._SubParsersAction) -> None:
     f.add_argument(
         "--methods",
         nargs="+",
-        type=_names,
+        type=names,
         help="discriminative, distillation, symmetric, cooperative, upper-bound (default: all)",
     )
     f.add_argument("--seeds", type=int, help="repetitions (default 3)")
@@ -80,30 +79,23 @@ def config_from(args: argparse.Namespace):
         else (Config() if args.data_dir is None else fmnist_config(args.data_dir))
     )
     options = {
-        "sizes": [b for g in args.sizes for b in g] if args.sizes else None,
-        "methods": [m for g in args.methods for m in g] if args.methods else None,
-        "seeds": args.seeds,
-        "iterations": args.iterations,
-        "chunk": args.chunk,
+        "sizes": flat(args.sizes),
+        "methods": flat(args.methods),
         "learning_rate": args.lr,
-        "alpha_self": args.alpha_self,
+        **given(args, "seeds", "iterations", "chunk", "alpha_self"),
     }
-    return base._replace(seed=args.seed, **{k: v for k, v in options.items() if v is not None})
+    return replace_set(base, options, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import fmnist_capacity
-    from gtgen.experiments.runner import check_out_dir
 
-    out = check_out_dir(args.out)
-    config = fmnist_capacity.validate(config_from(args))
+    out, config = prepare(args, fmnist_capacity, config_from)
     fmnist_capacity.load_data(config)  # bad data or sizes fail here, before anything is written
-    results = fmnist_capacity.run(
-        config, out_dir=out, progress=not args.quiet, log=None if args.quiet else print
-    )
-    print(fmnist_capacity.report_text(results))
-    print(
+    results = fmnist_capacity.run(config, out_dir=out, progress=not args.quiet, log=log_of(args))
+    return report(
+        fmnist_capacity,
+        results,
         f"wrote {out}/results.json, report.txt, accuracy.png, samples_*.png "
-        f"(checkpoints in {out}/checkpoints)"
+        f"(checkpoints in {out}/checkpoints)",
     )
-    return 0

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.commands.experiments import (
+    as_tuple,
+    comma_separated,
+    given,
+    log_of,
+    prepare,
+    replace_set,
+    report,
+)
 from gtgen.seeds import seed_argument
 
 NAME = "meanfield"
 
 
 def _numbers(kind):
-    def parse(text: str) -> list:
-        try:
-            return [kind(x) for x in text.split(",") if x.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"not a comma-separated list of {kind.__name__}: {text!r}"
-            ) from None
-
-    return parse
+    return comma_separated(kind, f"a comma-separated list of {kind.__name__}")
 
 
 def register(which: argparse._SubParsersAction) -> None:
@@ -75,29 +76,30 @@ def config_from(args: argparse.Namespace):
 
     base = small_config() if args.small else Config()
     options = {
-        "series": tuple(args.series) if args.series else None,
-        "steps": args.steps,
-        "agents": args.agents,
-        "coupling": args.coupling,
-        "coupling_grid": tuple(args.coupling_grid) if args.coupling_grid else None,
-        "gap_agents": tuple(args.gap_agents) if args.gap_agents else None,
-        "coupled_agents": args.coupled_agents,
-        "exchange_players": args.exchange_players,
-        "exchange_rounds": args.exchange_rounds,
+        "series": as_tuple(args.series),
+        "coupling_grid": as_tuple(args.coupling_grid),
+        "gap_agents": as_tuple(args.gap_agents),
+        **given(
+            args,
+            "steps",
+            "agents",
+            "coupling",
+            "coupled_agents",
+            "exchange_players",
+            "exchange_rounds",
+        ),
     }
-    return base._replace(seed=args.seed, **{k: v for k, v in options.items() if v is not None})
+    return replace_set(base, options, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import meanfield
-    from gtgen.experiments.runner import check_out_dir
 
-    out = check_out_dir(args.out)
-    config = meanfield.validate(config_from(args))
-    results = meanfield.run(config, out_dir=out, log=None if args.quiet else print)
-    print(meanfield.report_text(results))
-    print(
+    out, config = prepare(args, meanfield, config_from)
+    results = meanfield.run(config, out_dir=out, log=log_of(args))
+    return report(
+        meanfield,
+        results,
         f"wrote {out}/results.json, report.txt, forecasts.png, costs.png, gap_vs_n.png, "
-        "coupling.png"
+        "coupling.png",
     )
-    return 0

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.commands.experiments import (
+    comma_separated,
+    flat,
+    given,
+    log_of,
+    prepare,
+    replace_set,
+    report,
+)
 from gtgen.seeds import seed_argument
 
 NAME = "mnist-split"
 
 
-def _alphas(text: str) -> list[float]:
-    """``0.1,0.5`` or ``0.1`` (repeated after --alphas): self-weights as floats."""
-    try:
-        return [float(a) for a in text.split(",") if a.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a number or comma-separated numbers: {text!r}"
-        ) from None
+# ``0.1,0.5`` or ``0.1`` (repeated after --alphas): self-weights as floats.
+_alphas = comma_separated(float, "a number or comma-separated numbers")
 
 
 def register(which: argparse._SubParsersAction) -> None:
@@ -80,40 +83,41 @@ def config_from(args: argparse.Namespace):
 
     base = Config() if args.data_dir is None else mnist_config(args.data_dir)
     options = {
-        "alphas": [a for group in args.alphas for a in group] if args.alphas else None,
-        "iterations": args.iterations,
-        "warmup": args.warmup,
-        "ramp": args.ramp,
-        "chunk": args.chunk,
-        "batch": args.batch,
+        "alphas": flat(args.alphas),
         "learning_rate": args.lr,
-        "model": args.model,
-        "eval_samples": args.eval_samples,
-        "composition": args.composition,
+        **given(
+            args,
+            "iterations",
+            "warmup",
+            "ramp",
+            "chunk",
+            "batch",
+            "model",
+            "eval_samples",
+            "composition",
+        ),
     }
-    changes = {k: v for k, v in options.items() if v is not None}
-    return base._replace(seed=args.seed, seeds=args.seeds, baseline=not args.no_baseline, **changes)
+    return replace_set(
+        base, options, seed=args.seed, seeds=args.seeds, baseline=not args.no_baseline
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import mnist_split
-    from gtgen.experiments.mnist_split import report_text
-    from gtgen.experiments.runner import check_out_dir
 
-    out = check_out_dir(args.out)
-    config = mnist_split.validate(config_from(args))
+    out, config = prepare(args, mnist_split, config_from)
     chunks, _ = mnist_split.chunking(config)
     results = mnist_split.run(
         config,
         out_dir=out,
         progress=not args.quiet,
-        log=None if args.quiet else print,
+        log=log_of(args),
         log_every=max(1, chunks // 20),
     )
-    print(report_text(results))
-    print(
+    return report(
+        mnist_split,
+        results,
         f"wrote {out}/samples.png, samples/, frechet.png, coverage.png, coverage_curves.png, "
         "class_fractions.png, metrics.json, "
-        f"report.txt (checkpoints in {out}/checkpoints)"
+        f"report.txt (checkpoints in {out}/checkpoints)",
     )
-    return 0

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.commands.experiments import flat, given, log_of, names, prepare, replace_set, report
 from gtgen.seeds import seed_argument
 
 NAME = "polymnist"
-
-
-def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 def register(which: argparse._SubParsersAction) -> None:
@@ -32,7 +29,7 @@ def register(which: argparse._SubParsersAction) -> None:
     f.add_argument("--data", help="PolyMNIST folder (PolyMNIST/{train,test}/m0..m4/*.<label>.png)")
     f.add_argument("--mnist-dir", help="folder with the MNIST IDX files (with --data)")
     f.add_argument(
-        "--settings", nargs="+", type=_names, help="alone, real, synthetic (default: all)"
+        "--settings", nargs="+", type=names, help="alone, real, synthetic (default: all)"
     )
     f.add_argument("--seeds", type=int, help="repetitions (default 3)")
     f.add_argument("--iterations", type=int, help="A's learning steps (default 1200 digits)")
@@ -66,31 +63,23 @@ def config_from(args: argparse.Namespace):
         else (polymnist_config(args.data, args.mnist_dir) if full else Config())
     )
     options = {
-        "settings": [s for g in args.settings for s in g] if args.settings else None,
-        "seeds": args.seeds,
-        "iterations": args.iterations,
-        "pretrain": args.pretrain,
-        "chunk": args.chunk,
-        "batch": args.batch,
-        "alpha_self": args.alpha_self,
-        "test_sweeps": args.test_sweeps,
+        "settings": flat(args.settings),
+        **given(
+            args, "seeds", "iterations", "pretrain", "chunk", "batch", "alpha_self", "test_sweeps"
+        ),
     }
-    return base._replace(seed=args.seed, **{k: v for k, v in options.items() if v is not None})
+    return replace_set(base, options, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import polymnist
-    from gtgen.experiments.runner import check_out_dir
 
-    out = check_out_dir(args.out)
-    config = polymnist.validate(config_from(args))
+    out, config = prepare(args, polymnist, config_from)
     polymnist.load_data(config)  # bad data fail here, before anything is written
-    results = polymnist.run(
-        config, out_dir=out, progress=not args.quiet, log=None if args.quiet else print
-    )
-    print(polymnist.report_text(results))
-    print(
+    results = polymnist.run(config, out_dir=out, progress=not args.quiet, log=log_of(args))
+    return report(
+        polymnist,
+        results,
         f"wrote {out}/results.json, report.txt, accuracy.png, samples_masks_b.png, imputed_*.png, "
-        f"generated_*.png (checkpoints in {out}/checkpoints)"
+        f"generated_*.png (checkpoints in {out}/checkpoints)",
     )
-    return 0

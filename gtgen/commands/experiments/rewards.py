@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.commands.experiments import as_tuple, given, log_of, prepare, report
 from gtgen.seeds import seed_argument
 
 NAME = "rewards"
@@ -75,16 +76,19 @@ def config_from(args: argparse.Namespace):
     from gtgen.experiments.rewards import Config
 
     options = {
-        "datasets": tuple(args.datasets) if args.datasets else None,
-        "splits": tuple(args.splits) if args.splits else None,
-        "betas": tuple(args.betas) if args.betas else None,
-        "party_size": args.party_size,
-        "candidates": args.candidates,
-        "digits_candidates": args.digits_candidates,
-        "generator": args.generator,
-        "condition": args.condition,
-        "pool": args.pool,
-        "early_stop": args.early_stop,
+        "datasets": as_tuple(args.datasets),
+        "splits": as_tuple(args.splits),
+        "betas": as_tuple(args.betas),
+        **given(
+            args,
+            "party_size",
+            "candidates",
+            "digits_candidates",
+            "generator",
+            "condition",
+            "pool",
+            "early_stop",
+        ),
     }
     changes = {k: v for k, v in options.items() if v is not None}
     if args.no_early_stop:
@@ -94,12 +98,8 @@ def config_from(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import rewards
-    from gtgen.experiments.runner import check_out_dir
 
-    out = check_out_dir(args.out)
-    config = rewards.validate(config_from(args))
-    results = rewards.run(config, out_dir=out, log=None if args.quiet else print)
-    print(rewards.report_text(results))
+    out, config = prepare(args, rewards, config_from)
+    results = rewards.run(config, out_dir=out, log=log_of(args))
     names = ", ".join(f"scatter_{d}.png, bars_{d}.png" for d in config.datasets)
-    print(f"wrote {out}/results.json, report.txt, {names}")
-    return 0
+    return report(rewards, results, f"wrote {out}/results.json, report.txt, {names}")

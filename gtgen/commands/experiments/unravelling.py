@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from gtgen.commands.experiments import given, prepare, replace_set, report
 from gtgen.seeds import seed_argument
 
 NAME = "unravelling"
@@ -39,26 +40,17 @@ def config_from(args: argparse.Namespace):
     """The study's configuration the options describe (unset options keep the defaults)."""
     from gtgen.experiments.unravelling import Config
 
-    options = {
-        "replicates": args.replicates,
-        "eps": args.eps,
-        "cls_eps": args.cls_eps,
-        "delta": args.delta,
-        "cost": args.cost,
-        "samples": args.samples,
-    }
-    return Config(seed=args.seed, **{k: v for k, v in options.items() if v is not None})
+    options = given(args, "replicates", "eps", "cls_eps", "delta", "cost", "samples")
+    return replace_set(Config(), options, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
     from gtgen.experiments import unravelling
-    from gtgen.experiments.runner import check_out_dir
 
-    out = check_out_dir(args.out)
-    results = unravelling.run(unravelling.validate(config_from(args)), out_dir=out)
-    print(unravelling.report_text(results))
-    print(
+    out, config = prepare(args, unravelling, config_from)
+    return report(
+        unravelling,
+        unravelling.run(config, out_dir=out),
         f"wrote {out}/results.json, report.txt, coalition_size.png, stability.png, "
-        f"accuracies.png, exchange.png"
+        f"accuracies.png, exchange.png",
     )
-    return 0

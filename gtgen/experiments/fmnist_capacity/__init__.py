@@ -27,16 +27,14 @@ from gtgen.experiments.fmnist_capacity.experiment import (
     validate,
 )
 from gtgen.experiments.fmnist_capacity.report import claim, report_text, results_json, write_outputs
+from gtgen.experiments.runner import compute_and_write
 
 
 def run(config: Any = None, out_dir: str | Path | None = None, **options: Any) -> Results:
     """Run experiment IV-B (``experiment.compute``); with ``out_dir`` write its outputs there
     (atomically) and keep checkpoints in ``out_dir/checkpoints``: running again resumes.
     ``options``: ``checkpoint_dir``, ``progress``, ``log``."""
-    results = compute(config, out_dir=out_dir, **options)
-    if out_dir is not None:
-        write_outputs(results, out_dir)
-    return results
+    return compute_and_write(compute, write_outputs, config, out_dir, **options)
 
 
 __all__ = [

@@ -47,11 +47,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from gtgen import xla_options
-from gtgen.checks import integer
+from gtgen.checks import any_integer, distinct_choices, integer
 from gtgen.data import Dataset, disjoint_slices, load_digits, load_mnist
-from gtgen.exchange import RoundSpec, init_states, make_context, make_play
+from gtgen.exchange import RoundSpec, init_states, make_play, play_weighted_alike
 from gtgen.experiments.runner import (
     append_history,
+    checkpoints_under,
     host,
     open_checkpoints,
     run_chunks,
@@ -147,15 +148,7 @@ def validate(config: Config) -> Config:
     """``config`` checked and normalised; ValueError / TypeError names the field that is wrong."""
     if not isinstance(config, Config):
         raise TypeError(f"config: expected a fmnist_capacity.Config, got {type(config).__name__}")
-    methods = tuple(config.methods) if not isinstance(config.methods, str) else (config.methods,)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise ValueError(
-            f"methods: unknown method {unknown[0] if unknown else None!r}; "
-            f"choose from {', '.join(METHODS)}"
-        )
-    if len(set(methods)) != len(methods):
-        raise ValueError(f"methods: values repeat in {list(methods)}")
+    methods = distinct_choices("methods", config.methods, METHODS, "method")
     caps = tuple(config.capacities)
     if len(caps) != PLAYERS:
         raise ValueError(f"capacities: need one per player ({PLAYERS}), got {len(caps)}")
@@ -170,8 +163,7 @@ def validate(config: Config) -> Config:
         raise ValueError(f"sizes: values repeat in {list(sizes)}")
     for name in ("seeds", "iterations", "chunk", "upper_batch", "test_per_class"):
         integer(name, getattr(config, name))
-    if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
-        raise TypeError(f"seed: must be an integer, got {config.seed!r}")
+    any_integer("seed", config.seed)
     lr = config.learning_rate
     if lr is not None and not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"learning_rate: must be a positive number, got {lr!r}")
@@ -282,9 +274,7 @@ def exchange_program(
     play = make_play(groups, spec)
 
     def one(key, states, data, alpha):
-        weights = tuple(jnp.ones((1, next(iter(d.values())).shape[1])) for d in data)
-        context = make_context(groups, alpha, data, weights, spec)
-        states, trace = play(key, states, context, rounds)
+        states, trace = play_weighted_alike(play, groups, spec, key, states, data, alpha, rounds)
         return states, tuple({k: v.mean(axis=0) for k, v in m.items()} for m in trace.metrics)
 
     return xla_options.jit(jax.vmap(one))
@@ -619,9 +609,9 @@ def compute(
     start = time.perf_counter()
     config = validate(Config() if config is None else config)
     split = load_data(config)
-    if checkpoint_dir is None and out_dir is not None:
-        checkpoint_dir = Path(out_dir) / "checkpoints"
-    trained = train(config, split, checkpoint_dir, progress=progress, log=log)
+    trained = train(
+        config, split, checkpoints_under(out_dir, checkpoint_dir), progress=progress, log=log
+    )
     return Results(config, trained, time.perf_counter() - start)
 
 

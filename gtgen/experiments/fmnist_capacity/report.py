@@ -134,7 +134,7 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     per player, classes 0–9 in order)."""
     import matplotlib.pyplot as plt
 
-    from gtgen.plots import save_image_grid
+    from gtgen.plots import save_image_rows
 
     config = results.config
     means = _means(results)
@@ -166,14 +166,7 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     plt.close(fig)
     for name, images in results.trained.pictures.items():
         grid = np.clip(images, 0.0, 1.0)  # a row per player, each class PICTURES_PER_CLASS times
-        written.append(
-            save_image_grid(
-                grid.reshape(-1, *grid.shape[2:]),
-                folder / f"samples_{name}.png",
-                columns=grid.shape[1],
-                min_size=1200,
-            )
-        )
+        written.append(save_image_rows(grid, folder / f"samples_{name}.png", min_size=1200))
     return written
 
 

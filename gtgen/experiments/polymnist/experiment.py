@@ -49,7 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gtgen import xla_options
-from gtgen.checks import integer
+from gtgen.checks import any_integer, distinct_choices, integer
 from gtgen.data import (
     DIGITS_THRESHOLD,
     MNIST_THRESHOLD,
@@ -59,9 +59,10 @@ from gtgen.data import (
     load_polymnist,
     polydigits,
 )
-from gtgen.exchange import RoundSpec, make_context, make_play
+from gtgen.exchange import RoundSpec, make_play, play_weighted_alike
 from gtgen.experiments.runner import (
     append_history,
+    checkpoints_under,
     host,
     open_checkpoints,
     run_chunks,
@@ -175,15 +176,7 @@ def validate(config: Config) -> Config:
     """``config`` checked and normalised; ValueError / TypeError names the field that is wrong."""
     if not isinstance(config, Config):
         raise TypeError(f"config: expected a polymnist.Config, got {type(config).__name__}")
-    settings = (config.settings,) if isinstance(config.settings, str) else tuple(config.settings)
-    unknown = [s for s in settings if s not in SETTINGS]
-    if unknown or not settings:
-        raise ValueError(
-            f"settings: unknown setting {unknown[0] if unknown else None!r}; "
-            f"choose from {', '.join(SETTINGS)}"
-        )
-    if len(set(settings)) != len(settings):
-        raise ValueError(f"settings: values repeat in {list(settings)}")
+    settings = distinct_choices("settings", config.settings, SETTINGS, "setting")
     if not isinstance(config.player_a, MultimodalConfig):
         raise TypeError("player_a: must be a gtgen.players.neural.MultimodalConfig")
     if not isinstance(config.player_b, MaskConfig):
@@ -198,8 +191,7 @@ def validate(config: Config) -> Config:
     integer("test_per_class", config.test_per_class)
     if config.test_limit is not None:
         integer("test_limit", config.test_limit)
-    if isinstance(config.seed, bool) or not isinstance(config.seed, int | np.integer):
-        raise TypeError(f"seed: must be an integer, got {config.seed!r}")
+    any_integer("seed", config.seed)
     a = config.alpha_self
     if isinstance(a, bool) or not (isinstance(a, int | float) and 0.0 < a < 1.0):
         raise ValueError(f"alpha_self: must lie in (0, 1), got {a!r}")
@@ -320,9 +312,8 @@ def pretrain_program(config_b: MaskConfig, spec: RoundSpec, rounds: int) -> Call
     play = make_play(groups, spec)
 
     def one(key, states, data):
-        weights = (jnp.ones((1, data["c"].shape[1])),)
-        context = make_context(groups, jnp.ones((1, 1)), (data,), weights, spec)
-        states, trace = play(key, states, context, rounds)
+        alone = jnp.ones((1, 1))
+        states, trace = play_weighted_alike(play, groups, spec, key, states, (data,), alone, rounds)
         return states, trace.metrics[0]["loss"].mean()
 
     return xla_options.jit(jax.vmap(one, in_axes=(0, 0, None)))
@@ -336,9 +327,7 @@ def exchange_program(a: Any, sender: Any, spec: RoundSpec, rounds: int) -> Calla
     play = make_play(groups, spec)
 
     def one(key, states, data, alpha):
-        weights = tuple(jnp.ones((1, next(iter(d.values())).shape[1])) for d in data)
-        context = make_context(groups, alpha, data, weights, spec)
-        states, trace = play(key, states, context, rounds)
+        states, trace = play_weighted_alike(play, groups, spec, key, states, data, alpha, rounds)
         return states, trace.metrics[0]["nll_c"].mean()
 
     return xla_options.jit(jax.vmap(one, in_axes=(0, 0, None, 0)))
@@ -581,9 +570,9 @@ def compute(
     start = time.perf_counter()
     config = validate(Config() if config is None else config)
     split = load_data(config)
-    if checkpoint_dir is None and out_dir is not None:
-        checkpoint_dir = Path(out_dir) / "checkpoints"
-    trained = train(config, split, checkpoint_dir, progress=progress, log=log)
+    trained = train(
+        config, split, checkpoints_under(out_dir, checkpoint_dir), progress=progress, log=log
+    )
     return Results(config, split.test_c, split.test_d, trained, time.perf_counter() - start)
 
 

@@ -116,7 +116,7 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     (A's images given class, columns, and style, rows)."""
     import matplotlib.pyplot as plt
 
-    from gtgen.plots import save_image_grid
+    from gtgen.plots import save_image_grid, save_image_rows
 
     means = summary(results)
     labels = (*STYLES, "mean")
@@ -137,14 +137,7 @@ def pictures(results: Results, folder: Path) -> list[Path]:
     plt.close(fig)
     pics = results.trained.pictures
     masks = pics["synthetic_masks"]
-    written.append(
-        save_image_grid(
-            masks.reshape(-1, *masks.shape[2:]),
-            folder / "samples_masks_b.png",
-            columns=masks.shape[1],
-            min_size=600,
-        )
-    )
+    written.append(save_image_rows(masks, folder / "samples_masks_b.png", min_size=600))
     for name, value in pics.items():
         if name.startswith("imputed_"):
             x, s = value
@@ -154,12 +147,7 @@ def pictures(results: Results, folder: Path) -> list[Path]:
             )
         elif name.startswith("generated_"):
             written.append(
-                save_image_grid(
-                    np.clip(value, 0, 1).reshape(-1, *value.shape[2:]),
-                    folder / f"{name}.png",
-                    columns=value.shape[1],
-                    min_size=600,
-                )
+                save_image_rows(np.clip(value, 0, 1), folder / f"{name}.png", min_size=600)
             )
     return written
 
