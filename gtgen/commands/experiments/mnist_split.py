@@ -54,6 +54,12 @@ def register(which: argparse._SubParsersAction) -> None:
     m.add_argument("--batch", type=int, help="batch size (default: 128 digits, 1000 MNIST)")
     m.add_argument("--lr", type=float, help="Adam learning rate (default: the model's)")
     m.add_argument(
+        "--lr-final",
+        type=float,
+        help="the learning rate decays along a cosine to this factor of --lr at the last "
+        "round (1: constant, as the authors)",
+    )
+    m.add_argument(
         "--composition",
         choices=("shares", "weighted"),
         help="α as batch shares (default, the authors') or as loss weights",
@@ -87,6 +93,7 @@ def config_from(args: argparse.Namespace):
         "chunk": args.chunk,
         "batch": args.batch,
         "learning_rate": args.lr,
+        "lr_final": args.lr_final,
         "model": args.model,
         "eval_samples": args.eval_samples,
         "composition": args.composition,
