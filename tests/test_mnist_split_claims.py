@@ -288,4 +288,6 @@ def test_cli_options_reach_the_config() -> None:
     config = config_from(build_parser().parse_args(argv))
     assert (config.lr_final, config.ramp, config.seeds) == (0.25, 3000, 2)
     default = config_from(build_parser().parse_args(["experiment", "mnist-split"]))
-    assert default.lr_final == ms.Config().lr_final == 1.0  # constant, as the authors
+    assert (default.lr_final, default.batch) == (0.1, 512)  # the digits defaults
+    mnist = config_from(build_parser().parse_args(["experiment", "mnist-split", "--data-dir", "x"]))
+    assert (mnist.lr_final, mnist.batch) == (1.0, 1000)  # constant, as the authors
