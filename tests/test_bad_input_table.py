@@ -93,6 +93,11 @@ ARGV_CASES = [
     ("mnist-seed", ["experiment", "mnist-split", "--seed", "-3"], "--seed"),
     ("mnist-ramp", ["experiment", "mnist-split", "--ramp", "-5", "--out", "{tmp}/o"], "ramp"),
     (
+        "mnist-lr-final",
+        ["experiment", "mnist-split", "--lr-final", "1.5", "--out", "{tmp}/o"],
+        "lr_final",
+    ),
+    (
         "mnist-ramp-long",
         ["experiment", "mnist-split", "--iterations", "3000", "--out", "{tmp}/o"],
         "ramp",

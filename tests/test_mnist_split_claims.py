@@ -101,6 +101,22 @@ def test_one_missing_digit_for_one_seed_fails_the_verdict_and_names_it() -> None
     assert "[0.0% / 15.0%]" in table[3]  # a = 1: the other player's digits, in brackets
     text = report.report_text(results)
     assert "verdict over every value of a and seed" in text and "[NO ] at every a ≤ 0.5" in text
+    assert report.missing_digits(results) == {7: 1}
+    assert "under 4% (of 8 models at a ≤ 0.5): digit 7 in 1;" in text
+
+
+def test_missing_digits_counts_models_under_the_line_most_frequent_first() -> None:
+    config = ms.Config(alphas=(0.1, 0.3, 1.0), baseline=False)
+    fractions = np.full((3, 2, 10), 0.1)
+    fractions[0, :, 8] = fractions[1, 0, 8] = 0.02  # digit 8 low in three models
+    fractions[1, 1, 2] = 0.039  # digit 2 in one
+    fractions[2, :, :5] = 0.0  # a = 1 is not a coverage entry: not counted
+    results = fake_results(config, fractions)
+    assert report.missing_digits(results) == {8: 3, 2: 1}
+    assert list(report.missing_digits(results)) == [8, 2]
+    at_equilibrium = fake_results(CONFIG, equilibrium_fractions(CONFIG))
+    assert report.missing_digits(at_equilibrium) == {}
+    assert "under 4%" not in report.report_text(at_equilibrium)
 
 
 def test_the_4_percent_line_is_inclusive_and_the_10_percent_line_strict() -> None:
@@ -262,3 +278,16 @@ def test_coverage_curve_and_trend_from_the_tracked_history(tmp_path) -> None:
     out = report.write_outputs(results, tmp_path / "run")
     assert (out / "coverage_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "coverage against iterations" in (out / "report.txt").read_text()
+
+
+def test_cli_options_reach_the_config() -> None:
+    from gtgen.cli import build_parser
+    from gtgen.commands.experiments.mnist_split import config_from
+
+    argv = ["experiment", "mnist-split", "--lr-final", "0.25", "--ramp", "3000", "--seeds", "2"]
+    config = config_from(build_parser().parse_args(argv))
+    assert (config.lr_final, config.ramp, config.seeds) == (0.25, 3000, 2)
+    default = config_from(build_parser().parse_args(["experiment", "mnist-split"]))
+    assert (default.lr_final, default.batch) == (0.1, 512)  # the digits defaults
+    mnist = config_from(build_parser().parse_args(["experiment", "mnist-split", "--data-dir", "x"]))
+    assert (mnist.lr_final, mnist.batch) == (1.0, 1000)  # constant, as the authors

@@ -54,8 +54,14 @@ def register(which: argparse._SubParsersAction) -> None:
         "(default 4000 digits; 0: at once, as the authors)",
     )
     m.add_argument("--chunk", type=int, help="rounds between checkpoints")
-    m.add_argument("--batch", type=int, help="batch size (default: 128 digits, 1000 MNIST)")
+    m.add_argument("--batch", type=int, help="batch size (default: 512 digits, 1000 MNIST)")
     m.add_argument("--lr", type=float, help="Adam learning rate (default: the model's)")
+    m.add_argument(
+        "--lr-final",
+        type=float,
+        help="the learning rate decays along a cosine to this factor of --lr at the last "
+        "round (default 0.1 digits; 1: constant, as the authors and the MNIST default)",
+    )
     m.add_argument(
         "--composition",
         choices=("shares", "weighted"),
@@ -92,6 +98,7 @@ def config_from(args: argparse.Namespace):
             "ramp",
             "chunk",
             "batch",
+            "lr_final",
             "model",
             "eval_samples",
             "composition",

@@ -215,6 +215,20 @@ def coverage_trend(results: Results, points: int = 5) -> list[str]:
     return lines
 
 
+def missing_digits(results: Results) -> dict[int, int]:
+    """Where the coverage claim fails: ``{digit: models}``, how many models (of the entries with
+    a ≤ 0.5) have that digit under ``COVERAGE_MIN``, most frequent first."""
+    ev, ent = results.evaluation, results.trained.entries
+    counts: dict[int, int] = {}
+    for s, a in enumerate(ent.alphas):
+        if ent.baseline[s] or a > 0.5:
+            continue
+        for digit in np.flatnonzero((ev.class_fractions[s] < COVERAGE_MIN).any(axis=0)):
+            low = int((ev.class_fractions[s, :, digit] < COVERAGE_MIN).sum())
+            counts[int(digit)] = counts.get(int(digit), 0) + low
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _pct(values: np.ndarray) -> str:
     return " / ".join(f"{100 * v:.1f}%" for v in values)
 
@@ -361,6 +375,14 @@ def report_text(results: Results) -> str:
         lines += [f"  [{'yes' if c.holds else 'NO '}] {c.text}" for c in found]
         lines += ["", "verdict over every value of a and seed of this run:"]
         lines += [f"  [{'yes' if v.holds else 'NO '}] {v.text}" for v in verdicts(found)]
+        missing = missing_digits(results)
+        if missing:
+            models = 2 * sum(1 for c in found if c.kind == COVERAGE)
+            where = ", ".join(f"digit {d} in {k}" for d, k in missing.items())
+            lines.append(
+                f"  under {COVERAGE_MIN:.0%} (of {models} models at a ≤ 0.5): {where}; "
+                "coverage_curves.png shows the rarest digit during training"
+            )
     return "\n".join(lines)
 
 
@@ -446,7 +468,7 @@ def pictures(results: Results, folder: Path) -> list[Path]:
                 "equilibrium, each of the other's digits: (1 − a) / (5 (2 − a))",
             ),
             threshold=(COVERAGE_MIN, f"claim (a ≤ 0.5): ≥ {COVERAGE_MIN:.0%}"),
-            ylabel="rarest digit's share of a player's samples (the lower player)",
+            ylabel="rarest digit's share (lower player)",
             title=f"coverage: rarest digit against a, over {config.seeds} "
             f"seed{'s' if config.seeds > 1 else ''} (mean, min–max, each seed)",
         )
