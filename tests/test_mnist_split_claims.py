@@ -176,7 +176,7 @@ def test_an_entry_trains_alike_whatever_else_the_sweep_holds() -> None:
 
 
 def test_seeds_must_be_a_positive_integer() -> None:
-    with pytest.raises(ValueError, match="seeds must be a positive integer"):
+    with pytest.raises(ValueError, match="seeds: must be a positive integer"):
         mnist_split.validate(ms.Config(seeds=0))
     with pytest.raises(ValueError, match="seed must be non-negative"):
         mnist_split.validate(ms.Config(seed=-1))

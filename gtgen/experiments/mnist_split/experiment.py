@@ -54,6 +54,7 @@ import numpy as np
 import optax
 
 from gtgen import xla_options
+from gtgen.checks import integer
 from gtgen.data import Dataset, by_classes, load_digits, load_mnist
 from gtgen.exchange import RoundSpec, init_states, make_train
 from gtgen.experiments.runner import append_history, host, open_checkpoints, run_chunks
@@ -220,12 +221,6 @@ def smoke_config(**changes: Any) -> Config:
 # validation
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def check_alphas(alphas: Any) -> tuple[float, ...]:
     """The self-weights as a tuple of distinct floats in (0, 1], or ValueError naming ``alphas``."""
     arr = np.asarray(alphas, dtype=object if isinstance(alphas, str) else None)
@@ -263,7 +258,7 @@ def validate(config: Config) -> Config:
         "classifier_steps",
         "seeds",
     ):
-        _positive_int(name, getattr(config, name))
+        integer(name, getattr(config, name))
     if (
         isinstance(config.warmup, bool)
         or not isinstance(config.warmup, int | np.integer)
