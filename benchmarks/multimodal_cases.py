@@ -29,21 +29,25 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import statistics
 import sys
 import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.neural_cases import NO_TORCH, _compile, _load, _options, _torch_available
-from benchmarks.timing import loop_repeats, median_seconds, one_core_child, pin_to_bench_core
+from benchmarks.timing import (
+    baseline_loop,
+    loop_repeats,
+    median_seconds,
+    one_core_child,
+    pin_to_bench_core,
+)
 from gtgen import xla_options
 from gtgen.data import DIGITS_THRESHOLD, load_digits, polydigits
-from gtgen.exchange import RoundSpec, init_states, make_context, make_play
+from gtgen.exchange import RoundSpec, init_states, make_play, play_weighted_alike
 from gtgen.game import Group
 from gtgen.players.base import binary, categorical
 from gtgen.players.gibbs import Gibbs
@@ -51,6 +55,7 @@ from gtgen.players.neural.multimodal import MultimodalConfig, multimodal_player
 from gtgen.players.sender import data_sender, sender_state
 
 
+@functools.cache
 def _data() -> tuple[dict, dict]:
     ds = load_digits(binarize=False)
     poly = polydigits(ds.images, ds.labels, seed=0)
@@ -68,9 +73,7 @@ def _program(config: MultimodalConfig, rows: int, batch: int, rounds: int):
     play = make_play(groups, spec)
 
     def run(key, states, data, alpha):
-        weights = tuple(jnp.ones((1, next(iter(d.values())).shape[1])) for d in data)
-        context = make_context(groups, alpha, data, weights, spec)
-        return play(key, states, context, rounds)[0]
+        return play_weighted_alike(play, groups, spec, key, states, data, alpha, rounds)[0]
 
     return a, sender, groups, xla_options.jit(run)
 
@@ -175,20 +178,13 @@ def multimodal_round(quick: bool = False, sizes: dict | None = None) -> dict:
     if not _torch_available():
         out.update(ratio_vs_loop=None, loop_round_ms=None, note=NO_TORCH)
     else:
-        cores = os.cpu_count() or 1
-        loop = {
-            t: _torch_step_seconds(
-                config, own, pairs, s["batch"], s["loop_steps"], loop_repeats(s, t), t
-            )
-            for t in sorted({1, cores})
-        }
-        best = min(loop, key=loop.get)
         out.update(
-            loop_round_ms=1e3 * loop[best],
-            loop_threads=best,
-            loop_round_ms_1_thread=1e3 * loop[1],
-            loop_round_ms_all_cores=1e3 * loop[cores],
-            ratio_vs_loop=loop[best] / t_round,
+            baseline_loop(
+                lambda t: _torch_step_seconds(
+                    config, own, pairs, s["batch"], s["loop_steps"], loop_repeats(s, t), t
+                ),
+                t_round,
+            )
         )
     out["load_avg_1min"] = [load_before, _load()]
     out["targets"] = {"ratio_vs_loop": 2}

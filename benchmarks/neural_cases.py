@@ -55,7 +55,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.timing import loop_repeats, median_seconds
+from benchmarks.timing import baseline_loop, loop_repeats, median_seconds
 from gtgen import xla_options
 from gtgen.data import disjoint_slices, load_digits, stack_players
 from gtgen.exchange import RoundSpec, init_states, make_train
@@ -267,28 +267,22 @@ def _vae_kind(kind: str, s: dict, parts, data, counts, alpha, matmul_rate: float
         return out
     model_args = {"kind": kind, **s.get("vae", {})}
     model_args.pop("lr", None)
-    cores = os.cpu_count() or 1
-    loop = {}
-    for threads in sorted({1, cores}):
-        loop[threads] = _torch_round_seconds(
-            parts,
-            alpha,
-            batch,
-            s["loop_rounds"][kind],
-            loop_repeats(s, threads),
-            threads,
-            lr=config.lr,
-            **model_args,
-        )
-    best = min(loop, key=loop.get)
     out.update(
-        loop_round_ms=1e3 * loop[best],
-        loop_threads=best,
-        loop_round_ms_1_thread=1e3 * loop[1],
-        loop_round_ms_all_cores=1e3 * loop[cores],
-        ratio_vs_loop=loop[best] / t_round,
-        ratio_ceiling=loop[best] / (flops / matmul_rate),
+        baseline_loop(
+            lambda threads: _torch_round_seconds(
+                parts,
+                alpha,
+                batch,
+                s["loop_rounds"][kind],
+                loop_repeats(s, threads),
+                threads,
+                lr=config.lr,
+                **model_args,
+            ),
+            t_round,
+        )
     )
+    out["ratio_ceiling"] = out["loop_round_ms"] / 1e3 / (flops / matmul_rate)
     return out
 
 

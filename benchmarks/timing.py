@@ -77,3 +77,19 @@ def loop_repeats(sizes: dict, threads: int) -> int:
     thread, ``sizes["all_cores_repeats"]`` (default the same) at more: --quick times the
     oversubscribed all-core loop (tens of times slower on a shared 2-core machine) once."""
     return sizes["repeats"] if threads == 1 else sizes.get("all_cores_repeats", sizes["repeats"])
+
+
+def baseline_loop(seconds_at: Callable[[int], float], t_round: float) -> dict:
+    """A PyTorch baseline timed at one thread and at all cores (``seconds_at(threads)``: seconds
+    per round), the faster taken as the baseline: the ``loop_*`` fields and ``ratio_vs_loop``
+    against gtgen's ``t_round`` seconds."""
+    cores = os.cpu_count() or 1
+    loop = {t: seconds_at(t) for t in sorted({1, cores})}
+    best = min(loop, key=loop.get)
+    return {
+        "loop_round_ms": 1e3 * loop[best],
+        "loop_threads": best,
+        "loop_round_ms_1_thread": 1e3 * loop[1],
+        "loop_round_ms_all_cores": 1e3 * loop[cores],
+        "ratio_vs_loop": loop[best] / t_round,
+    }

@@ -295,12 +295,10 @@ def make_round(groups: Sequence, spec: RoundSpec):
         learn = functools.partial(g.player.learn, shared_slots=mixing == "shares")
         if imputes(g.player):  # a conditionals player first completes what it lacks
             learn = _imputing(g.player, learn)
-        if routing == "sampled" and not receives(g):  # it ignores synthetic items: none
-            synth, present = {}, None
-            own_w, synth_w = composition_weights(a, mine.weights, m, mixing)
-            axes = (0, 0, 0, 0)
-        elif routing == "sampled":
-            synth, present = sampled_batch(g, groups, pools, sources, n)
+        if routing == "sampled":  # a player that ignores synthetic items is handed none
+            synth, present = (
+                sampled_batch(g, groups, pools, sources, n) if receives(g) else ({}, None)
+            )
             own_w, synth_w = composition_weights(a, mine.weights, m, mixing)
             axes = (0, 0, 0, 0)
         else:  # expected: every sender's pool, weighted α_ij / m

@@ -182,7 +182,6 @@ def run(
     track: Callable[[dict], jax.Array] | None = None,
     decay: float = 0.9,
     stagger: bool = False,
-    first: int = 0,
 ):
     """``sweeps`` sweeps (a ``lax.scan``); returns the values, or with ``track`` ``(values,
     avg)``: the running average ``avg ← decay·avg + (1 − decay)·track(values)`` after every sweep
@@ -196,10 +195,8 @@ def run(
     last draw (``stagger_choice``), as the authors' code redraws s (or x) for half of each batch
     after its s–z (x–z) alternations, so that z is the last draw on one half and s (x) on the
     other. (Choosing one variable for the whole batch, e.g. the fixed order's first, redraws
-    nothing on items that lack another set of variables, and one conditional never learns there.)
-    ``first``: the index of the first item in a larger batch completed in parts (the parity of
-    the odd items is counted there)."""
-    done, avg = _run(key, draws, [(values, missing, first)], sweeps, order, track, decay, stagger)
+    nothing on items that lack another set of variables, and one conditional never learns there.)"""
+    done, avg = _run(key, draws, [(values, missing, 0)], sweeps, order, track, decay, stagger)
     values, fresh = done[0]
     if stagger:
         return values, fresh
@@ -214,7 +211,8 @@ def run_blocks(
     order: str = "random",
 ) -> list[tuple[dict, dict]]:
     """``run(..., stagger=True)`` of several batches of chains at once, each ``(values, missing,
-    first)`` with its own variables to visit: one ``lax.scan`` whose sweep visits every block
+    first)`` with its own variables to visit (``first``: the block's first item in the whole
+    batch, where the parity of the odd items is counted): one ``lax.scan`` whose sweep visits every block
     (independent chains: XLA may run the blocks side by side). Returns ``(values, fresh)`` per
     block; block i draws from ``fold_in(·, i)`` of what one block would use."""
     return _run(key, draws, blocks, sweeps, order, None, 0.9, True)[0]

@@ -37,7 +37,6 @@ def data_sender(label: str, variables: Variables, rows: int) -> NeuralPlayer:
     replacement) from the rows its state holds."""
     rows = integer("data_sender: rows", rows)
     variables = tuple(variables)
-    rows = int(rows)
 
     def init(key: jax.Array) -> SenderState:
         zeros = {n: jnp.zeros((rows, *v.shape), v.dtype) for n, v in variables}
