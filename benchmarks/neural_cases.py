@@ -273,7 +273,7 @@ def _vae_kind(kind: str, s: dict, parts, data, counts, alpha, matmul_rate: float
                 parts,
                 alpha,
                 batch,
-                s["loop_rounds"][kind],
+                ((threads > 1 and s["all_cores_loop_rounds"]) or s["loop_rounds"])[kind],
                 loop_repeats(s, threads),
                 threads,
                 lr=config.lr,
@@ -296,7 +296,9 @@ def neural_vae_n8(quick: bool = False, sizes: dict | None = None) -> dict:
         "loop_rounds": {"mlp": 5 if quick else 20, "conv": 2 if quick else 4},
         "repeats": 2 if quick else 3,
         "all_cores_repeats": 1 if quick else 3,  # the PyTorch loop at all cores (oversubscribed
-        # on a shared 2-core machine: ~25x its 1-thread time, so --quick times it once)
+        # on a shared 2-core machine: ~25x its 1-thread time, so --quick times it once, on
+        # one round after the warm-up round)
+        "all_cores_loop_rounds": {"mlp": 1, "conv": 1} if quick else None,  # None: loop_rounds
         "matmul_size": 1024 if quick else 2048,
         "vae": {},  # VAEConfig overrides (tests: a tiny model)
         "compiler_options": None,  # XLA options (tests: fast, unoptimised compiles)

@@ -12,11 +12,13 @@ default device, as a user's loop would. Figures:
 - ``ratio_vs_loop_end_to_end``: the same with the sweep's compilation, data synthesis and closed
   forms counted;
 - ``sampled_ratio_vs_loop``: the paper's sampled exchange (m synthetic samples per player per
-  round) on the first ``sampled_points`` games. It is bounded by drawing the random numbers:
-  ``sampled_loop_ceiling`` is loop time / the time to draw the same normals in one call, the best
-  any batching could do with this generator on this machine.
-``quick`` keeps all 1000 exact games but times the loop on 100 of them (scaled by 10), and the
-sampled part on 100 games.
+  round, drawn as their mean statistics from the exact law, as both ``gtgen.solve`` and
+  ``gtgen.sweep`` do) on the first ``sampled_points`` games. ``sampled_loop_ceiling`` is loop
+  time / the time to draw all m samples of every round as normals in one call (the bound of the
+  samples draw; the statistic draw draws far fewer numbers and can pass it).
+``quick`` keeps all 1000 exact games but times the loop on 100 of them (scaled by 10), the
+sampled part on 40 games, and does not time the normals floor (on 40 games the loop of
+statistic draws takes less time than drawing the normals, so the ceiling would bound nothing).
 
 ``sweep_peer``: the 1000 games of sweep-1000's grid (N = 8 diagonal Gaussians, d = 2, 100 data
 points each, ten values of a × 100 seeds), exact best response to tol 1e-6 on the default (one)
@@ -34,7 +36,8 @@ reduction of the data faster than the einsum. Skipped, with a note, without opti
 
 ``scale_players``: time per round of the sampled exchange from N = 10 to 10^6 Gaussian players
 (uniform α kept structured at every N, O(N·m) memory; gtgen.sweep.structured), the exponent of
-the log-log fit (time per round = (T(12 rounds) − T(2 rounds)) / 10), and memory:
+the log-log fit (time per round = (T(12 rounds) − T(2 rounds)) / 10, both from one program of
+at most 12 rounds run for a traced round count, without the per-round trace), and memory:
 ``program_memory_mb``, XLA's own accounting of the compiled program (arguments + outputs +
 temporaries) per size and per player (``program_bytes_per_player``: flat for O(N·K)
 memory), and ``peak_rss_mb``, the process's resident high-water mark after each
@@ -44,6 +47,7 @@ host-side construction of each size's inputs (synthetic data, moments, closed fo
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -127,8 +131,10 @@ def _sweep_1000_here(quick: bool) -> dict:
     s_cfg = parse_config(sampled)
     s_loop = _loop_seconds(_games(s_cfg), method="sampled", rounds=200, samples=m)
     n_s = len(s_cfg.points)
-    draw = xla_options.jit(lambda k: jax.random.normal(k, (n_s, 200, 8, m, 2)))
-    floor_s = median_seconds(lambda: draw(jax.random.key(0)), repeats=3)
+    floor_s = None  # --quick: not timed (see the module docstring)
+    if not quick:
+        draw = xla_options.jit(lambda k: jax.random.normal(k, (n_s, 200, 8, m, 2)))
+        floor_s = median_seconds(lambda: draw(jax.random.key(0)), repeats=3)
     return {
         "name": "sweep-1000",
         "points": first.meta["points"],
@@ -153,7 +159,7 @@ def _sweep_1000_here(quick: bool) -> dict:
         "sampled_loop_s": s_loop,
         "sampled_ratio_vs_loop": s_loop / s_run,
         "sampled_floor_s": floor_s,
-        "sampled_loop_ceiling": s_loop / floor_s,
+        "sampled_loop_ceiling": None if floor_s is None else s_loop / floor_s,
         "sampled_compilations": s_first.meta["compilations"],
         "targets": {"ratio_vs_loop": 50},
     }
@@ -209,20 +215,18 @@ def scale_players(quick: bool = False) -> dict:
         shape, inputs = _scale_inputs(n, m, d, data_size)
         setup_s.append(time.perf_counter() - start)
         repeats = 1 if n >= 1_000_000 else 3  # a 12-round call takes ~10-40 s there
-        times = {}
-        for rounds in (2, 12):
-            fn, names = expfam_program({**shape, "rounds": rounds})
-            args = [inputs[k] for k in names]
-            compiled = jax.jit(fn).lower(*args).compile()
-            times[rounds] = median_seconds(lambda c=compiled, a=args: c(*a), repeats=repeats)
-            if rounds == 12:
-                mem = compiled.memory_analysis()
-                xla_mb.append(
-                    (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes)
-                    / 2**20
-                    if mem
-                    else math.nan
-                )
+        # one program of at most 12 rounds, run for 2 and for 12 (its traced round count)
+        fn, names = expfam_program({**shape, "rounds": 12, "trace": 0})
+        args = [inputs[k] for k in names]
+        compiled = jax.jit(fn).lower(*args, np.int32(12)).compile()
+        calls = {r: functools.partial(compiled, *args, np.int32(r)) for r in (2, 12)}
+        times = interleaved_medians(calls, repeats)
+        mem = compiled.memory_analysis()
+        xla_mb.append(
+            (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes) / 2**20
+            if mem
+            else math.nan
+        )
         round_ms.append(1e3 * max(times[12] - times[2], 1e-9) / 10)
         rss_mb.append(_peak_rss_mb())
     slope = float(np.polyfit(np.log(sizes), np.log(round_ms), 1)[0])

@@ -19,6 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         help="run only the cases whose name contains one of these (a,b or repeated)",
     )
+    p.add_argument(
+        "--compile-cache",
+        metavar="DIR",
+        help="keep compiled programs in JAX's persistent compilation cache in DIR (default: "
+        "none, every run compiles cold; a second run with the same DIR reports warm times)",
+    )
     p.set_defaults(func=run)
 
 
@@ -38,6 +44,11 @@ def _benchmarks_module():
 def run(args: argparse.Namespace) -> int:
     bench = _benchmarks_module()
     bench.parse_only(args.only)  # ValueError: one line, exit 2 (gtgen.cli)
-    results = bench.run(args.quick, args.only, progress=lambda s: print(s, file=sys.stderr))
+    results = bench.run(
+        args.quick,
+        args.only,
+        progress=lambda s: print(s, file=sys.stderr),
+        compile_cache=args.compile_cache,
+    )
     print(json.dumps(results) if args.json else bench.format_table(results))
     return 0

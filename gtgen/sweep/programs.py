@@ -80,12 +80,18 @@ def _checks(player, params, best, reference):
 
 
 def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple[str, ...]]:
-    """The batched program of an exponential-family game with these shape settings."""
+    """The batched program of an exponential-family game with these shape settings.
+
+    A structured α's program also takes the shape key ``trace`` (the rounds its trace records,
+    default all; 0: none) and, at ``trace=0`` with the sampled method, a last argument ``limit``
+    after the named inputs: a traced round count up to ``rounds`` (one program for every count,
+    as a benchmark's T(R) − T(r) needs; see ``make_structured_solver``).
+    """
     player = family(shape["family"], shape["dim"])
     n, rounds = shape["players"], shape["rounds"]
     if shape["structure"] != "dense":
         kind = shape["structure"]
-        run = make_structured_solver(player, kind, shape["method"], rounds)
+        run = make_structured_solver(player, kind, shape["method"], rounds, shape.get("trace"))
 
         def structured_checks(params, self_weight, index, weight, data, weights, reference):
             own = jax.vmap(player.init)(data, weights)
@@ -104,6 +110,7 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
             stop_tol,
             reference,
             samples,
+            limit=None,
         ):
             keys = jax.vmap(jax.random.key)(seed)
             params, trace, t = run(
@@ -118,6 +125,7 @@ def expfam_program(shape: dict[str, Any]) -> tuple[Callable[..., Outputs], tuple
                 stop_tol,
                 reference,
                 samples,
+                limit,
             )
             checks = jax.vmap(structured_checks)(
                 params, self_weight, index, weight, data, weights, reference

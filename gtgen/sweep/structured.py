@@ -46,9 +46,13 @@ def inflow(kind: str, stats, self_weight, index, weight, xp=jnp):
     return xp.einsum("nk,nkd->nd", weight, stats[index])
 
 
-def make_structured_solver(player, kind: str, method: str, rounds: int):
+def make_structured_solver(player, kind: str, method: str, rounds: int, trace: int | None = None):
     """``run(key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference,
-    samples)``, ``samples`` the traced sample count m of the sampled method.
+    samples, limit=None)``, ``samples`` the traced sample count m of the sampled method.
+
+    ``trace``: how many rounds the trace records (None: every round; 0: none). ``limit`` (the
+    sampled method at ``trace=0``): a traced round count up to ``rounds`` run in place of
+    ``rounds``, so that one program serves every count (``gtgen.solvers.loop.run_rounds``).
 
     Every argument has a leading axis of games (run in lockstep by ``gtgen.solvers.loop.run_rounds``,
     the loop of ``gtgen.solvers.make_solver``). Returns ``(params, trace, rounds_run)`` with the
@@ -78,16 +82,27 @@ def make_structured_solver(player, kind: str, method: str, rounds: int):
         return (state, key), info
 
     def run(
-        key, self_weight, index, weight, data, weights, damping, burn_in, tol, reference, samples
+        key,
+        self_weight,
+        index,
+        weight,
+        data,
+        weights,
+        damping,
+        burn_in,
+        tol,
+        reference,
+        samples,
+        limit=None,
     ):
         context, carry = jax.vmap(prepare)(
             key, self_weight, index, weight, data, weights, damping, burn_in, reference, samples
         )
-        (state, _), trace, t = run_rounds(
-            step, stop_scale, context, carry, tol, rounds, can_stop=method != "sampled"
+        (state, _), rows, t = run_rounds(
+            step, stop_scale, context, carry, tol, rounds, trace, method != "sampled", limit
         )
         params = jnp.where(state.count[:, None, None] > 0, state.average[0], state.params[0])
-        return params, trace, t
+        return params, rows, t
 
     return run
 
