@@ -137,23 +137,33 @@ def _flops_of(cost) -> float | None:
     return float(flops) if flops and flops > 0 else None
 
 
-def _round_flops(train, compiled, args: tuple, iterations: int) -> float | None:
-    """FLOPs of one round from XLA's cost analysis of the compiled ``train``.
+@functools.cache
+def _loop_body_counted_once() -> bool:
+    """Whether XLA's cost analysis counts a scan's (while loop's) body once, not once per trip:
+    the compiled cost of a tiny scan of 4 trips against the same scan of 8 (equal, or double)."""
 
-    XLA's cost analysis does not know a while loop's trip count and counts its body once; this
-    is checked on the (cheap, uncompiled) lowerings for ``iterations`` and ``2 · iterations``
-    rounds (equal up to the work outside the loop, or double if the body were counted per
-    trip), and the count is divided by the trip count in the second case.
-    """
+    def flops(trips: int) -> float | None:
+        body = lambda c, _: (c @ c, None)  # noqa: E731
+        fn = jax.jit(lambda x: jax.lax.scan(body, x, length=trips)[0])
+        return _flops_of(fn.lower(jnp.ones((8, 8), jnp.float32)).compile().cost_analysis())
+
+    single, double = flops(4), flops(8)
+    return single is not None and double is not None and double < 1.5 * single
+
+
+def _round_flops(compiled, iterations: int) -> float | None:
+    """FLOPs of one round from XLA's cost analysis of the compiled ``train`` (``iterations``
+    rounds in one scan): XLA does not know a while loop's trip count and counts its body once
+    (checked on a tiny scan, ``_loop_body_counted_once``); were it counted per trip, the count
+    is divided by the trip count."""
     try:
         flops = _flops_of(compiled.cost_analysis())
-        single = _flops_of(train.lower(*args, iterations).cost_analysis())
-        double = _flops_of(train.lower(*args, 2 * iterations).cost_analysis())
+        once = _loop_body_counted_once()
     except Exception:  # noqa: BLE001 - a backend without cost analysis: the caller counts
         return None
-    if flops is None or single is None or double is None:
+    if flops is None:
         return None
-    return flops if double < 1.5 * single else flops / iterations
+    return flops if once else flops / iterations
 
 
 def analytic_vae_flops(config: VAEConfig, batch: int) -> float:
@@ -249,7 +259,7 @@ def _vae_kind(kind: str, s: dict, parts, data, counts, alpha, matmul_rate: float
     t_round = median_seconds(lambda: compiled(*args), repeats=s["repeats"]) / rounds
 
     analytic = analytic_vae_flops(config, batch) * n
-    xla = _round_flops(train, compiled, args, rounds)
+    xla = _round_flops(compiled, rounds)
     flops = xla if xla is not None else analytic
     out = {
         "round_ms": 1e3 * t_round,
@@ -371,7 +381,7 @@ def _sweep_ratio(
     _, swept, sweep_compile = _compile(sweep, swept_args, options)
     t_sweep = median_seconds(lambda: swept(*swept_args), repeats=repeats)
 
-    flops = _round_flops(train, single, first, iterations)
+    flops = _round_flops(single, iterations)
     return {
         "loop_s": t_loop,
         "sweep_s": t_sweep,
