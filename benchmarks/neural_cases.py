@@ -370,16 +370,9 @@ def _sweep_ratio(
 
     t_loop = median_seconds(loop, repeats=repeats)
 
-    # the data are arguments shared by every α (in_axes None), not constants folded into the
-    # program: as constants XLA evaluates the ops on them while compiling (~3x the compile)
-    sweep = xla_options.jit(
-        jax.vmap(
-            lambda k, st, a, x, c: train(k, st, x, c, a, iterations), in_axes=(0, 0, 0, None, None)
-        )
-    )
-    swept_args = (keys, stacked, alphas, data, counts)
-    _, swept, sweep_compile = _compile(sweep, swept_args, options)
-    t_sweep = median_seconds(lambda: swept(*swept_args), repeats=repeats)
+    sweep = xla_options.jit(jax.vmap(lambda k, st, a: train(k, st, data, counts, a, iterations)))
+    _, swept, sweep_compile = _compile(sweep, (keys, stacked, alphas), options)
+    t_sweep = median_seconds(lambda: swept(keys, stacked, alphas), repeats=repeats)
 
     flops = _round_flops(single, iterations)
     return {
