@@ -80,16 +80,10 @@ def _round_seconds(
     """Seconds per round: (T(rounds) − T(1)) / (rounds − 1), so that the per-solve set-up (own
     moments, the O(N²) routing plan, transfers) is not counted as round time. Both counts run
     one compiled program (gtgen.solve's, with the round count traced and no trace recorded)."""
-    key = jax.random.key(1)
-    program = _counted_solver(
-        game.groups, routing, rounds, 0 if draw == "statistics" else samples, draw
-    )
-    alpha = jnp.asarray(game.alpha, jnp.float32)
+    call = _counted_call(game, samples, rounds, routing, draw)
 
     def timed(r):
-        args = (key, alpha, game.data, game.weights, jnp.float32(1.0), jnp.int32(r // 2))
-        tail = (jnp.float32(-1.0), None, jnp.float32(samples), jnp.int32(r))
-        return median_seconds(lambda: program(*args, *tail)[0], repeats=repeats)
+        return median_seconds(lambda: call(r), repeats=repeats)
 
     return max(timed(rounds) - timed(1), 1e-9) / (rounds - 1)
 
