@@ -88,13 +88,7 @@ class ExpFamPlayer(NamedTuple):
 
     def init(self, data: jax.Array, weights: jax.Array) -> jax.Array:
         """Maximum-likelihood mean parameters of weighted data ``[n, *event]`` (padding: weight 0)."""
-        t = jax.vmap(self.stats, out_axes=1)(data)  # [K, n]: the items on the minor axis
-        w = weights / jnp.sum(weights)
-        # a fused multiply-sum over the minor axis, not a dot: XLA CPU fuses the statistics into
-        # it (one pass over the data), batched over a sweep's games it avoids thousands of tiny
-        # dot products, and a minor-axis reduction is XLA CPU's fast one (the [n, K] form, summed
-        # over its major axis, took twice as long on sweep-peer's 1000 games)
-        return jnp.sum(t * w, axis=1)
+        return weighted_mean(jax.vmap(self.stats)(data), weights)
 
     def best_response(self, mixed_moments: jax.Array) -> jax.Array:
         """Maximum likelihood on a mixture with these expected statistics: moment matching."""
@@ -479,6 +473,32 @@ def family(name: str, size: int, ridge: float | None = None) -> ExpFamPlayer:
         raise ValueError('ridge: only for family = "gaussian-full"')
     ridge = _ridge(ridge)
     return gaussian_full(size) if ridge == 0 else gaussian_full(size, "x", ridge)
+
+
+# Rows per partial sum of ``weighted_mean``: XLA CPU rewrites a sum over more than 32 items
+# into a reduce-window and a reduce and materialises the summand between them.
+SUM_CHUNK = 32
+
+
+def weighted_mean(t: jax.Array, weights: jax.Array) -> jax.Array:
+    """Σ_n w_n t_n / Σ_n w_n over the leading axis of ``t`` [n, K] (weights [n]), in one pass.
+
+    The sums of w and w·t are one [n, K + 1] multiply-sum (no separate pass to normalise w), in
+    partial sums of at most ``SUM_CHUNK`` rows, held apart from the final sum by an optimization
+    barrier so that XLA does not merge the two sums back into one long one, which its CPU
+    backend splits again with the summand written out in between. XLA CPU then fuses the
+    statistics, both sums and the products into one loop over the data: half the time of a
+    plain ``jnp.sum(t * w / Σw)`` on sweep-peer's 1000 games (benchmarks/RESULTS.md), a dot
+    being slower still (thousands of tiny ones when batched over a sweep's games)."""
+    u = jnp.concatenate([weights[:, None], t * weights[:, None]], axis=1)
+    n = u.shape[0]
+    if n > SUM_CHUNK:
+        # the chunk that pads the fewest rows (ties: the longest)
+        chunk = min(range(SUM_CHUNK // 2, SUM_CHUNK + 1), key=lambda c: (-n % c, -c))
+        u = jnp.pad(u, ((0, -n % chunk), (0, 0))).reshape(-1, chunk, u.shape[1]).sum(axis=1)
+        u = jax.lax.optimization_barrier(u)
+    s = jnp.sum(u, axis=0)
+    return s[1:] / s[0]
 
 
 def cross_moments(receiver: ExpFamPlayer, sender: ExpFamPlayer, mu_sender: jax.Array) -> jax.Array:

@@ -49,6 +49,7 @@ def run_rounds(
     trace: int | None = None,
     can_stop: bool = True,
     limit: jax.Array | None = None,
+    first: Step | None = None,
 ) -> tuple[Any, RoundInfo, jax.Array]:
     """Advance a batch of games until each has run ``rounds`` rounds or met its tolerance.
 
@@ -68,6 +69,10 @@ def run_rounds(
       limit: a traced round count (int32 scalar, at most ``rounds``) that every game runs in
         place of ``rounds``, so that one program serves every count up to ``rounds`` (a
         benchmark's T(R) − T(1)); only where no game can stop early and ``trace`` is 0.
+      first: where a game's first round has a cheaper form giving the same numbers (Anderson's
+        first step is a plain one: no history yet), ``first(context, carry)``: the stopping loop
+        runs it at round 0 (a branch on the shared round counter, so the round-0 program is
+        the only one run then), ``step`` after.
 
     Returns ``(carry, trace, rounds_run)``: trace fields are [B, min(trace, rounds)], rounds_run
     is [B] int32.
@@ -80,6 +85,7 @@ def run_rounds(
     if limit is not None and (can_stop or rows):
         raise ValueError("run_rounds: a traced limit needs can_stop=False and trace=0")
     batched_step = jax.vmap(step)
+    batched_first = None if first is None else jax.vmap(first)
     batched_scale = jax.vmap(scale)
 
     def record(trace, t, info):
@@ -95,7 +101,10 @@ def run_rounds(
 
     def body(loop):
         t, carry, trace, run, last = loop
-        new, info = batched_step(context, carry)
+        if batched_first is None:
+            new, info = batched_step(context, carry)
+        else:
+            new, info = jax.lax.cond(t == 0, batched_first, batched_step, context, carry)
         rel = info.step / batched_scale(new)
         if batch == 1:  # the loop runs only while the one game is active: nothing to mask
             active = jnp.ones((1,), bool)

@@ -33,7 +33,7 @@ from jax.flatten_util import ravel_pytree
 from gtgen import xla_options
 from gtgen.exchange import ROUTINGS, RoundSpec, check_spec, init_states, make_context, make_round
 from gtgen.game import Game
-from gtgen.solvers.anderson import anderson_init, anderson_step
+from gtgen.solvers.anderson import anderson_first_step, anderson_init, anderson_step
 from gtgen.solvers.loop import RoundInfo, run_rounds, single
 
 METHODS = ("sampled", "exact", "anderson")
@@ -183,10 +183,20 @@ def make_solver(
             new, _ = round_fn(None, state.params, context)
             state, info = advance(state, new, None, reference)
         else:
-            best, _ = round_fn(None, state.params, context._replace(damping=jnp.float32(1.0)))
-            flat, unravel = ravel_pytree(state.params)
-            flat, extra = anderson_step(extra, flat, ravel_pytree(best)[0], context.damping)
-            state, info = advance(state, unravel(flat), None, reference)
+            state, extra, info = accelerated(anderson_step, state, extra, context, reference)
+        return (state, extra), info
+
+    def accelerated(update, state, extra, context, reference):
+        best, _ = round_fn(None, state.params, context._replace(damping=jnp.float32(1.0)))
+        flat, unravel = ravel_pytree(state.params)
+        flat, extra = update(extra, flat, ravel_pytree(best)[0], context.damping)
+        state, info = advance(state, unravel(flat), None, reference)
+        return state, extra, info
+
+    def first_step(context, carry):
+        """Anderson's round 0: the plain step (no history yet), as ``step`` computes it."""
+        (context, _, reference), (state, extra) = context, carry
+        state, extra, info = accelerated(anderson_first_step, state, extra, context, reference)
         return (state, extra), info
 
     def run_batch(
@@ -207,6 +217,7 @@ def make_solver(
             trace,
             can_stop=method != "sampled",
             limit=None if limit is None else jnp.max(limit),
+            first=first_step if method == "anderson" else None,
         )
         return state, rows, t
 
