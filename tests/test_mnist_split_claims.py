@@ -239,18 +239,17 @@ def test_the_ramp_schedule_is_k_over_k_chunks() -> None:
     assert [float(at_once.exchange(np.float32(c * 500), 500)) for c in range(4)] == [0, 0, 1, 1]
 
 
-def test_coverage_curve_and_trend_from_the_tracked_history(tmp_path) -> None:
-    """The tracked class fractions become the rarest digit's share of the lower player per a,
-    iteration and seed; the report's trend is the mean over seeds, and the last fifth's rise."""
-    config = ms.Config(
-        alphas=(0.1, 1.0), seeds=2, baseline=False, iterations=1000, warmup=0, ramp=0
-    )
-    eq = equilibrium_fractions(config)  # entries: (0.1, s0), (0.1, s1), (1, s0), (1, s1)
+TRACKED = ms.Config(alphas=(0.1, 1.0), seeds=2, baseline=False, iterations=1000, warmup=0, ramp=0)
+
+
+def tracked(config: ms.Config, final: np.ndarray, low) -> ms.Results:
+    """Results with the final class fractions ``final`` and a tracked history of ten chunks
+    at the equilibrium, except a = 0.1, seed 1, player 1, whose digit 2 is at ``low(c)``."""
+    eq = equilibrium_fractions(config)
     history = []
     for c in range(10):
         f = eq.copy()
-        low = 0.01 * c  # a = 0.1, seed 1, player 1: digit 2 rises from 0% by 1 point a chunk
-        f[1, 1, 2], f[1, 1, 7] = low, f[1, 1, 7] + f[1, 1, 2] - low
+        f[1, 1, 2], f[1, 1, 7] = low(c), f[1, 1, 7] + f[1, 1, 2] - low(c)
         losses = np.zeros((4, 2)).tolist()
         history.append(
             {
@@ -261,9 +260,30 @@ def test_coverage_curve_and_trend_from_the_tracked_history(tmp_path) -> None:
                 "class_fractions": f.tolist(),
             }
         )
-    results = fake_results(config, eq)._replace(
-        trained=fake_results(config, eq).trained._replace(history=history)
+    results = fake_results(config, final)
+    return results._replace(trained=results.trained._replace(history=history))
+
+
+def test_budget_advice_says_whether_a_failing_a_was_still_rising() -> None:
+    final = equilibrium_fractions(TRACKED)
+    final[1, 1, 2], final[1, 1, 7] = 0.03, final[1, 1, 7] + final[1, 1, 2] - 0.03
+    rising = report.report_text(tracked(TRACKED, final, lambda c: 0.004 * c))
+    assert "a = 0.1: rarest digit +0.4 points over the last fifth, still rising" in rising
+    flat = report.report_text(tracked(TRACKED, final, lambda c: 0.03 + 0.0001 * c))
+    assert "a = 0.1: rarest digit +0.0 points over the last fifth, levelled off" in flat
+    # a = 1 is not a coverage entry, and an a that passes gets no advice
+    passing = report.report_text(
+        tracked(TRACKED, equilibrium_fractions(TRACKED), lambda c: 0.01 * c)
     )
+    assert "over the last fifth, " not in passing and "a = 1:" not in rising
+
+
+def test_coverage_curve_and_trend_from_the_tracked_history(tmp_path) -> None:
+    """The tracked class fractions become the rarest digit's share of the lower player per a,
+    iteration and seed; the report's trend is the mean over seeds, and the last fifth's rise."""
+    config = TRACKED
+    eq = equilibrium_fractions(config)  # entries: (0.1, s0), (0.1, s1), (1, s0), (1, s1)
+    results = tracked(config, eq, lambda c: 0.01 * c)
     iterations, alphas, rarest = report.coverage_curve(results)
     assert iterations == list(range(100, 1001, 100)) and alphas == [0.1, 1.0]
     assert rarest.shape == (2, 10, 2)  # [a, iteration, seed]

@@ -16,6 +16,7 @@ value of a and seed, and coverage.png plots it against a (mean and spread over t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +33,7 @@ from gtgen.experiments.mnist_split.experiment import (
 from gtgen.experiments.runner import write_experiment
 
 COVERAGE_MIN = 0.04
+RISING = 0.002  # a tracked rise of at least 0.2 points over the last fifth: still rising
 ALONE_MAX_OTHER = 0.10
 DISTANCE_NOTE = (
     "frechet_classifier_distance: the Fréchet distance on the reference classifier's "
@@ -202,16 +204,45 @@ def coverage_trend(results: Results, points: int = 5) -> list[str]:
         f"{results.config.track_samples} samples per model):",
         f"{'iteration':<12}{head}   last fifth",
     ]
-    fifth = max(1, len(iterations) // 5)
     for a, values in zip(alphas, rarest):
         mean = values.mean(axis=1)
-        trend = (
-            mean[-fifth:].mean() - mean[-2 * fifth : -fifth].mean()
-            if len(mean) >= 2 * fifth
-            else float("nan")
-        )
         row = "  ".join(f"{100 * mean[i]:>6.1f}%" for i in picks)
-        lines.append(f"{f'a = {a:.2f}':<12}{row}   {100 * trend:+.1f} points")
+        lines.append(f"{f'a = {a:.2f}':<12}{row}   {100 * last_fifth_rise(mean):+.1f} points")
+    return lines
+
+
+def last_fifth_rise(series: np.ndarray) -> float:
+    """The mean of the last fifth of ``series`` minus the mean of the fifth before (NaN when
+    shorter than two fifths of one point each)."""
+    fifth = max(1, len(series) // 5)
+    if len(series) < 2 * fifth:
+        return float("nan")
+    return float(series[-fifth:].mean() - series[-2 * fifth : -fifth].mean())
+
+
+def budget_advice(results: Results, failed: Sequence[tuple[float, int]]) -> list[str]:
+    """Lines: for each value of a whose coverage claim failed, whether its tracked rarest digit
+    (lower player, mean over seeds) still rose over the last fifth of the run (by at least
+    ``RISING`` — more rounds, ``--iterations``, may close the gap) or had levelled off (the
+    budget is not what limits it)."""
+    curve = coverage_curve(results)
+    if curve is None:
+        return []
+    _, alphas, rarest = curve
+    failing = {round(float(a), 6) for a, _ in failed}
+    lines = []
+    for a, values in zip(alphas, rarest):
+        rise = last_fifth_rise(values.mean(axis=1))
+        if round(float(a), 6) not in failing or not np.isfinite(rise):
+            continue
+        state = (
+            "still rising: more rounds (--iterations) may close it"
+            if rise >= RISING
+            else "levelled off: more rounds are unlikely to close it"
+        )
+        lines.append(
+            f"  a = {a:g}: rarest digit {100 * rise:+.1f} points over the last fifth, {state}"
+        )
     return lines
 
 
@@ -383,6 +414,8 @@ def report_text(results: Results) -> str:
                 f"  under {COVERAGE_MIN:.0%} (of {models} models at a ≤ 0.5): {where}; "
                 "coverage_curves.png shows the rarest digit during training"
             )
+            failed = [f for v in verdicts(found) if v.kind == COVERAGE for f in v.failed]
+            lines += budget_advice(results, failed)
     return "\n".join(lines)
 
 
