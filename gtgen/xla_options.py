@@ -7,6 +7,14 @@ player's loss — that path is several times slower than XLA's own loop emitter 
 machine: 40 µs against 8 µs per reduction over a [1000, 8, 4] batch; the neural-vae-N8 round
 6.7 ms against 16.7 ms). gtgen's programs keep YNNPACK for dot products only. Where the option is
 unknown (another backend, an XLA that renamed it), programs compile with XLA's defaults.
+
+A program that runs once (``jit(fn, once=True)``: the players' initialisation) is compiled for
+compile time instead: XLA CPU's compile time goes into generating and optimising one LLVM kernel
+per fusion, and a flax initialisation of four players is hundreds of small fusions (a slice and a
+scale per parameter, a zero per Adam moment). XLA's elemental emitters without the MLIR fusion
+emitters and LLVM at -O0 compile it 10× faster (IV-B's four players: 19 s → 1.5 s, measured on
+this machine under load 8) and give the same bits for its arithmetic (tested; transcendental
+functions may differ in the last bit between emitters); the kernels run slower, once.
 """
 
 from __future__ import annotations
@@ -17,18 +25,24 @@ from typing import Any
 import jax
 
 CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
+# a program run once: the quickest compile (see the module docstring)
+CPU_ONCE_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
 
 
 @functools.cache
-def compiler_options() -> dict[str, Any] | None:
-    """``compiler_options`` for ``jax.jit`` on the default backend (None: XLA's defaults)."""
+def compiler_options(once: bool = False) -> dict[str, Any] | None:
+    """``compiler_options`` for ``jax.jit`` on the default backend (None: XLA's defaults);
+    ``once``: for a program that runs once (compile time first)."""
     if jax.default_backend() != "cpu":
         return None
-    try:
-        jax.jit(lambda x: x, compiler_options=CPU_OPTIONS).lower(0.0).compile()
-    except jax.errors.JaxRuntimeError:  # an XLA without this option: XLA's defaults then
-        return None
-    return dict(CPU_OPTIONS)
+    out = {}
+    for options in (CPU_OPTIONS, CPU_ONCE_OPTIONS) if once else (CPU_OPTIONS,):
+        try:
+            jax.jit(lambda x: x, compiler_options=options).lower(0.0).compile()
+        except jax.errors.JaxRuntimeError:  # an XLA without these options: its defaults then
+            continue
+        out.update(options)
+    return out or None
 
 
 class _Jitted:
@@ -36,8 +50,8 @@ class _Jitted:
     and as a plain ``jax.jit`` when called inside another trace (JAX accepts compiler options
     only at the top level; the outer program's options then apply)."""
 
-    def __init__(self, fn, kwargs):
-        self._fn, self._kwargs = fn, kwargs
+    def __init__(self, fn, kwargs, once=False):
+        self._fn, self._kwargs, self._once = fn, kwargs, once
         self._nested = jax.jit(fn, **kwargs)
         self._top = None  # built at the first top-level use: asking the backend starts JAX
         functools.update_wrapper(self, fn)
@@ -46,7 +60,8 @@ class _Jitted:
         if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((args, kwargs))):
             return self._nested
         if self._top is None:
-            self._top = jax.jit(self._fn, compiler_options=compiler_options(), **self._kwargs)
+            options = compiler_options(self._once)
+            self._top = jax.jit(self._fn, compiler_options=options, **self._kwargs)
         return self._top
 
     def __call__(self, *args, **kwargs):
@@ -56,13 +71,15 @@ class _Jitted:
         return self._pick(args, kwargs).lower(*args, **kwargs)
 
     def __getattr__(self, name):  # the rest of jax.jit's API, of the top-level program
-        if name.startswith("__") or name in ("_fn", "_kwargs", "_nested", "_top"):
+        if name.startswith("__") or name in ("_fn", "_kwargs", "_once", "_nested", "_top"):
             raise AttributeError(name)
         return getattr(self._pick((), {}), name)
 
 
-def jit(fn=None, **kwargs):
-    """``jax.jit`` with gtgen's compiler options for the default backend (also a decorator)."""
+def jit(fn=None, *, once: bool = False, **kwargs):
+    """``jax.jit`` with gtgen's compiler options for the default backend (also a decorator);
+    ``once=True`` for a program that runs once, e.g. an initialisation (compiled quickly, its
+    kernels run slower)."""
     if fn is None:
-        return functools.partial(jit, **kwargs)
-    return _Jitted(fn, kwargs)
+        return functools.partial(jit, once=once, **kwargs)
+    return _Jitted(fn, kwargs, once)

@@ -345,7 +345,8 @@ def accuracy_program(capacities: tuple[JointConfig, ...]) -> Callable:
 @functools.lru_cache(maxsize=16)
 def _init_program(capacities: tuple[JointConfig, ...]) -> Callable:
     groups = _groups(capacities)
-    return xla_options.jit(jax.vmap(lambda k: init_states(groups, k, (None,) * PLAYERS)))
+    init = jax.vmap(lambda k: init_states(groups, k, (None,) * PLAYERS))
+    return xla_options.jit(init, once=True)  # runs once per program: compiled quickly
 
 
 def initial_states(capacities, keys: jax.Array, symmetric: np.ndarray) -> tuple:
