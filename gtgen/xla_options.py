@@ -8,13 +8,19 @@ machine: 40 µs against 8 µs per reduction over a [1000, 8, 4] batch; the neura
 6.7 ms against 16.7 ms). gtgen's programs keep YNNPACK for dot products only. Where the option is
 unknown (another backend, an XLA that renamed it), programs compile with XLA's defaults.
 
-A program that runs once (``jit(fn, once=True)``: the players' initialisation) is compiled for
-compile time instead: XLA CPU's compile time goes into generating and optimising one LLVM kernel
-per fusion, and a flax initialisation of four players is hundreds of small fusions (a slice and a
-scale per parameter, a zero per Adam moment). XLA's elemental emitters without the MLIR fusion
-emitters and LLVM at -O0 compile it 10× faster (IV-B's four players: 19 s → 1.5 s, measured on
-this machine under load 8) and give the same bits for its arithmetic (tested; transcendental
-functions may differ in the last bit between emitters); the kernels run slower, once.
+``effort`` trades a program's compile time against its kernels' speed (XLA CPU's compile time goes
+into generating and optimising one LLVM kernel per fusion):
+
+- ``"full"`` (the default): the options above;
+- ``"light"``: LLVM at -O1, for a large program of many small kernels whose time goes into library
+  dot products (IV-B's cooperative round of four different players: compile CPU time 21.7 s →
+  16.5 s, round time unchanged, 27 ms; values agree to float rounding, not bit for bit);
+- ``"once"``: a program that runs once (the players' initialisation), compiled for compile time.
+  A flax initialisation of four players is hundreds of small fusions (a slice and a scale per
+  parameter, a zero per Adam moment); XLA's elemental emitters without the MLIR fusion emitters
+  and LLVM at -O0 compile it 10× faster (IV-B's four players: 19 s → 1.5 s, measured on this
+  machine under load 8) and give the same bits for its arithmetic (tested; transcendental
+  functions may differ in the last bit between emitters); the kernels run slower, once.
 """
 
 from __future__ import annotations
@@ -25,18 +31,27 @@ from typing import Any
 import jax
 
 CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
-# a program run once: the quickest compile (see the module docstring)
-CPU_ONCE_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
+# what each compile effort adds on a CPU (see the module docstring)
+CPU_EFFORT_OPTIONS = {
+    "full": {},
+    "light": {"xla_backend_optimization_level": 1},
+    "once": {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0},
+}
+EFFORTS = tuple(CPU_EFFORT_OPTIONS)
 
 
 @functools.cache
-def compiler_options(once: bool = False) -> dict[str, Any] | None:
-    """``compiler_options`` for ``jax.jit`` on the default backend (None: XLA's defaults);
-    ``once``: for a program that runs once (compile time first)."""
+def compiler_options(effort: str = "full") -> dict[str, Any] | None:
+    """``compiler_options`` for ``jax.jit`` on the default backend (None: XLA's defaults) at a
+    compile ``effort`` (one of ``EFFORTS``)."""
+    if effort not in CPU_EFFORT_OPTIONS:
+        raise ValueError(f"effort: must be one of {', '.join(EFFORTS)}, got {effort!r}")
     if jax.default_backend() != "cpu":
         return None
     out = {}
-    for options in (CPU_OPTIONS, CPU_ONCE_OPTIONS) if once else (CPU_OPTIONS,):
+    for options in (CPU_OPTIONS, CPU_EFFORT_OPTIONS[effort]):
+        if not options:
+            continue
         try:
             jax.jit(lambda x: x, compiler_options=options).lower(0.0).compile()
         except jax.errors.JaxRuntimeError:  # an XLA without these options: its defaults then
@@ -50,8 +65,8 @@ class _Jitted:
     and as a plain ``jax.jit`` when called inside another trace (JAX accepts compiler options
     only at the top level; the outer program's options then apply)."""
 
-    def __init__(self, fn, kwargs, once=False):
-        self._fn, self._kwargs, self._once = fn, kwargs, once
+    def __init__(self, fn, kwargs, effort="full"):
+        self._fn, self._kwargs, self._effort = fn, kwargs, effort
         self._nested = jax.jit(fn, **kwargs)
         self._top = None  # built at the first top-level use: asking the backend starts JAX
         functools.update_wrapper(self, fn)
@@ -60,7 +75,7 @@ class _Jitted:
         if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((args, kwargs))):
             return self._nested
         if self._top is None:
-            options = compiler_options(self._once)
+            options = compiler_options(self._effort)
             self._top = jax.jit(self._fn, compiler_options=options, **self._kwargs)
         return self._top
 
@@ -71,15 +86,16 @@ class _Jitted:
         return self._pick(args, kwargs).lower(*args, **kwargs)
 
     def __getattr__(self, name):  # the rest of jax.jit's API, of the top-level program
-        if name.startswith("__") or name in ("_fn", "_kwargs", "_once", "_nested", "_top"):
+        if name.startswith("__") or name in ("_fn", "_kwargs", "_effort", "_nested", "_top"):
             raise AttributeError(name)
         return getattr(self._pick((), {}), name)
 
 
-def jit(fn=None, *, once: bool = False, **kwargs):
+def jit(fn=None, *, effort: str = "full", **kwargs):
     """``jax.jit`` with gtgen's compiler options for the default backend (also a decorator);
-    ``once=True`` for a program that runs once, e.g. an initialisation (compiled quickly, its
-    kernels run slower)."""
+    ``effort``: ``"full"``, ``"light"`` or ``"once"`` (see the module docstring)."""
+    if effort not in CPU_EFFORT_OPTIONS:
+        raise ValueError(f"effort: must be one of {', '.join(EFFORTS)}, got {effort!r}")
     if fn is None:
-        return functools.partial(jit, once=once, **kwargs)
-    return _Jitted(fn, kwargs, once)
+        return functools.partial(jit, effort=effort, **kwargs)
+    return _Jitted(fn, kwargs, effort)
