@@ -50,14 +50,19 @@ def compiler_options(effort: str = "full") -> dict[str, Any] | None:
         return None
     out = {}
     for options in (CPU_OPTIONS, CPU_EFFORT_OPTIONS[effort]):
-        if not options:
-            continue
-        try:
-            jax.jit(lambda x: x, compiler_options=options).lower(0.0).compile()
-        except jax.errors.JaxRuntimeError:  # an XLA without these options: its defaults then
-            continue
-        out.update(options)
+        if options and _accepted(tuple(options.items())):
+            out.update(options)
     return out or None
+
+
+@functools.cache
+def _accepted(options: tuple) -> bool:
+    """Whether this XLA compiles with these options (one probe per set of options)."""
+    try:
+        jax.jit(lambda x: x, compiler_options=dict(options)).lower(0.0).compile()
+    except jax.errors.JaxRuntimeError:  # an XLA without these options: its defaults then
+        return False
+    return True
 
 
 class _Jitted:
