@@ -196,7 +196,7 @@ def joint_player(config: JointConfig | None = None) -> NeuralPlayer:
     _check(config)
     nets = networks(config)
     # Adam over one flat vector of all parameters: the same elementwise update, one fused kernel
-    # instead of a few per parameter (XLA compile time; the four IV-B players: -15%)
+    # instead of a few per parameter (XLA compile time of the four IV-B players: −6 to −15 %)
     optimizer = optax.flatten(adam(config.lr))
     shape, k = tuple(config.event_shape), config.classes
     pixels = math.prod(shape)
