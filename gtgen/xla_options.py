@@ -13,8 +13,8 @@ into generating and optimising one LLVM kernel per fusion):
 
 - ``"full"`` (the default): the options above;
 - ``"light"``: LLVM at -O1, for a large program of many small kernels whose time goes into library
-  dot products (IV-B's cooperative round of four different players: compile CPU time −20 %, round
-  time within a few per cent, benchmarks/RESULTS.md; values agree to float rounding, not bit for
+  dot products (IV-B's cooperative round of four different players: compile −14 % wall, −24 %
+  CPU time, round time unchanged on a quiet machine, benchmarks/RESULTS.md; values agree to float rounding, not bit for
   bit);
 - ``"once"``: a program that runs once (the players' initialisation), compiled for compile time.
   A flax initialisation of four players is hundreds of small fusions (a slice and a scale per
