@@ -488,6 +488,9 @@ def _identity(config: Config, program: str) -> dict:
         "test_per_class": config.test_per_class,
         "data_dir": config.data_dir,
         "methods": list(config.methods),
+        # the joint players' Adam moments over the flattened parameters (older folders: per
+        # parameter, which do not restore into this state)
+        "optimizer_state": "flat",
     }
 
 
