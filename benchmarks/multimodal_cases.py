@@ -135,7 +135,8 @@ def _round_seconds(s: dict) -> tuple[float, float]:
     rows = len(pairs["c"])
     a, sender, groups, program = _program(_config(s), rows, s["batch"], s["rounds"])
     # one compiled program for the players' initial states (eager, ~110 small compilations)
-    states = jax.jit(lambda k: init_states(groups, k, (None, None))[0])(jax.random.key(0))
+    init = xla_options.jit(lambda k: init_states(groups, k, (None, None))[0], effort="once")
+    states = init(jax.random.key(0))
     held = jax.tree.map(lambda v: np.asarray(v)[None], sender_state(sender, pairs))
     states = (states, held)
     data = (

@@ -7,6 +7,21 @@ player's loss — that path is several times slower than XLA's own loop emitter 
 machine: 40 µs against 8 µs per reduction over a [1000, 8, 4] batch; the neural-vae-N8 round
 6.7 ms against 16.7 ms). gtgen's programs keep YNNPACK for dot products only. Where the option is
 unknown (another backend, an XLA that renamed it), programs compile with XLA's defaults.
+
+``effort`` trades a program's compile time against its kernels' speed (XLA CPU's compile time goes
+into generating and optimising one LLVM kernel per fusion):
+
+- ``"full"`` (the default): the options above;
+- ``"light"``: LLVM at -O1, for a large program of many small kernels whose time goes into library
+  dot products (IV-B's cooperative round of four different players: compile −14 % wall, −24 %
+  CPU time, round time unchanged on a quiet machine, benchmarks/RESULTS.md; values agree to float rounding, not bit for
+  bit);
+- ``"once"``: a program that runs once (the players' initialisation), compiled for compile time.
+  A flax initialisation of four players is hundreds of small fusions (a slice and a scale per
+  parameter, a zero per Adam moment); XLA's elemental emitters without the MLIR fusion emitters
+  and LLVM at -O0 compile it 10× faster (IV-B's four players: 19 s → 1.5 s, measured on this
+  machine under load 8) and give the same bits for its arithmetic (tested; transcendental
+  functions may differ in the last bit between emitters); the kernels run slower, once.
 """
 
 from __future__ import annotations
@@ -17,18 +32,38 @@ from typing import Any
 import jax
 
 CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
+# what each compile effort adds on a CPU (see the module docstring)
+CPU_EFFORT_OPTIONS = {
+    "full": {},
+    "light": {"xla_backend_optimization_level": 1},
+    "once": {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0},
+}
+EFFORTS = tuple(CPU_EFFORT_OPTIONS)
 
 
 @functools.cache
-def compiler_options() -> dict[str, Any] | None:
-    """``compiler_options`` for ``jax.jit`` on the default backend (None: XLA's defaults)."""
+def compiler_options(effort: str = "full") -> dict[str, Any] | None:
+    """``compiler_options`` for ``jax.jit`` on the default backend (None: XLA's defaults) at a
+    compile ``effort`` (one of ``EFFORTS``)."""
+    if effort not in CPU_EFFORT_OPTIONS:
+        raise ValueError(f"effort: must be one of {', '.join(EFFORTS)}, got {effort!r}")
     if jax.default_backend() != "cpu":
         return None
+    out = {}
+    for options in (CPU_OPTIONS, CPU_EFFORT_OPTIONS[effort]):
+        if options and _accepted(tuple(options.items())):
+            out.update(options)
+    return out or None
+
+
+@functools.cache
+def _accepted(options: tuple) -> bool:
+    """Whether this XLA compiles with these options (one probe per set of options)."""
     try:
-        jax.jit(lambda x: x, compiler_options=CPU_OPTIONS).lower(0.0).compile()
-    except jax.errors.JaxRuntimeError:  # an XLA without this option: XLA's defaults then
-        return None
-    return dict(CPU_OPTIONS)
+        jax.jit(lambda x: x, compiler_options=dict(options)).lower(0.0).compile()
+    except jax.errors.JaxRuntimeError:  # an XLA without these options: its defaults then
+        return False
+    return True
 
 
 class _Jitted:
@@ -36,8 +71,8 @@ class _Jitted:
     and as a plain ``jax.jit`` when called inside another trace (JAX accepts compiler options
     only at the top level; the outer program's options then apply)."""
 
-    def __init__(self, fn, kwargs):
-        self._fn, self._kwargs = fn, kwargs
+    def __init__(self, fn, kwargs, effort="full"):
+        self._fn, self._kwargs, self._effort = fn, kwargs, effort
         self._nested = jax.jit(fn, **kwargs)
         self._top = None  # built at the first top-level use: asking the backend starts JAX
         functools.update_wrapper(self, fn)
@@ -46,7 +81,8 @@ class _Jitted:
         if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((args, kwargs))):
             return self._nested
         if self._top is None:
-            self._top = jax.jit(self._fn, compiler_options=compiler_options(), **self._kwargs)
+            options = compiler_options(self._effort)
+            self._top = jax.jit(self._fn, compiler_options=options, **self._kwargs)
         return self._top
 
     def __call__(self, *args, **kwargs):
@@ -56,13 +92,16 @@ class _Jitted:
         return self._pick(args, kwargs).lower(*args, **kwargs)
 
     def __getattr__(self, name):  # the rest of jax.jit's API, of the top-level program
-        if name.startswith("__") or name in ("_fn", "_kwargs", "_nested", "_top"):
+        if name.startswith("__") or name in ("_fn", "_kwargs", "_effort", "_nested", "_top"):
             raise AttributeError(name)
         return getattr(self._pick((), {}), name)
 
 
-def jit(fn=None, **kwargs):
-    """``jax.jit`` with gtgen's compiler options for the default backend (also a decorator)."""
+def jit(fn=None, *, effort: str = "full", **kwargs):
+    """``jax.jit`` with gtgen's compiler options for the default backend (also a decorator);
+    ``effort``: ``"full"``, ``"light"`` or ``"once"`` (see the module docstring)."""
+    if effort not in CPU_EFFORT_OPTIONS:
+        raise ValueError(f"effort: must be one of {', '.join(EFFORTS)}, got {effort!r}")
     if fn is None:
-        return functools.partial(jit, **kwargs)
-    return _Jitted(fn, kwargs)
+        return functools.partial(jit, effort=effort, **kwargs)
+    return _Jitted(fn, kwargs, effort)

@@ -277,7 +277,8 @@ def exchange_program(
         states, trace = play_weighted_alike(play, groups, spec, key, states, data, alpha, rounds)
         return states, tuple({k: v.mean(axis=0) for k, v in m.items()} for m in trace.metrics)
 
-    return xla_options.jit(jax.vmap(one))
+    # four different players: hundreds of small kernels, the time in library dots (xla_options)
+    return xla_options.jit(jax.vmap(one), effort="light")
 
 
 @functools.lru_cache(maxsize=16)
@@ -345,7 +346,8 @@ def accuracy_program(capacities: tuple[JointConfig, ...]) -> Callable:
 @functools.lru_cache(maxsize=16)
 def _init_program(capacities: tuple[JointConfig, ...]) -> Callable:
     groups = _groups(capacities)
-    return xla_options.jit(jax.vmap(lambda k: init_states(groups, k, (None,) * PLAYERS)))
+    init = jax.vmap(lambda k: init_states(groups, k, (None,) * PLAYERS))
+    return xla_options.jit(init, effort="once")  # runs once per program: compiled quickly
 
 
 def initial_states(capacities, keys: jax.Array, symmetric: np.ndarray) -> tuple:
@@ -486,6 +488,9 @@ def _identity(config: Config, program: str) -> dict:
         "test_per_class": config.test_per_class,
         "data_dir": config.data_dir,
         "methods": list(config.methods),
+        # the joint players' Adam moments over the flattened parameters (older folders: per
+        # parameter, which do not restore into this state)
+        "optimizer_state": "flat",
     }
 
 
