@@ -5,8 +5,9 @@ fusions by default. For the reductions of an exchange round — max |μ_{t+1} �
 [N, K] parameters, Σ_j α_ij s_j over a handful of senders, the means and gradient sums of a neural
 player's loss — that path is several times slower than XLA's own loop emitter (measured on this
 machine: 40 µs against 8 µs per reduction over a [1000, 8, 4] batch; the neural-vae-N8 round
-6.7 ms against 16.7 ms). gtgen's programs keep YNNPACK for dot products only. Where the option is
-unknown (another backend, an XLA that renamed it), programs compile with XLA's defaults.
+6.7 ms against 16.7 ms). gtgen's programs keep YNNPACK for dot products only. Where an option is
+unknown (another backend, an XLA that renamed or dropped it), programs compile with XLA's default
+for it.
 
 ``effort`` trades a program's compile time against its kernels' speed (XLA CPU's compile time goes
 into generating and optimising one LLVM kernel per fusion):
@@ -49,19 +50,19 @@ def compiler_options(effort: str = "full") -> dict[str, Any] | None:
         raise ValueError(f"effort: must be one of {', '.join(EFFORTS)}, got {effort!r}")
     if jax.default_backend() != "cpu":
         return None
-    out = {}
-    for options in (CPU_OPTIONS, CPU_EFFORT_OPTIONS[effort]):
-        if options and _accepted(tuple(options.items())):
-            out.update(options)
+    wanted = {**CPU_OPTIONS, **CPU_EFFORT_OPTIONS[effort]}
+    out = {name: value for name, value in wanted.items() if accepted(name, value)}
     return out or None
 
 
 @functools.cache
-def _accepted(options: tuple) -> bool:
-    """Whether this XLA compiles with these options (one probe per set of options)."""
+def accepted(name: str, value: Any) -> bool:
+    """Whether this XLA compiles with the option ``name=value`` (one probe per option: an XLA
+    that dropped one option, as jaxlib 0.12 dropped ``xla_cpu_use_fusion_emitters``, keeps the
+    others)."""
     try:
-        jax.jit(lambda x: x, compiler_options=dict(options)).lower(0.0).compile()
-    except jax.errors.JaxRuntimeError:  # an XLA without these options: its defaults then
+        jax.jit(lambda x: x, compiler_options={name: value}).lower(0.0).compile()
+    except jax.errors.JaxRuntimeError:  # an XLA without this option: its default then
         return False
     return True
 

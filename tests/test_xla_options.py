@@ -35,7 +35,13 @@ def test_once_options_add_to_the_default_ones_on_a_cpu() -> None:
         assert default is None and once is None
         return
     assert set(default.items()) <= set(once.items())
-    assert once.get("xla_backend_optimization_level") == 0
+    # every option this XLA accepts is there, one it dropped is left out alone (jaxlib 0.12 has no
+    # xla_cpu_use_fusion_emitters, and still takes the optimisation level)
+    for name, value in xla_options.CPU_EFFORT_OPTIONS["once"].items():
+        assert (once.get(name) == value) == xla_options.accepted(name, value), name
+    assert xla_options.accepted("xla_backend_optimization_level", 0)
+    assert not xla_options.accepted("xla_no_such_option_anywhere", 1)
+    assert once["xla_backend_optimization_level"] == 0
 
 
 def test_an_unknown_effort_is_refused() -> None:
