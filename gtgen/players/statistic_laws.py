@@ -21,13 +21,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from gtgen.players.gamma_draw import gamma
+
 _EPS = 1e-6  # the families' variance floor (gtgen.players.expfam)
 
 
 def _chisquare(key, df):
     """χ²_df for df ≥ 0 (χ²_0 = 0), elementwise, traced df."""
     safe = jnp.where(df > 0, df, 1.0)
-    return jnp.where(df > 0, 2.0 * jax.random.gamma(key, 0.5 * safe), 0.0)
+    return jnp.where(df > 0, 2.0 * gamma(key, 0.5 * safe), 0.0)
 
 
 def bartlett(key, df, d: int) -> jax.Array:

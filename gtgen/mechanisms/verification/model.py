@@ -24,6 +24,7 @@ import numpy as np
 from jax.scipy.special import gammaln
 
 from gtgen.checks import integer
+from gtgen.players.gamma_draw import gamma
 
 KINDS = ("mean", "classification")
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -280,7 +281,7 @@ def estimate_types(kind: str, key: jax.Array, types: jax.Array, scale, m) -> jax
     k_mean, k_spread = jax.random.split(key)
     bias, noise = types[:, 0], types[:, 1]
     z = jax.random.normal(k_mean, (n_agents + 1,), types.dtype)  # the agents', then P_0's
-    chi2 = 2.0 * jax.random.gamma(k_spread, (m - 1.0) / 2.0, (n_agents,), types.dtype)
+    chi2 = 2.0 * gamma(k_spread, jnp.full((n_agents,), (m - 1.0) / 2.0, types.dtype))
     b_hat = bias + (noise * z[:-1] - scale * z[-1]) / jnp.sqrt(m)
     s_hat = noise * jnp.sqrt(chi2) / (jnp.sqrt(m - 1.0) * c4(m))
     return jnp.stack([b_hat, s_hat], axis=1)
