@@ -50,6 +50,7 @@ def run_rounds(
     can_stop: bool = True,
     limit: jax.Array | None = None,
     first: Step | None = None,
+    scratch: bool = False,
 ) -> tuple[Any, RoundInfo, jax.Array]:
     """Advance a batch of games until each has run ``rounds`` rounds or met its tolerance.
 
@@ -71,8 +72,13 @@ def run_rounds(
         benchmark's T(R) − T(1)); only where no game can stop early and ``trace`` is 0.
       first: where a game's first round has a cheaper form giving the same numbers (Anderson's
         first step is a plain one: no history yet), ``first(context, carry)``: the stopping loop
-        runs it at round 0 (a branch on the shared round counter, so the round-0 program is
-        the only one run then), ``step`` after.
+        runs it for round 0, before the ``while`` loop of ``step`` (peeled off, not a branch
+        inside the loop: XLA copies the carry of a ``cond``, the whole Anderson history, every
+        round).
+      scratch: the carry is a pair ``(kept, scratch)`` whose second part is working memory
+        that never feeds a stopped game's first part again (Anderson's history): a stopped
+        game keeps only ``kept``, so the loop does not select over (and copy) its scratch
+        every round. The returned carry's scratch of a stopped game is then meaningless.
 
     Returns ``(carry, trace, rounds_run)``: trace fields are [B, min(trace, rounds)], rounds_run
     is [B] int32.
@@ -99,19 +105,19 @@ def run_rounds(
             info,
         )
 
-    def body(loop):
+    def body(loop, round_step=batched_step):
         t, carry, trace, run, last = loop
-        if batched_first is None:
-            new, info = batched_step(context, carry)
-        else:
-            new, info = jax.lax.cond(t == 0, batched_first, batched_step, context, carry)
+        new, info = round_step(context, carry)
         rel = info.step / batched_scale(new)
         if batch == 1:  # the loop runs only while the one game is active: nothing to mask
             active = jnp.ones((1,), bool)
             carry = new
         else:
             active = ~(last < tol)
-            carry = _keep(active, new, carry)
+            if scratch:
+                carry = (_keep(active, new[0], carry[0]), new[1])
+            else:
+                carry = _keep(active, new, carry)
             info = jax.tree.map(lambda x: jnp.where(active, x, jnp.nan), info)
             rel = jnp.where(active, rel, last)
         trace = record(trace, t, info)
@@ -130,6 +136,8 @@ def run_rounds(
             jnp.zeros((batch,), jnp.int32),
             jnp.full((batch,), jnp.inf, jnp.float32),
         )
+        if batched_first is not None and rounds > 0:  # round 0 peeled off the loop: no branch
+            init = body(init, batched_first)  # in it (a cond copies the carry every round)
         _, carry, trace, run, _ = jax.lax.while_loop(cond, body, init)
         return carry, jax.tree.map(lambda x: x[:rows], trace), run
 

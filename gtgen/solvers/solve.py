@@ -218,6 +218,7 @@ def make_solver(
             can_stop=method != "sampled",
             limit=None if limit is None else jnp.max(limit),
             first=first_step if method == "anderson" else None,
+            scratch=True,  # a stopped game keeps its state; its key or history may run on
         )
         return state, rows, t
 
