@@ -16,9 +16,10 @@ default device, as a user's loop would. Figures:
   ``gtgen.sweep`` do) on the first ``sampled_points`` games. ``sampled_loop_ceiling`` is loop
   time / the time to draw all m samples of every round as normals in one call (the bound of the
   samples draw; the statistic draw draws far fewer numbers and can pass it).
-``quick`` keeps all 1000 exact games but times the loop on 100 of them (scaled by 10), the
-sampled part on 40 games, and does not time the normals floor (on 40 games the loop of
-statistic draws takes less time than drawing the normals, so the ceiling would bound nothing).
+``quick`` keeps all 1000 exact games but times the loop on 100 of them (scaled by 10) and the
+sweep on 5 passes, runs the sampled part on 20 games, and does not time the normals floor (on so
+few games the loop of statistic draws takes less time than drawing the normals, so the ceiling
+would bound nothing).
 
 ``sweep_peer``: the 1000 games of sweep-1000's grid (N = 8 diagonal Gaussians, d = 2, 100 data
 points each, ten values of a × 100 seeds), exact best response to tol 1e-6 on the default (one)
@@ -88,6 +89,7 @@ def _games(cfg):
 # Timed passes of each side; the figures use their medians. An exact sweep pass takes ~10 ms and a
 # loop pass ~0.5 s, so the exact sweep gets more passes for an equally steady median.
 LOOP_REPEATS, SWEEP_REPEATS, SAMPLED_SWEEP_REPEATS = 3, 9, 3
+QUICK_SWEEP_REPEATS = 5  # --quick: the exact sweep's passes (each ~5 ms: a median of 5 holds)
 
 
 def _loop_seconds(games, **solve_args) -> float:
@@ -117,15 +119,16 @@ def _sweep_1000_here(quick: bool) -> dict:
     a = [round(0.1 * i, 1) for i in range(1, 11)]
     base = {"family": "gaussian", "dim": 2, "players": 8, "a": a, "rounds": 200, "batch": 1000}
     exact = dict(base, seeds=100, method="exact", stop_tol=0.0)
-    first, run_s = _warm_sweep(exact, "all")
-    _, one_device_s = _warm_sweep(exact, None)
+    repeats = QUICK_SWEEP_REPEATS if quick else SWEEP_REPEATS
+    first, run_s = _warm_sweep(exact, "all", repeats)
+    _, one_device_s = _warm_sweep(exact, None, repeats)
     cfg = parse_config(exact)
     timed = cfg.points[::10] if quick else cfg.points
     loop_s = _loop_seconds(_games(cfg._replace(points=timed)), method="exact", rounds=200, tol=0.0)
     loop_s *= len(cfg.points) / len(timed)
 
     m = 100
-    sampled_seeds = 4 if quick else 20
+    sampled_seeds = 2 if quick else 20
     sampled = dict(base, seeds=sampled_seeds, method="sampled", samples=m)
     s_first, s_run = _warm_sweep(sampled, "all", SAMPLED_SWEEP_REPEATS)
     s_cfg = parse_config(sampled)
