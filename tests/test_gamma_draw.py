@@ -70,6 +70,15 @@ def test_integer_shapes_draw_float32_and_bad_proposals_are_refused():
         gamma(jax.random.key(0), jnp.ones(3), proposals=0)
 
 
+def test_a_shape_that_is_not_finite_and_positive_gives_nan_and_does_not_hang():
+    """NaN, ±inf, 0 and negative shapes never accept a proposal: they give NaN at once, and the
+    other elements of the same array are drawn as usual."""
+    a = jnp.array([jnp.nan, jnp.inf, -jnp.inf, 0.0, -2.0] + [3.0] * DRAWS)
+    x = np.asarray(jax.jit(gamma)(jax.random.key(5), a), np.float64)
+    assert np.all(np.isnan(x[:5]))
+    assert stats.kstest(x[5:], stats.gamma(3.0).cdf).pvalue > 1e-3
+
+
 def test_chisquare_of_the_statistic_draw_uses_it_and_keeps_df_zero_at_zero():
     """χ²_df = 2·Gamma(df/2): KS against scipy's χ², and χ²_0 = 0 (a pair with one sample)."""
     df = jnp.concatenate([jnp.zeros(4), jnp.full((DRAWS,), 5.0)])

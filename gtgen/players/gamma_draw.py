@@ -23,13 +23,16 @@ from jax import lax
 
 
 def gamma(key: jax.Array, a: jax.Array, proposals: int = 2) -> jax.Array:
-    """Gamma(a, 1) variates, one per element of ``a`` (every a > 0, traced; ``a``'s float dtype,
-    float32 for integers)."""
+    """Gamma(a, 1) variates, one per element of ``a`` (traced; ``a``'s float dtype, float32 for
+    integers). An element whose a is not a finite positive number gives NaN (it would never
+    accept a proposal)."""
     a = jnp.asarray(a)
     a = a if jnp.issubdtype(a.dtype, jnp.floating) else a.astype(jnp.float32)
     if proposals < 1:
         raise ValueError(f"proposals: must be at least 1, got {proposals}")
     k_loop, k_boost = jax.random.split(key)
+    valid = jnp.isfinite(a) & (a > 0)  # NaN, ±inf, a ≤ 0: NaN out, never a proposal loop
+    a = jnp.where(valid, a, 1.0)
     boosted = a < 1.0
     d = jnp.where(boosted, a + 1.0, a) - 1.0 / 3.0
     c = lax.rsqrt(9.0 * d)
@@ -60,4 +63,4 @@ def gamma(key: jax.Array, a: jax.Array, proposals: int = 2) -> jax.Array:
     _, value, _ = lax.while_loop(more, trip, (k_loop, value, done))
     u = jax.random.uniform(k_boost, a.shape, a.dtype)
     boost = jnp.exp(jnp.log(u) / jnp.where(boosted, a, 1.0))
-    return jnp.where(boosted, value * boost, value)
+    return jnp.where(valid, jnp.where(boosted, value * boost, value), jnp.nan)
