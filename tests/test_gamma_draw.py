@@ -79,6 +79,23 @@ def test_a_shape_that_is_not_finite_and_positive_gives_nan_and_does_not_hang():
     assert stats.kstest(x[5:], stats.gamma(3.0).cdf).pvalue > 1e-3
 
 
+def test_the_boost_below_one_never_gives_an_exact_zero():
+    """Gamma(a < 1) = Gamma(a + 1)·u^(1/a): a uniform draw is exactly 0 once in 2^23, which would
+    put a point mass at 0 (a χ²_1 of exactly 0); the boost uses 1 − u. Found: a key whose boost
+    uniforms hold an exact 0 (the second half of the sampler's first split, as gamma_draw draws
+    them); at those elements the draw is positive."""
+    n = 1 << 22
+    for seed in range(40):
+        key = jax.random.key(seed)
+        raw = np.asarray(jax.random.uniform(jax.random.split(key)[1], (n,)))
+        if np.any(raw == 0.0):
+            break
+    else:
+        pytest.skip("no exact-zero uniform among the keys tried")
+    x = np.asarray(jax.jit(gamma)(key, jnp.full((n,), 0.5)))
+    assert np.all(x[raw == 0.0] > 0.0) and np.all(x > 0.0)
+
+
 def test_chisquare_of_the_statistic_draw_uses_it_and_keeps_df_zero_at_zero():
     """χ²_df = 2·Gamma(df/2): KS against scipy's χ², and χ²_0 = 0 (a pair with one sample)."""
     df = jnp.concatenate([jnp.zeros(4), jnp.full((DRAWS,), 5.0)])

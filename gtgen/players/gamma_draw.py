@@ -61,6 +61,6 @@ def gamma(key: jax.Array, a: jax.Array, proposals: int = 2) -> jax.Array:
     k_loop, k_first = jax.random.split(k_loop)
     value, done = propose(k_first)
     _, value, _ = lax.while_loop(more, trip, (k_loop, value, done))
-    u = jax.random.uniform(k_boost, a.shape, a.dtype)
+    u = 1.0 - jax.random.uniform(k_boost, a.shape, a.dtype)  # in (0, 1]: u = 0 would give 0
     boost = jnp.exp(jnp.log(u) / jnp.where(boosted, a, 1.0))
     return jnp.where(valid, jnp.where(boosted, value * boost, value), jnp.nan)
