@@ -76,10 +76,8 @@ def _anderson_games(games=6, n=9, d=2):
     a = rng.uniform(0.05, 0.9, games)
     off = rng.dirichlet(np.ones(n - 1), (games, n))  # [games, n, n - 1]
     alpha = np.zeros((games, n, n))
-    for g in range(games):
-        for i in range(n):
-            alpha[g, i, np.arange(n) != i] = (1 - a[g]) * off[g, i]
-            alpha[g, i, i] = a[g]
+    alpha[:, ~np.eye(n, dtype=bool)] = ((1 - a)[:, None, None] * off).reshape(games, -1)
+    alpha[:, np.arange(n), np.arange(n)] = a[:, None]
     alpha = alpha.astype(np.float32)
     data = rng.normal(rng.normal(0, 2, (games, n, 1, d)), 1.0, (games, n, 40, d)).astype(np.float32)
     x = data.astype(np.float64)

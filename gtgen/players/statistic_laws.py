@@ -27,9 +27,9 @@ _EPS = 1e-6  # the families' variance floor (gtgen.players.expfam)
 
 
 def _chisquare(key, df):
-    """χ²_df for df ≥ 0 (χ²_0 = 0), elementwise, traced df."""
-    safe = jnp.where(df > 0, df, 1.0)
-    return jnp.where(df > 0, 2.0 * gamma(key, 0.5 * safe), 0.0)
+    """χ²_df for df ≥ 0 (χ²_0 = 0), elementwise, traced df (``gamma`` gives NaN, at once, where
+    df ≤ 0; those elements are set to 0 here)."""
+    return jnp.where(df > 0, 2.0 * gamma(key, 0.5 * df), 0.0)
 
 
 def bartlett(key, df, d: int) -> jax.Array:
